@@ -1,0 +1,214 @@
+"""UDP capture listener: HEP v3 and raw SIP datagrams on one port → `on_call(CallRecord)`.
+
+Every datagram lands in exactly one counter bucket:
+received == denied + auth_failed + ignored + malformed + parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import Callable, Collection, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from crm.calltypes import CallRecord
+from crm.clock import Clock, SystemClock
+from telephony.dialogs import Correlator, DialogLimits
+from telephony.hep import PROTO_SIP, HepError, decode_hep, is_hep
+from telephony.sip import SipParseError, parse_sip
+
+log = logging.getLogger(__name__)
+
+OnCall = Callable[[CallRecord], Coroutine[Any, Any, None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+_ADDRESS_CACHE_SIZE = 4096
+
+
+@dataclass(slots=True)
+class ListenerCounters:
+    received: int = 0
+    hep: int = 0  # datagrams from allowed sources with the HEP3 magic
+    raw: int = 0  # the other datagrams from allowed sources, read as raw SIP
+    denied: int = 0  # source address outside the allow-list
+    auth_failed: int = 0  # HEP capture id or auth key rejected
+    ignored: int = 0  # well-formed HEP carrying something other than SIP (logs, RTCP…)
+    malformed: int = 0  # bad HEP framing or unreadable SIP
+    parsed: int = 0  # SIP messages handed to the correlator
+    pyvoip_fallbacks: int = 0  # parsed by our reader because pyVoIP raised or misread
+    calls: int = 0  # finished calls handed to on_call
+    timed_out: int = 0  # of those, closed by a timeout
+    evicted: int = 0  # of those, closed early because the dialog table was full
+    open_dialogs: int = 0
+    on_call_errors: int = 0
+
+
+class SipCaptureProtocol(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        on_call: OnCall,
+        *,
+        allow: Iterable[Network],
+        capture_ids: Collection[int] | None,
+        auth_key: bytes | None,
+        clock: Clock,
+        correlator: Correlator,
+    ) -> None:
+        self._on_call = on_call
+        self._allow = tuple(allow)
+        self._capture_ids = frozenset(capture_ids) if capture_ids else None
+        self._auth_key = auth_key
+        self._clock = clock
+        self.correlator = correlator
+        self.counters = ListenerCounters()
+        self.pending: set[asyncio.Task[None]] = set()
+        self._allowed_cache: dict[str, bool] = {}
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        counters = self.counters
+        counters.received += 1
+        if not self._allowed(str(addr[0])):
+            counters.denied += 1
+            return
+        now = self._clock.now()
+        if is_hep(data):
+            counters.hep += 1
+            try:
+                packet = decode_hep(data)
+            except HepError:
+                counters.malformed += 1
+                return
+            if (self._capture_ids is not None and packet.capture_id not in self._capture_ids) or (
+                self._auth_key is not None and packet.auth_key != self._auth_key
+            ):
+                counters.auth_failed += 1
+                return
+            if packet.proto_type not in (None, PROTO_SIP):
+                counters.ignored += 1
+                return
+            payload, at = packet.payload, packet.timestamp or now
+            src = (
+                (packet.src_ip, packet.src_port)
+                if packet.src_ip is not None and packet.src_port is not None
+                else None
+            )
+        else:
+            # A raw copy comes from the proxy itself, so its UDP source says nothing about the leg.
+            counters.raw += 1
+            payload, at, src = data, now, None
+        try:
+            message = parse_sip(payload)
+        except SipParseError:
+            counters.malformed += 1
+            return
+        counters.parsed += 1
+        if message.parser != "pyvoip":
+            counters.pyvoip_fallbacks += 1
+        self._emit(self.correlator.feed(message, at, src))
+
+    def sweep(self) -> None:
+        self._emit(self.correlator.sweep(self._clock.now()))
+
+    def _emit(self, records: list[CallRecord]) -> None:
+        counters, correlator = self.counters, self.correlator
+        counters.open_dialogs = len(correlator)
+        counters.timed_out, counters.evicted = correlator.stats.timed_out, correlator.stats.evicted
+        for record in records:
+            self.counters.calls += 1
+            task = asyncio.get_running_loop().create_task(self._on_call(record))
+            self.pending.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.counters.on_call_errors += 1
+            log.error("on_call failed", exc_info=error)
+
+    def _allowed(self, host: str) -> bool:
+        cached = self._allowed_cache.get(host)
+        if cached is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            cached = any(address in network for network in self._allow)
+            if len(self._allowed_cache) >= _ADDRESS_CACHE_SIZE:
+                self._allowed_cache.clear()  # bounded against a spray of spoofed sources
+            self._allowed_cache[host] = cached
+        return cached
+
+
+class SipListener:
+    """A running capture listener; `close()` stops it and waits for pending on_call tasks."""
+
+    def __init__(
+        self,
+        transport: asyncio.DatagramTransport,
+        protocol: SipCaptureProtocol,
+        sweep_every: timedelta,
+    ) -> None:
+        self._transport = transport
+        self.protocol = protocol
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(sweep_every))
+
+    @property
+    def counters(self) -> ListenerCounters:
+        return self.protocol.counters
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    async def _sweep_loop(self, every: timedelta) -> None:
+        while True:
+            await asyncio.sleep(every.total_seconds())
+            self.protocol.sweep()
+
+    async def close(self) -> None:
+        self._transport.close()
+        self._sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._sweeper
+        # Dialogs still open are calls in progress, not finished calls: nothing to hand over.
+        if self.protocol.pending:
+            await asyncio.gather(*self.protocol.pending, return_exceptions=True)
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """"10.0.0.0/8, 192.168.1.5" → networks (a bare address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(part.strip()) for part in spec.split(",") if part.strip())
+
+
+async def start_listener(
+    host: str,
+    port: int,
+    on_call: OnCall,
+    *,
+    allow: Iterable[Network] = LOOPBACK,
+    capture_ids: Collection[int] | None = None,
+    auth_key: bytes | None = None,
+    clock: Clock | None = None,
+    limits: DialogLimits | None = None,
+    sweep_every: timedelta = timedelta(seconds=1),
+) -> SipListener:
+    """Bind host:port (port 0 picks a free one, see `SipListener.address`) and start capturing."""
+    protocol = SipCaptureProtocol(
+        on_call,
+        allow=allow,
+        capture_ids=capture_ids,
+        auth_key=auth_key,
+        clock=clock or SystemClock(),
+        correlator=Correlator(limits),
+    )
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, port))
+    return SipListener(transport, protocol, sweep_every)
