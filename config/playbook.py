@@ -1,0 +1,295 @@
+"""The playbook: stages, buttons, ladders, hours. Loaded from TOML and checked whole at start.
+
+A bad file is refused with the file, the line and the key at fault, so an admin can fix it
+without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PLAYBOOK = Path(__file__).with_name("default_playbook.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_KEY = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration like 5m, 3h, 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _parse_hhmm(text: str) -> time:
+    try:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time like 09:00") from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Label(_Strict):
+    ru: str = Field(min_length=1, max_length=64)
+    en: str = Field(min_length=1, max_length=64)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.ru
+
+
+class LongText(_Strict):
+    ru: str = Field(min_length=1, max_length=1000)
+    en: str = Field(min_length=1, max_length=1000)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.ru
+
+
+class StageSpec(_Strict):
+    key: str = Field(pattern=_KEY)
+    name: Label
+    color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
+    terminal: Literal["won", "lost", "archive"] | None = None
+    buttons: tuple[str, ...] = ()
+
+
+class ButtonSpec(_Strict):
+    label: Label
+    submenu: tuple[str, ...] = ()
+    next_stage: str | None = None
+    when: str = "none"
+    ladder: str | None = None
+    task: str = "call"
+    reached: bool = False
+    reasons: tuple[str, ...] = ()
+    hint: LongText | None = None
+    note: bool = False
+
+    @field_validator("when")
+    @classmethod
+    def _when(cls, value: str) -> str:
+        if value not in ("ask", "ladder", "none"):
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ButtonSpec:
+        if self.when == "ladder" and not self.ladder:
+            raise ValueError("when = 'ladder' needs ladder = '<name>'")
+        if self.ladder and self.when != "ladder":
+            raise ValueError("ladder is set but when is not 'ladder'")
+        if self.submenu and (self.next_stage or self.note or self.when != "none"):
+            raise ValueError("a submenu button only opens its sub-buttons")
+        return self
+
+    @property
+    def fixed_delay(self) -> timedelta | None:
+        return None if self.when in ("ask", "ladder", "none") else parse_duration(self.when)
+
+
+class LadderSpec(_Strict):
+    steps: tuple[timedelta, ...] = Field(min_length=1)
+    then: str
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, value: object) -> object:
+        if isinstance(value, list):
+            return tuple(parse_duration(v) if isinstance(v, str) else v for v in value)
+        return value
+
+
+class WorkingHours(_Strict):
+    timezone: str = "Europe/Moscow"
+    days: dict[int, tuple[time, time]]
+    holidays: frozenset[date] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_days(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        days: dict[int, tuple[time, time]] = {}
+        for index, name in enumerate(WEEKDAYS):
+            span = data.pop(name, None)
+            if span is None:
+                continue
+            if not isinstance(span, str) or "-" not in span:
+                raise ValueError(f"{name}: {span!r} is not a span like 09:00-18:00")
+            start, end = (_parse_hhmm(part) for part in span.split("-", 1))
+            if start >= end:
+                raise ValueError(f"{name}: the day must end after it starts")
+            days[index] = (start, end)
+        if not days:
+            raise ValueError("no working day: set at least one of mon..sun = '09:00-18:00'")
+        data["days"] = days
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ClientWindow(_Strict):
+    start: time = time(9)
+    end: time = time(21)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time(cls, value: object) -> object:
+        return _parse_hhmm(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _order(self) -> ClientWindow:
+        if self.start >= self.end:
+            raise ValueError("the window must end after it starts")
+        return self
+
+
+class Assignment(_Strict):
+    mode: Literal["round_robin", "least_loaded"] = "round_robin"
+
+
+class Alerts(_Strict):
+    keywords: tuple[str, ...] = ()
+    vip_tags: tuple[str, ...] = ()
+
+
+class Automations(_Strict):
+    repeat_sale_days: int = Field(default=0, ge=0)
+    reminder_minutes: int = Field(default=0, ge=0)
+    digest_hour: int | None = Field(default=None, ge=0, le=23)
+    greeting: LongText | None = None
+
+
+class Playbook(_Strict):
+    stages: tuple[StageSpec, ...] = Field(min_length=2)
+    buttons: dict[str, ButtonSpec]
+    reasons: dict[str, Label] = {}
+    ladders: dict[str, LadderSpec] = {}
+    task_kinds: dict[str, Label]
+    working_hours: WorkingHours
+    client_window: ClientWindow = ClientWindow()
+    assignment: Assignment = Assignment()
+    alerts: Alerts = Alerts()
+    automations: Automations = Automations()
+
+    @model_validator(mode="after")
+    def _references(self) -> Playbook:
+        stage_keys = [s.key for s in self.stages]
+        if len(set(stage_keys)) != len(stage_keys):
+            raise ValueError("stages: two stages share a key")
+        if all(s.terminal for s in self.stages):
+            raise ValueError("stages: at least one stage must be open (not terminal)")
+        for stage in self.stages:
+            for name in stage.buttons:
+                if name not in self.buttons:
+                    raise ValueError(f"stage {stage.key!r}: unknown button {name!r}")
+            if stage.terminal and stage.buttons:
+                raise ValueError(f"stage {stage.key!r}: a terminal stage has no buttons")
+        for key, button in self.buttons.items():
+            for sub in button.submenu:
+                if sub not in self.buttons or self.buttons[sub].submenu:
+                    raise ValueError(f"button {key!r}: bad sub-button {sub!r}")
+            if button.next_stage and button.next_stage not in stage_keys:
+                raise ValueError(f"button {key!r}: unknown stage {button.next_stage!r}")
+            if button.ladder and button.ladder not in self.ladders:
+                raise ValueError(f"button {key!r}: unknown ladder {button.ladder!r}")
+            for reason in button.reasons:
+                if reason not in self.reasons:
+                    raise ValueError(f"button {key!r}: unknown reason {reason!r}")
+            if not (button.submenu or button.note) and button.task not in self.task_kinds:
+                raise ValueError(f"button {key!r}: unknown task kind {button.task!r}")
+        for key, ladder in self.ladders.items():
+            target = self.stage(ladder.then) if ladder.then in stage_keys else None
+            if target is None or target.terminal is None:
+                raise ValueError(f"ladder {key!r}: 'then' must name a terminal stage")
+        return self
+
+    def stage(self, key: str) -> StageSpec:
+        for stage in self.stages:
+            if stage.key == key:
+                return stage
+        raise KeyError(key)
+
+    @property
+    def initial_stage(self) -> StageSpec:
+        return next(s for s in self.stages if s.terminal is None)
+
+
+class PlaybookError(Exception):
+    """A playbook file that cannot be used; the message names file, line and key."""
+
+
+def load_playbook(path: Path | None = None) -> Playbook:
+    path = path or DEFAULT_PLAYBOOK
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlaybookError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlaybookError(f"{path}: {exc}") from None
+    try:
+        return Playbook.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(part) for part in err["loc"]]
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        key = ".".join(loc) or "(top)"
+        message = err["msg"].removeprefix("Value error, ")
+        raise PlaybookError(f"{where}: {key}: {message}") from None
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort line of a key path like ['buttons', 'busy', 'ladder'] or ['stages', '2']."""
+    lines = text.splitlines()
+    start = 0
+    if len(loc) >= 2 and loc[1].isdigit():
+        header = f"[[{loc[0]}]]"
+        hits = [i for i, line in enumerate(lines) if line.strip() == header]
+        if int(loc[1]) < len(hits):
+            start = hits[int(loc[1])]
+        rest = loc[2:]
+    else:
+        for depth in range(min(len(loc), 2), 0, -1):
+            header = "[" + ".".join(loc[:depth]) + "]"
+            found = [i for i, line in enumerate(lines) if line.strip() == header]
+            if found:
+                start = found[0]
+                break
+        else:
+            depth = 0
+        rest = loc[depth:]
+    for name in rest[:1]:
+        pattern = re.compile(rf"^\s*{re.escape(name)}\s*=")
+        for i in range(start, len(lines)):
+            if i > start and lines[i].lstrip().startswith("["):
+                break
+            if pattern.match(lines[i]):
+                return i + 1
+    return start + 1 if start or loc else None

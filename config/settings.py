@@ -1,0 +1,101 @@
+"""All settings in one place: environment variables with the NEXTSTEP_ prefix, or a .env file."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A bot token is "<bot id>:<35 url-safe characters>"; anything else is a typo worth stopping on.
+TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEXTSTEP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: str = ""
+    client_bot_token: str = ""
+    database_url: str = "sqlite://nextstep.sqlite3"
+    telegram_api: str = "https://api.telegram.org"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    web_listen: str = "127.0.0.1:8080"
+    sip_listen: str = ""
+    sip_allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    hep_auth_key: str = ""
+    hep_capture_ids: list[int] = Field(default_factory=list)
+    playbook: Path | None = None
+    redis_url: str = ""
+    timezone: str = "Europe/Moscow"
+    locale: str = "ru"
+    bot_username: str = "nextstep_bot"
+
+    @field_validator("bot_token", "client_bot_token")
+    @classmethod
+    def _token_shape(cls, value: str) -> str:
+        if value and not TOKEN_RE.match(value):
+            raise ValueError("does not look like a bot token (expected 123456:ABC...)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale_supported(cls, value: str) -> str:
+        if value not in ("ru", "en"):
+            raise ValueError("must be ru or en")
+        return value
+
+    @field_validator("sip_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("sip_listen", "web_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            split_host_port(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "asyncpg://", "postgresql://")):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class SettingsError(Exception):
+    """A bad setting, with one line that names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "NEXTSTEP_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+        raise SettingsError(f"bad setting {name}: {err['msg']}") from None

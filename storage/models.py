@@ -1,0 +1,275 @@
+"""The shared store: Tortoise models of the pipeline.
+
+Money is kept in integer minor units (kopecks): Tortoise stores Decimal as text on SQLite, so sums
+would run in floating point there. Times are aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    REP = "rep"
+
+
+class DealStatus(enum.StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+    ARCHIVED = "archived"
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class EventKind(enum.StrEnum):
+    CREATED = "created"
+    OUTCOME = "outcome"
+    STAGE = "stage"
+    CALL = "call"
+    MSG_IN = "msg_in"
+    MSG_OUT = "msg_out"
+    NOTE = "note"
+    ASSIGN = "assign"
+
+
+class Employee(Model):
+    id = fields.IntField(primary_key=True)
+    tg_id = fields.BigIntField(null=True, unique=True)
+    name = fields.CharField(max_length=128, default="")
+    username = fields.CharField(max_length=64, null=True)
+    role = fields.CharEnumField(Role, max_length=16)
+    team = fields.CharField(max_length=64, default="main", db_index=True)
+    sip_ext = fields.CharField(max_length=32, null=True, unique=True)
+    tz = fields.CharField(max_length=64, null=True)
+    lang = fields.CharField(max_length=8, null=True)
+    on_shift = fields.BooleanField(default=True)
+    conveyor = fields.BooleanField(default=True)
+    reachable = fields.BooleanField(default=True)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "employee"
+
+
+class Invite(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    role = fields.CharEnumField(Role, max_length=16)
+    team = fields.CharField(max_length=64, default="main")
+    sip_ext = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    used_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "invite"
+
+
+class Contact(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, default="", db_index=True)
+    company = fields.CharField(max_length=200, default="")
+    email = fields.CharField(max_length=254, null=True, unique=True)
+    tg_user_id = fields.BigIntField(null=True, unique=True)
+    tg_username = fields.CharField(max_length=64, null=True)
+    region = fields.CharField(max_length=8, null=True)
+    tz = fields.CharField(max_length=64, null=True)
+    source = fields.CharField(max_length=64, default="")
+    tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    custom: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
+    last_purchase_at = fields.DatetimeField(null=True)
+    owner: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    stopped = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "contact"
+
+
+class ContactPhone(Model):
+    """One E.164 number; unique, so one phone never makes a second contact."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="phones", on_delete=fields.CASCADE
+    )
+    e164 = fields.CharField(max_length=20, unique=True)
+
+    class Meta:
+        table = "contact_phone"
+
+
+class Deal(Model):
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="deals", on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200, default="")
+    amount = fields.BigIntField(default=0)
+    stage = fields.CharField(max_length=32)
+    status = fields.CharEnumField(DealStatus, max_length=16, default=DealStatus.OPEN)
+    lost_reason = fields.CharField(max_length=32, null=True)
+    lost_note = fields.TextField(null=True)
+    source = fields.CharField(max_length=64, default="")
+    tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    custom: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
+    no_answer_count = fields.SmallIntField(default=0)
+    owner: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    team = fields.CharField(max_length=64, default="main")
+    version = fields.IntField(default=1)
+    created_at = fields.DatetimeField()
+    stage_changed_at = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "deal"
+        indexes = (("owner_id", "status"), ("status", "created_at"))
+
+
+class Task(Model):
+    """A next step. At most one open task per deal: a partial unique index in the migration."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name="tasks", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=32)
+    status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.OPEN)
+    due_at = fields.DatetimeField()
+    assignee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    team = fields.CharField(max_length=64, default="main")
+    attempt = fields.SmallIntField(default=0)
+    # The button that planned this task: the card shows that button's hint ("check payment").
+    planned_by = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+    outcome = fields.CharField(max_length=32, null=True)
+    closed_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    pushed_at = fields.DatetimeField(null=True)
+    reminded_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "task"
+
+
+class TimelineEvent(Model):
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name="events", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(EventKind, max_length=16)
+    text = fields.TextField(default="")
+    data: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
+    actor: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "timeline_event"
+        indexes = (("deal_id", "at"),)
+
+
+class Call(Model):
+    id = fields.IntField(primary_key=True)
+    call_id = fields.CharField(max_length=255, unique=True)
+    direction = fields.CharField(max_length=8)
+    agent: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    agent_ext = fields.CharField(max_length=64, null=True)
+    remote = fields.CharField(max_length=64, default="")
+    remote_e164 = fields.CharField(max_length=20, null=True)
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    disposition = fields.CharField(max_length=16)
+    sip_code = fields.SmallIntField(null=True)
+    started_at = fields.DatetimeField()
+    answered_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField()
+    talk_seconds = fields.IntField(default=0)
+
+    class Meta:
+        table = "call"
+
+
+class ChatMessage(Model):
+    """A message between a client and his rep, relayed through the bot."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    incoming = fields.BooleanField()
+    employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    client_message_id = fields.BigIntField(null=True)
+    staff_chat_id = fields.BigIntField(null=True)
+    staff_message_id = fields.BigIntField(null=True)
+    text = fields.TextField(default="")
+    media_kind = fields.CharField(max_length=16, null=True)
+    file_id = fields.CharField(max_length=255, null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "chat_message"
+        indexes = (("staff_chat_id", "staff_message_id"),)
+
+
+class Stage(Model):
+    """The pipeline as the admin edited it; seeded from the playbook file on first start."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)
+    position = fields.SmallIntField()
+    name_ru = fields.CharField(max_length=64)
+    name_en = fields.CharField(max_length=64)
+    color = fields.CharField(max_length=16)
+    terminal = fields.CharField(max_length=16, null=True)
+    buttons: fields.JSONField[list[str]] = fields.JSONField(default=list)
+
+    class Meta:
+        table = "stage"
+
+
+class ButtonLabel(Model):
+    """An admin's override of a button label from the playbook."""
+
+    id = fields.IntField(primary_key=True)
+    button = fields.CharField(max_length=32)
+    lang = fields.CharField(max_length=8)
+    text = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "button_label"
+        unique_together = (("button", "lang"),)

@@ -1,0 +1,71 @@
+"""The contended statements, as single `UPDATE … RETURNING` claims.
+
+A claim must hand each row to exactly one caller across processes. On PostgreSQL the inner
+SELECT takes row locks with SKIP LOCKED so concurrent claimers pass each other by; SQLite has
+one writer at a time, so the single statement is already atomic there. The ORM path
+(select_for_update + update) was 2-6x slower on these paths (../shared/notes/store.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+
+from storage.db import dialect
+
+
+def _params(sql: str) -> str:
+    """Write statements with '?' and get '$1, $2…' on PostgreSQL."""
+    if dialect() != "postgres":
+        return sql
+    parts = sql.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
+def _lock() -> str:
+    return "FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
+
+
+async def _rows(sql: str, *params: Any) -> list[dict[str, Any]]:
+    conn = connections.get("default")
+    return list(await conn.execute_query_dict(_params(sql), list(params)))
+
+
+async def claim_queued_task(employee_id: int, team: str) -> int | None:
+    """Give the oldest unassigned open task of a team to one employee; its id, or None."""
+    rows = await _rows(
+        f"""UPDATE task SET assignee_id = ?
+            WHERE id = (SELECT id FROM task
+                        WHERE status = 'open' AND assignee_id IS NULL AND team = ?
+                        ORDER BY created_at, id LIMIT 1 {_lock()})
+              AND assignee_id IS NULL
+            RETURNING id, deal_id""",
+        employee_id, team,
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """Mark up to `limit` due, unpushed, assigned tasks as pushed; (task id, assignee id) each.
+
+    The database is the truth: whatever process claims a row pushes it, once, also after a
+    restart (a task that fell due while we were down is simply still unpushed).
+    """
+    rows = await _rows(
+        f"""UPDATE task SET pushed_at = ?
+            WHERE id IN (SELECT id FROM task
+                         WHERE status = 'open' AND pushed_at IS NULL AND due_at <= ?
+                           AND assignee_id IS NOT NULL
+                         ORDER BY due_at LIMIT ? {_lock()})
+              AND pushed_at IS NULL
+            RETURNING id, assignee_id""",
+        now, now, limit,
+    )
+    return [(int(r["id"]), int(r["assignee_id"])) for r in rows]
+
+
+async def release_push(task_id: int) -> None:
+    """Undo a claim whose message could not be sent, so the next tick tries again."""
+    await _rows("UPDATE task SET pushed_at = NULL WHERE id = ? RETURNING id", task_id)
