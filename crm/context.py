@@ -1,0 +1,24 @@
+"""What every domain call needs: the effective playbook and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from config.playbook import Playbook
+from crm.clock import Clock
+from crm.schedule import snap
+
+
+@dataclass
+class Crm:
+    playbook: Playbook
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def snap(self, moment: datetime, client_tz: str | None) -> datetime:
+        zone = ZoneInfo(client_tz) if client_tz else None
+        return snap(moment, self.playbook.working_hours, self.playbook.client_window, zone)

@@ -1,0 +1,150 @@
+"""Contacts and deals: finding before creating, so one person never becomes two contacts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from crm.context import Crm
+from crm.phones import normalize_phone, zone_for_phone
+from storage.models import (
+    Contact,
+    ContactPhone,
+    Deal,
+    DealStatus,
+    EventKind,
+    Task,
+    TimelineEvent,
+)
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# "Anna Petrova +7 999 123-45-67" or "+7 999 123-45-67 Anna": a phone-like run and a name.
+_PHONE_RUN = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+@dataclass(frozen=True)
+class ContactDraft:
+    """A person as typed or imported, before it is matched against the store."""
+
+    name: str = ""
+    phones: tuple[str, ...] = ()
+    email: str | None = None
+    tg_user_id: int | None = None
+    tg_username: str | None = None
+    company: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class QuickAdd:
+    contact: Contact
+    deal: Deal | None
+    created: bool
+
+
+def normalize_email(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    email = raw.strip().lower()
+    return email if _EMAIL_RE.match(email) else None
+
+
+def split_name_and_phone(text: str) -> tuple[str, str | None]:
+    """Read "Name +7 999 …" (either order); the phone comes back as E.164 or None."""
+    match = _PHONE_RUN.search(text)
+    if not match:
+        return text.strip(), None
+    phone = normalize_phone(match.group(0))
+    name = (text[: match.start()] + " " + text[match.end() :]).strip(" ,;-\n\t")
+    return " ".join(name.split()), phone
+
+
+async def find_contact(draft: ContactDraft) -> Contact | None:
+    """The existing contact with the same phone, email or Telegram user, if any."""
+    if draft.tg_user_id is not None:
+        found = await Contact.get_or_none(tg_user_id=draft.tg_user_id)
+        if found:
+            return found
+    if draft.phones:
+        phone = await ContactPhone.filter(e164__in=list(draft.phones)).first()
+        if phone:
+            return await Contact.get(id=phone.contact_id)  # type: ignore[attr-defined]
+    email = normalize_email(draft.email)
+    if email:
+        return await Contact.get_or_none(email=email)
+    return None
+
+
+async def find_or_create_contact(
+    crm: Crm, draft: ContactDraft, owner_id: int | None = None
+) -> tuple[Contact, bool]:
+    """The contact for a draft, created when nobody matches. The unique keys decide races."""
+    existing = await find_contact(draft)
+    if existing:
+        return existing, False
+    zone = next((z for z in map(zone_for_phone, draft.phones) if z), None)
+    try:
+        async with in_transaction():
+            contact = await Contact.create(
+                name=draft.name, company=draft.company, email=normalize_email(draft.email),
+                tg_user_id=draft.tg_user_id, tg_username=draft.tg_username, tz=zone,
+                source=draft.source, owner_id=owner_id, created_at=crm.now(),
+            )
+            await ContactPhone.bulk_create(
+                [ContactPhone(contact_id=contact.id, e164=p) for p in dict.fromkeys(draft.phones)]
+            )
+    except IntegrityError:
+        # Someone created the same person between our lookup and insert.
+        existing = await find_contact(draft)
+        if existing is None:
+            raise
+        return existing, False
+    return contact, True
+
+
+async def open_deal(
+    crm: Crm, contact: Contact, *, owner_id: int | None, team: str, title: str = "",
+    source: str = "", amount: int = 0, task_kind: str = "call", due: datetime | None = None,
+    link_from: int | None = None,
+) -> Deal:
+    """A new deal in the first stage with its first task (due now unless told otherwise)."""
+    now = crm.now()
+    stage = crm.playbook.initial_stage.key
+    async with in_transaction():
+        deal = await Deal.create(
+            contact_id=contact.id, title=title or contact.name, amount=amount, stage=stage,
+            source=source, owner_id=owner_id, team=team, created_at=now, stage_changed_at=now,
+        )
+        await Task.create(
+            deal_id=deal.id, kind=task_kind, due_at=due or now, assignee_id=owner_id, team=team,
+            created_at=now,
+        )
+        data: dict[str, object] = {"stage": stage, "source": source}
+        if link_from:
+            data["repeat_of"] = link_from
+        await TimelineEvent.create(deal_id=deal.id, kind=EventKind.CREATED, data=data, at=now)
+    deal.contact = contact
+    return deal
+
+
+async def open_deal_of(contact_id: int) -> Deal | None:
+    return (
+        await Deal.filter(contact_id=contact_id, status=DealStatus.OPEN)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+async def quick_add(
+    crm: Crm, draft: ContactDraft, *, owner_id: int | None, team: str, source: str = "manual"
+) -> QuickAdd:
+    """A new deal with a first task for a new person, or the existing contact and deal."""
+    contact, created = await find_or_create_contact(crm, draft, owner_id)
+    if not created:
+        return QuickAdd(contact, await open_deal_of(contact.id), created=False)
+    deal = await open_deal(crm, contact, owner_id=owner_id, team=team, source=source)
+    return QuickAdd(contact, deal, created=True)

@@ -1,0 +1,235 @@
+"""The next-step engine: a pressed outcome closes the task and creates the next one, atomically.
+
+A Telegram button and a SIP 486 both end up in apply_outcome; nothing here knows which.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from config.playbook import Playbook
+from crm.context import Crm
+from crm.permissions import can_act_on
+from storage.models import (
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
+
+TERMINAL_STATUS = {"won": DealStatus.WON, "lost": DealStatus.LOST, "archive": DealStatus.ARCHIVED}
+
+
+class Status(enum.StrEnum):
+    DONE = "done"
+    NOTE_ADDED = "note_added"
+    ALREADY_HANDLED = "already_handled"
+    FORBIDDEN = "forbidden"
+    NOT_OFFERED = "not_offered"
+    NEEDS_TIME = "needs_time"
+    NEEDS_REASON = "needs_reason"
+
+
+@dataclass(frozen=True)
+class Press:
+    """One press of an outcome button, by a person or by the SIP listener (actor None)."""
+
+    task_id: int
+    button: str
+    actor: Employee | None
+    when: datetime | None = None
+    reason: str | None = None
+    note: str = ""
+    source: str = "bot"
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a button does to a deal, before it touches the store."""
+
+    stage: str
+    status: DealStatus
+    no_answer_count: int
+    due: datetime | None
+    task_kind: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    deal_id: int | None = None
+    stage: str | None = None
+    deal_status: DealStatus | None = None
+    next_task_id: int | None = None
+    next_due: datetime | None = None
+    attempt: int = 0
+    repeat_deal_id: int | None = None
+
+
+def ladder_size(playbook: Playbook, button: str) -> int:
+    """Attempts before the ladder gives up, counting the last one ("attempt 5/5")."""
+    spec = playbook.buttons[button]
+    return len(playbook.ladders[spec.ladder].steps) + 1 if spec.ladder else 0
+
+
+def decide(
+    playbook: Playbook, stage: str, no_answer_count: int, button: str, now: datetime,
+    when: datetime | None,
+) -> Decision | Status:
+    spec = playbook.buttons[button]
+    if spec.ladder:
+        ladder = playbook.ladders[spec.ladder]
+        count = no_answer_count + 1
+        if count > len(ladder.steps):
+            status = TERMINAL_STATUS[playbook.stage(ladder.then).terminal or "archive"]
+            return Decision(ladder.then, status, count, None, None)
+        return Decision(stage, DealStatus.OPEN, count, now + ladder.steps[count - 1], spec.task)
+    next_stage = spec.next_stage or stage
+    count = 0 if spec.reached else no_answer_count
+    terminal = playbook.stage(next_stage).terminal
+    if terminal:
+        return Decision(next_stage, TERMINAL_STATUS[terminal], count, None, None)
+    if spec.when == "ask":
+        if when is None:
+            return Status.NEEDS_TIME
+        due = when
+    elif spec.fixed_delay is not None:
+        due = now + spec.fixed_delay
+    else:
+        due = now
+    return Decision(next_stage, DealStatus.OPEN, count, due, spec.task)
+
+
+def _offered(playbook: Playbook, stage: str, button: str) -> bool:
+    offered = playbook.stage(stage).buttons
+    return button in offered or any(button in playbook.buttons[b].submenu for b in offered)
+
+
+async def apply_outcome(crm: Crm, press: Press) -> Outcome:
+    pb = crm.playbook
+    task = await Task.get_or_none(id=press.task_id).select_related("deal", "deal__contact")
+    if task is None:
+        return Outcome(Status.ALREADY_HANDLED)
+    deal = task.deal
+    if press.actor is not None and not can_act_on(press.actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]
+        return Outcome(Status.FORBIDDEN, deal.id)
+    if task.status != TaskStatus.OPEN or press.button not in pb.buttons:
+        return Outcome(Status.ALREADY_HANDLED, deal.id, deal.stage)
+    if not _offered(pb, deal.stage, press.button) or pb.buttons[press.button].submenu:
+        return Outcome(Status.NOT_OFFERED, deal.id, deal.stage)
+    spec = pb.buttons[press.button]
+    now = crm.now()
+    actor_id = press.actor.id if press.actor else None
+    if spec.note:
+        await TimelineEvent.create(
+            deal_id=deal.id, kind=EventKind.NOTE, text=press.note, actor_id=actor_id, at=now
+        )
+        return Outcome(Status.NOTE_ADDED, deal.id, deal.stage)
+    if spec.reasons and press.reason not in spec.reasons:
+        return Outcome(Status.NEEDS_REASON, deal.id, deal.stage)
+    decision = decide(pb, deal.stage, deal.no_answer_count, press.button, now, press.when)
+    if isinstance(decision, Status):
+        return Outcome(decision, deal.id, deal.stage)
+    due = crm.snap(decision.due, deal.contact.tz) if decision.due else None
+
+    try:
+        async with in_transaction():
+            next_task_id, repeat_deal_id = await _write(crm, press, task, decision, due, now)
+    except _Stale:
+        return Outcome(Status.ALREADY_HANDLED, deal.id, deal.stage)
+    attempt = decision.no_answer_count if spec.ladder else 0
+    return Outcome(
+        Status.DONE, deal.id, decision.stage, decision.status, next_task_id, due, attempt,
+        repeat_deal_id,
+    )
+
+
+async def _write(
+    crm: Crm, press: Press, task: Task, decision: Decision, due: datetime | None, now: datetime
+) -> tuple[int | None, int | None]:
+    """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
+    deal = task.deal
+    spec = crm.playbook.buttons[press.button]
+    actor_id = press.actor.id if press.actor else None
+    attempt = decision.no_answer_count if spec.ladder else 0
+    # The conditional close comes first: it is the lock that makes a double tap a no-op, and on
+    # SQLite a transaction that writes first never fails with "database is locked".
+    if not await Task.filter(id=task.id, status=TaskStatus.OPEN).update(
+        status=TaskStatus.DONE, closed_at=now, outcome=press.button, closed_by_id=actor_id
+    ):
+        raise _Stale
+    changes: dict[str, object] = {
+        "stage": decision.stage,
+        "status": decision.status,
+        "no_answer_count": decision.no_answer_count,
+        "version": deal.version + 1,
+    }
+    if decision.stage != deal.stage:
+        changes["stage_changed_at"] = now
+    if decision.status != DealStatus.OPEN:
+        changes["closed_at"] = now
+    if press.reason:
+        changes["lost_reason"] = press.reason
+        changes["lost_note"] = press.note or None
+    if not await Deal.filter(id=deal.id, version=deal.version).update(**changes):
+        raise _Stale
+    next_task_id = None
+    if due is not None and decision.task_kind:
+        next_task = await Task.create(
+            deal_id=deal.id, kind=decision.task_kind, due_at=due,
+            assignee_id=deal.owner_id, team=deal.team,  # type: ignore[attr-defined]
+            attempt=attempt, planned_by=press.button, created_at=now,
+        )
+        next_task_id = next_task.id
+    events = [
+        TimelineEvent(
+            deal_id=deal.id, kind=EventKind.OUTCOME, text=press.note, actor_id=actor_id, at=now,
+            data={
+                "button": press.button, "source": press.source, "reason": press.reason,
+                "due": due.isoformat() if due else None, "attempt": attempt or None,
+                **press.data,
+            },
+        )
+    ]
+    if decision.stage != deal.stage:
+        events.append(
+            TimelineEvent(
+                deal_id=deal.id, kind=EventKind.STAGE, actor_id=actor_id, at=now,
+                data={"from": deal.stage, "to": decision.stage},
+            )
+        )
+    await TimelineEvent.bulk_create(events)
+    repeat_deal_id = None
+    if decision.status == DealStatus.WON:
+        repeat_deal_id = await _after_won(crm, deal, now)
+    return next_task_id, repeat_deal_id
+
+
+class _Stale(Exception):
+    """The deal changed under us; the transaction rolls back."""
+
+
+async def _after_won(crm: Crm, deal: Deal, now: datetime) -> int | None:
+    """Automation on Paid: remember the purchase and plan the repeat sale."""
+    from crm.deals import open_deal  # deals imports engine's neighbours; keep the cycle lazy
+
+    contact = deal.contact
+    contact.last_purchase_at = now
+    await contact.save(update_fields=["last_purchase_at"])
+    days = crm.playbook.automations.repeat_sale_days
+    if not days:
+        return None
+    repeat = await open_deal(
+        crm, contact, owner_id=deal.owner_id, team=deal.team,  # type: ignore[attr-defined]
+        title=deal.title, source="repeat", task_kind="repeat_sale",
+        due=crm.snap(now + timedelta(days=days), contact.tz), link_from=deal.id,
+    )
+    return repeat.id

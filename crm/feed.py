@@ -1,0 +1,99 @@
+"""The rep's feed: what to do next, what is due, how loaded each hour is."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from crm.context import Crm
+from storage import queries
+from storage.models import Contact, Deal, Employee, EventKind, Task, TaskStatus, TimelineEvent
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    tasks: int
+
+
+async def next_task(crm: Crm, employee: Employee) -> Task | None:
+    """The most urgent open task of this rep (overdue first, then due); when nothing is due,
+    the oldest unassigned lead of his team, claimed for him so no colleague gets it too."""
+    now = crm.now()
+    own = (
+        await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN, due_at__lte=now)
+        .order_by("due_at", "id")
+        .first()
+    )
+    if own:
+        return own
+    claimed = await queries.claim_queued_task(employee.id, employee.team)
+    if claimed is None:
+        return None
+    task = await Task.get(id=claimed).select_related("deal")
+    await assign_deal(crm, task.deal, employee, actor=employee)
+    return task
+
+
+async def next_upcoming(employee: Employee) -> Task | None:
+    """The rep's earliest open task not yet due (to say "nothing due, next at 15:00")."""
+    return (
+        await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN)
+        .order_by("due_at")
+        .first()
+    )
+
+
+async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee | None) -> None:
+    """Make employee the owner of the deal, its open task and (if unowned) its contact."""
+    now = crm.now()
+    async with in_transaction():
+        await Deal.filter(id=deal.id).update(
+            owner_id=employee.id, team=employee.team, version=deal.version + 1
+        )
+        await Task.filter(deal_id=deal.id, status=TaskStatus.OPEN).update(
+            assignee_id=employee.id, team=employee.team
+        )
+        await Contact.filter(id=deal.contact_id, owner_id=None).update(  # type: ignore[attr-defined]
+            owner_id=employee.id
+        )
+        await TimelineEvent.create(
+            deal_id=deal.id, kind=EventKind.ASSIGN, at=now,
+            actor_id=actor.id if actor else None,
+            data={"from": deal.owner_id, "to": employee.id},  # type: ignore[attr-defined]
+        )
+    deal.owner_id = employee.id  # type: ignore[attr-defined]
+    deal.version += 1
+
+
+async def load_by_hour(employee: Employee, day: date, zone: ZoneInfo) -> dict[int, int]:
+    """Open tasks of a rep per local hour of one day, for the slot keyboard ("11:00 · 3")."""
+    start = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    dues = await Task.filter(
+        assignee_id=employee.id, status=TaskStatus.OPEN, due_at__gte=start, due_at__lt=end
+    ).values_list("due_at", flat=True)
+    return dict(Counter(d.astimezone(zone).hour for d in dues))  # type: ignore[union-attr]
+
+
+async def slots(crm: Crm, employee: Employee, count: int = 8) -> list[Slot]:
+    """The next working hours from now, each with the rep's task count in it."""
+    hours = crm.playbook.working_hours
+    zone = hours.zone
+    moment = crm.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    found: list[Slot] = []
+    loads: dict[date, dict[int, int]] = {}
+    for _ in range(24 * 15):
+        snapped = crm.snap(moment, None)
+        local = snapped.astimezone(zone)
+        if local.date() not in loads:
+            loads[local.date()] = await load_by_hour(employee, local.date(), zone)
+        found.append(Slot(snapped, loads[local.date()].get(local.hour, 0)))
+        if len(found) == count:
+            break
+        moment = snapped + timedelta(hours=1)
+    return found

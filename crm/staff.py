@@ -1,0 +1,75 @@
+"""Employees join by one-time invite codes; everybody else who writes to the bot is a client."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.transactions import in_transaction
+
+from crm.context import Crm
+from storage.models import Employee, Invite, Role
+
+INVITE_TTL = timedelta(days=7)
+
+
+class JoinStatus(enum.StrEnum):
+    JOINED = "joined"
+    ALREADY_EMPLOYEE = "already_employee"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    status: JoinStatus
+    employee: Employee | None = None
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    id: int
+    name: str
+    username: str | None = None
+    lang: str | None = None
+
+
+async def create_invite(
+    crm: Crm, role: Role, team: str = "main", sip_ext: str | None = None
+) -> Invite:
+    now = crm.now()
+    return await Invite.create(
+        code=secrets.token_urlsafe(12), role=role, team=team, sip_ext=sip_ext,
+        created_at=now, expires_at=now + INVITE_TTL,
+    )
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+async def redeem_invite(crm: Crm, code: str, user: TelegramUser) -> JoinResult:
+    """Turn a Telegram user into an employee; the code works once and only until it expires."""
+    existing = await Employee.get_or_none(tg_id=user.id)
+    if existing:
+        return JoinResult(JoinStatus.ALREADY_EMPLOYEE, existing)
+    now = crm.now()
+    async with in_transaction():
+        invite = await Invite.get_or_none(code=code)
+        if invite is None or invite.expires_at <= now:
+            return JoinResult(JoinStatus.INVALID)
+        # Marking the code used is the guard: of two simultaneous redeemers one updates a row.
+        if not await Invite.filter(id=invite.id, used_at=None).update(used_at=now):
+            return JoinResult(JoinStatus.INVALID)
+        employee = await Employee.create(
+            tg_id=user.id, name=user.name, username=user.username, role=invite.role,
+            team=invite.team, sip_ext=invite.sip_ext, lang=user.lang,
+            tz=crm.playbook.working_hours.timezone,
+        )
+        await Invite.filter(id=invite.id).update(used_by_id=employee.id)
+    return JoinResult(JoinStatus.JOINED, employee)
+
+
+async def employee_by_tg(tg_id: int) -> Employee | None:
+    return await Employee.get_or_none(tg_id=tg_id, active=True)

@@ -1,0 +1,77 @@
+"""Store fixtures: every store test runs on SQLite and on PostgreSQL (own database, dropped after)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from config.playbook import load_playbook
+from crm.clock import FakeClock
+from crm.context import Crm
+from storage.db import close_store, open_store
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Wednesday 25 Nov 2026, 10:00 in Moscow: inside working hours, so nothing snaps by surprise.
+T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _pg_admin_sync(sql: str) -> None:
+    # Session set-up may be reached from inside a test's running loop: use a loop of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _pg_admin(sql)).result()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"nextstep_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin_sync(f'CREATE DATABASE "{name}"')
+    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    _pg_admin_sync(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _wipe() -> None:
+    conn = connections.get("default")
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m.__name__ != "Aerich"]
+    if conn.schema_generator.DIALECT == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path / 'store.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    await open_store(url)
+    yield url
+    await _wipe()
+    await close_store()
+    # Tortoise caches insert SQL per connection name; a process normally keeps one dialect,
+    # these tests switch between two under the name "default".
+    EXECUTOR_CACHE.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def crm(db_url: str, clock: FakeClock) -> Crm:
+    return Crm(load_playbook(), clock)
