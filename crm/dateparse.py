@@ -76,7 +76,8 @@ class _Clock(NamedTuple):
 
 
 def _alt(words: Iterable[str]) -> str:
-    # Longest first so "пятницу" is not cut to "пт"-like prefixes of other entries.
+    # Escaped because "a.m." has dots; longest first so the first alternative tried is the
+    # whole word rather than a prefix the engine must back out of.
     return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
@@ -239,13 +240,14 @@ def _hour_minute(m: re.Match[str]) -> _Clock | ParseFailure:
     return _Clock(time(hour, minute), bare)
 
 
-def _named(at: time) -> Callable[[re.Match[str]], _Clock | ParseFailure]:
+_TimeBuilder = Callable[[re.Match[str]], _Clock | ParseFailure]
+
+
+def _named(at: time) -> _TimeBuilder:
     return lambda m: _Clock(at, False)
 
 
-_TIME_PATTERNS: tuple[
-    tuple[re.Pattern[str], Callable[[re.Match[str]], _Clock | ParseFailure]], ...
-] = (
+_TIME_PATTERNS: tuple[tuple[re.Pattern[str], _TimeBuilder], ...] = (
     (_HOUR_MINUTE, _hour_minute),
     (re.compile(r"утром|(?:in the )?morning"), _named(MORNING)),
     (re.compile(r"днем|(?:in the )?afternoon"), _named(AFTERNOON)),
@@ -268,9 +270,9 @@ def _match_time(text: str) -> _Clock | ParseFailure | None:
     return None
 
 
-def _resolve(day: _Day | None, clock: _Clock | None, now: datetime) -> datetime | ParseFailure:
-    zone = now.tzinfo
-    assert zone is not None  # checked in parse_when
+def _resolve(
+    day: _Day | None, clock: _Clock | None, now: datetime, zone: tzinfo
+) -> datetime | ParseFailure:
     today = now.date()
     if day is None:
         day = _Day(today, 1)
@@ -327,7 +329,7 @@ def parse_when(text: str, now: datetime) -> datetime | ParseFailure:
         elif isinstance(clock, ParseFailure):
             outcome = clock
         else:
-            outcome = _resolve(day, clock, now)
+            outcome = _resolve(day, clock, now, zone)
         if isinstance(outcome, datetime):
             return outcome
         first_failure = first_failure or outcome
