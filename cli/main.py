@@ -1,0 +1,76 @@
+"""The `nextstep` command. Each subcommand lives in its own module and is imported on use."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+
+from config.playbook import PlaybookError
+from config.settings import SettingsError, load_settings
+
+# subcommand -> module in cli/ with `async def main(args, settings) -> int`
+COMMANDS = {
+    "run": "cli.run",
+    "migrate": "cli.staff",
+    "invite": "cli.staff",
+    "employees": "cli.staff",
+    "import": "cli.data",
+    "export": "cli.data",
+    "report": "cli.report",
+    "calls": "cli.calls",
+    "sip-listen": "cli.calls",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nextstep", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="bot, scheduler and SIP listener in one process")
+    sub.add_parser("migrate", help="apply database migrations")
+    invite = sub.add_parser("invite", help="make a one-time invite link for an employee")
+    invite.add_argument("--role", choices=["rep", "supervisor", "admin"], required=True)
+    invite.add_argument("--sip-ext", help="the employee's SIP extension")
+    invite.add_argument("--team", default="main")
+    sub.add_parser("employees", help="list employees")
+    imp = sub.add_parser("import", help="import contacts (and deals) from CSV")
+    imp.add_argument("file")
+    imp.add_argument("--duplicates", choices=["merge", "skip"], default="merge")
+    exp = sub.add_parser("export", help="export deals or contacts as CSV")
+    exp.add_argument("what", choices=["deals", "contacts"], nargs="?", default="deals")
+    exp.add_argument("-o", "--output", default="-")
+    rep = sub.add_parser("report", help="analytics report")
+    rep.add_argument("kind", nargs="?", default="funnel")
+    rep.add_argument("--days", type=int, default=30)
+    rep.add_argument("--team")
+    rep.add_argument("--csv", action="store_true")
+    rep.add_argument("--png", help="write the chart to this file")
+    calls = sub.add_parser("calls", help="recent calls")
+    calls.add_argument("--last", type=int, default=20)
+    calls.add_argument("--json", action="store_true")
+    sub.add_parser("sip-listen", help="only the SIP capture listener")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        settings = load_settings()
+        module = importlib.import_module(COMMANDS[args.command])
+        return int(asyncio.run(module.main(args, settings)))
+    except (SettingsError, PlaybookError) as exc:
+        print(f"nextstep: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""What the domain wants people told. The bot renders and sends; the domain only says what."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class NoticeKind(enum.StrEnum):
+    DUE = "due"                    # a task fell due: push its card
+    AUTO_OUTCOME = "auto_outcome"  # the SIP listener pressed a button for the agent
+    ANSWERED_CALL = "answered"     # a call was answered: the card, to choose the outcome
+    SCREEN_POP = "screen_pop"      # the client is calling the agent right now
+    NEW_LEAD = "new_lead"          # a lead (chat or missed call) was assigned to the employee
+    CLIENT_MESSAGE = "client_msg"  # a client wrote; params carry the chat message id
+    ALERT = "alert"                # a keyword or VIP alert
+    REMINDER = "reminder"          # an agreed call is coming up
+    DIGEST = "digest"              # the supervisor's daily digest
+
+
+@dataclass(frozen=True)
+class Notice:
+    employee_id: int
+    kind: NoticeKind
+    task_id: int | None = None
+    deal_id: int | None = None
+    params: Mapping[str, str | int | None] = field(default_factory=dict)
+
+
+class Notifier(Protocol):
+    async def notify(self, notice: Notice) -> None: ...

@@ -1,0 +1,169 @@
+"""The pipeline as the admin edits it from the bot.
+
+The playbook file is the starting point: its stages seed the `stage` table on first start.
+After that the table is the truth for stages and `button_label` overrides the file's labels;
+refresh_pipeline() folds both into crm.playbook so every next card shows the change.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from tortoise.transactions import in_transaction
+
+from config.playbook import Label, Playbook, StageSpec
+from crm.context import Crm
+from storage.models import ButtonLabel, Deal, DealStatus, EventKind, Stage, TimelineEvent
+
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+class EditError(enum.StrEnum):
+    UNKNOWN_STAGE = "unknown_stage"
+    BAD_KEY = "bad_key"
+    TAKEN = "taken"
+    BAD_COLOR = "bad_color"
+    BAD_NAME = "bad_name"
+    LAST_OPEN = "last_open"
+    BAD_TARGET = "bad_target"
+    UNKNOWN_BUTTON = "unknown_button"
+
+
+async def refresh_pipeline(crm: Crm, base: Playbook | None = None) -> None:
+    """Seed the stage table once, then rebuild crm.playbook from the table and label overrides."""
+    base = base or crm.playbook
+    if not await Stage.exists():
+        await Stage.bulk_create(
+            [
+                Stage(
+                    key=s.key, position=i, name_ru=s.name.ru, name_en=s.name.en, color=s.color,
+                    terminal=s.terminal, buttons=list(s.buttons),
+                )
+                for i, s in enumerate(base.stages)
+            ]
+        )
+    rows = await Stage.all().order_by("position", "id")
+    stages = tuple(
+        StageSpec(
+            key=r.key, name=Label(ru=r.name_ru, en=r.name_en), color=r.color,
+            terminal=r.terminal, buttons=tuple(r.buttons),  # type: ignore[arg-type]
+        )
+        for r in rows
+    )
+    buttons = dict(base.buttons)
+    for override in await ButtonLabel.all():
+        if override.button in buttons:
+            spec = buttons[override.button]
+            label = spec.label.model_copy(update={override.lang: override.text})
+            buttons[override.button] = spec.model_copy(update={"label": label})
+    # Validate the merged result like a file, so a bad edit can never reach the cards.
+    crm.playbook = Playbook.model_validate(
+        base.model_dump() | {"stages": [s.model_dump() for s in stages],
+                             "buttons": {k: b.model_dump() for k, b in buttons.items()}}
+    )
+
+
+async def add_stage(crm: Crm, key: str, name: str) -> EditError | None:
+    if not _KEY_RE.match(key):
+        return EditError.BAD_KEY
+    if not 0 < len(name) <= 64:
+        return EditError.BAD_NAME
+    if await Stage.exists(key=key):
+        return EditError.TAKEN
+    # New stages go before the terminal ones and offer the buttons of the first stage.
+    first_terminal = await Stage.filter(terminal__not_isnull=True).order_by("position").first()
+    position = first_terminal.position if first_terminal else await Stage.all().count()
+    await Stage.filter(position__gte=position).update(position=-1)  # reassigned below
+    template = crm.playbook.initial_stage
+    await Stage.create(
+        key=key, position=position, name_ru=name, name_en=name, color="#6E7681",
+        buttons=list(template.buttons),
+    )
+    await _renumber()
+    await refresh_pipeline(crm)
+    return None
+
+
+async def rename_stage(crm: Crm, key: str, lang: str, name: str) -> EditError | None:
+    if not 0 < len(name) <= 64:
+        return EditError.BAD_NAME
+    field = "name_en" if lang == "en" else "name_ru"
+    if not await Stage.filter(key=key).update(**{field: name}):
+        return EditError.UNKNOWN_STAGE
+    await refresh_pipeline(crm)
+    return None
+
+
+async def recolor_stage(crm: Crm, key: str, color: str) -> EditError | None:
+    if not _COLOR_RE.match(color):
+        return EditError.BAD_COLOR
+    if not await Stage.filter(key=key).update(color=color):
+        return EditError.UNKNOWN_STAGE
+    await refresh_pipeline(crm)
+    return None
+
+
+async def move_stage(crm: Crm, key: str, delta: int) -> EditError | None:
+    """Move a stage up (-1) or down (+1) in the pipeline."""
+    rows = await Stage.all().order_by("position", "id")
+    keys = [r.key for r in rows]
+    if key not in keys:
+        return EditError.UNKNOWN_STAGE
+    i = keys.index(key)
+    j = max(0, min(len(keys) - 1, i + delta))
+    keys.insert(j, keys.pop(i))
+    async with in_transaction():
+        for position, k in enumerate(keys):
+            await Stage.filter(key=k).update(position=position)
+    await refresh_pipeline(crm)
+    return None
+
+
+async def remove_stage(crm: Crm, key: str, move_to: str) -> EditError | int:
+    """Remove a stage, first moving its open deals to `move_to`; returns how many moved."""
+    stage = await Stage.get_or_none(key=key)
+    target = await Stage.get_or_none(key=move_to)
+    if stage is None:
+        return EditError.UNKNOWN_STAGE
+    if target is None or target.key == key or target.terminal:
+        return EditError.BAD_TARGET
+    if stage.terminal is None and await Stage.filter(terminal=None).count() == 1:
+        return EditError.LAST_OPEN
+    now = crm.now()
+    async with in_transaction():
+        deals = await Deal.filter(stage=key, status=DealStatus.OPEN).values_list("id", flat=True)
+        await Deal.filter(stage=key).update(stage=move_to, stage_changed_at=now)
+        await TimelineEvent.bulk_create(
+            [
+                TimelineEvent(
+                    deal_id=d, kind=EventKind.STAGE, at=now,
+                    data={"from": key, "to": move_to, "reason": "stage removed"},
+                )
+                for d in deals
+            ]
+        )
+        await stage.delete()
+        await _renumber()
+    await refresh_pipeline(crm)
+    return len(deals)
+
+
+async def set_button_label(crm: Crm, button: str, lang: str, text: str) -> EditError | None:
+    if button not in crm.playbook.buttons:
+        return EditError.UNKNOWN_BUTTON
+    if not 0 < len(text) <= 64:
+        return EditError.BAD_NAME
+    await ButtonLabel.update_or_create(
+        defaults={"text": text}, button=button, lang="en" if lang == "en" else "ru"
+    )
+    await refresh_pipeline(crm)
+    return None
+
+
+async def _renumber() -> None:
+    rows = await Stage.all().order_by("position", "id")
+    for position, row in enumerate(rows):
+        if row.position != position:
+            await Stage.filter(id=row.id).update(position=position)
