@@ -77,7 +77,7 @@ async def load_by_hour(employee: Employee, day: date, zone: ZoneInfo) -> dict[in
     dues = await Task.filter(
         assignee_id=employee.id, status=TaskStatus.OPEN, due_at__gte=start, due_at__lt=end
     ).values_list("due_at", flat=True)
-    return dict(Counter(d.astimezone(zone).hour for d in dues))  # type: ignore[union-attr]
+    return dict(Counter(d.astimezone(zone).hour for d in dues))  # type: ignore[attr-defined]
 
 
 async def slots(crm: Crm, employee: Employee, count: int = 8) -> list[Slot]:
