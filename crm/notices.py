@@ -13,6 +13,7 @@ class NoticeKind(enum.StrEnum):
     AUTO_OUTCOME = "auto_outcome"  # the SIP listener pressed a button for the agent
     ANSWERED_CALL = "answered"     # a call was answered: the card, to choose the outcome
     SCREEN_POP = "screen_pop"      # the client is calling the agent right now
+    MISSED_CALL = "missed_call"    # a known client called and nobody answered
     NEW_LEAD = "new_lead"          # a lead (chat or missed call) was assigned to the employee
     CLIENT_MESSAGE = "client_msg"  # a client wrote; params carry the chat message id
     ALERT = "alert"                # a keyword or VIP alert
