@@ -37,6 +37,14 @@ def _parse_hhmm(text: str) -> time:
         raise ValueError(f"{text!r} is not a time like 09:00") from None
 
 
+class _At(ValueError):
+    """A cross-reference fault found after parsing, with the key path it belongs to."""
+
+    def __init__(self, *loc: str | int, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -200,32 +208,34 @@ class Playbook(_Strict):
     def _references(self) -> Playbook:
         stage_keys = [s.key for s in self.stages]
         if len(set(stage_keys)) != len(stage_keys):
-            raise ValueError("stages: two stages share a key")
+            raise _At("stages", message="two stages share a key")
         if all(s.terminal for s in self.stages):
-            raise ValueError("stages: at least one stage must be open (not terminal)")
-        for stage in self.stages:
+            raise _At("stages", message="at least one stage must be open (not terminal)")
+        for index, stage in enumerate(self.stages):
             for name in stage.buttons:
                 if name not in self.buttons:
-                    raise ValueError(f"stage {stage.key!r}: unknown button {name!r}")
+                    raise _At("stages", index, "buttons", message=f"unknown button {name!r}")
             if stage.terminal and stage.buttons:
-                raise ValueError(f"stage {stage.key!r}: a terminal stage has no buttons")
+                raise _At("stages", index, "buttons", message="a terminal stage has no buttons")
         for key, button in self.buttons.items():
             for sub in button.submenu:
                 if sub not in self.buttons or self.buttons[sub].submenu:
-                    raise ValueError(f"button {key!r}: bad sub-button {sub!r}")
+                    raise _At("buttons", key, "submenu", message=f"bad sub-button {sub!r}")
             if button.next_stage and button.next_stage not in stage_keys:
-                raise ValueError(f"button {key!r}: unknown stage {button.next_stage!r}")
+                raise _At(
+                    "buttons", key, "next_stage", message=f"unknown stage {button.next_stage!r}"
+                )
             if button.ladder and button.ladder not in self.ladders:
-                raise ValueError(f"button {key!r}: unknown ladder {button.ladder!r}")
+                raise _At("buttons", key, "ladder", message=f"unknown ladder {button.ladder!r}")
             for reason in button.reasons:
                 if reason not in self.reasons:
-                    raise ValueError(f"button {key!r}: unknown reason {reason!r}")
+                    raise _At("buttons", key, "reasons", message=f"unknown reason {reason!r}")
             if not (button.submenu or button.note) and button.task not in self.task_kinds:
-                raise ValueError(f"button {key!r}: unknown task kind {button.task!r}")
+                raise _At("buttons", key, "task", message=f"unknown task kind {button.task!r}")
         for key, ladder in self.ladders.items():
             target = self.stage(ladder.then) if ladder.then in stage_keys else None
             if target is None or target.terminal is None:
-                raise ValueError(f"ladder {key!r}: 'then' must name a terminal stage")
+                raise _At("ladders", key, "then", message="must name a terminal stage")
         return self
 
     def stage(self, key: str) -> StageSpec:
@@ -257,7 +267,8 @@ def load_playbook(path: Path | None = None) -> Playbook:
         return Playbook.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = [str(part) for part in err["loc"]]
+        cause = (err.get("ctx") or {}).get("error")
+        loc = [str(part) for part in (cause.loc if isinstance(cause, _At) else err["loc"])]
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
         key = ".".join(loc) or "(top)"

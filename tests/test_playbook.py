@@ -1,0 +1,148 @@
+"""The playbook file: the default reproduces the spec; a broken file names file, line and key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbook
+from crm.phones import normalize_phone, zone_for_phone
+from crm.schedule import snap
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def test_default_playbook_is_the_article_pipeline() -> None:
+    pb = load_playbook()
+    assert [s.key for s in pb.stages] == [
+        "new",
+        "in_progress",
+        "invoice_sent",
+        "paid",
+        "refused",
+        "archive",
+    ]
+    assert [pb.stage(k).terminal for k in ("paid", "refused", "archive")] == [
+        "won",
+        "lost",
+        "archive",
+    ]
+    labels = [pb.buttons[b].label.en for b in pb.stage("new").buttons]
+    assert labels == ["No answer", "Call back", "Invoice sent", "Paid", "Refused", "Note"]
+    assert [pb.buttons[b].label.en for b in pb.buttons["no_answer"].submenu] == [
+        "Busy",
+        "Unavailable",
+        "No pickup",
+    ]
+    assert pb.ladders["no_answer"].steps == (
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=3),
+        timedelta(days=1),
+    )
+    assert pb.ladders["no_answer"].then == "archive"
+    assert pb.buttons["refused"].reasons == ("price", "competitor", "no_need", "other")
+    assert pb.buttons["invoice_sent"].hint is not None
+
+
+def _broken(tmp_path: Path, old: str, new: str) -> str:
+    text = DEFAULT_PLAYBOOK.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "playbook.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PlaybookError) as err:
+        load_playbook(path)
+    return str(err.value)
+
+
+def _line_of(tmp_path: Path, needle: str) -> int:
+    lines = (tmp_path / "playbook.toml").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if needle in line)
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    message = _broken(tmp_path, 'key = "in_progress"', 'key = "in_progress')
+    assert message.startswith(str(tmp_path / "playbook.toml"))
+    line = _line_of(tmp_path, 'key = "in_progress')
+    assert f"line {line}" in message
+
+
+def test_unknown_ladder_names_key_and_line(tmp_path: Path) -> None:
+    message = _broken(tmp_path, 'ladder = "no_answer"', 'ladder = "nope"')
+    assert "buttons.busy" in message and "unknown ladder 'nope'" in message
+
+
+def test_bad_duration_points_at_the_ladder_line(tmp_path: Path) -> None:
+    message = _broken(tmp_path, 'steps = ["5m"', 'steps = ["5 minutes"')
+    line = _line_of(tmp_path, "steps = ")
+    assert f"playbook.toml:{line}: ladders.no_answer.steps" in message
+    assert "not a duration" in message
+
+
+def test_bad_colour_points_at_the_stage(tmp_path: Path) -> None:
+    message = _broken(tmp_path, 'color = "#F2B134"', 'color = "yellow"')
+    line = _line_of(tmp_path, 'color = "yellow"')
+    assert f"playbook.toml:{line}: stages.1.color" in message
+
+
+def test_unknown_field_is_refused(tmp_path: Path) -> None:
+    message = _broken(tmp_path, "reached = true\nhint", "reachd = true\nhint")
+    assert "buttons.invoice_sent.reachd" in message and "Extra inputs" in message
+
+
+def test_working_day_that_ends_before_it_starts(tmp_path: Path) -> None:
+    message = _broken(tmp_path, 'mon = "09:00-19:00"', 'mon = "19:00-09:00"')
+    assert "working_hours" in message and "mon" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="cannot read"):
+        load_playbook(tmp_path / "absent.toml")
+
+
+# --- snapping ----------------------------------------------------------------------------
+
+PB = load_playbook()
+
+
+def _msk(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=MSK)
+
+
+@pytest.mark.parametrize(
+    ("moment", "client_zone", "expected"),
+    [
+        (_msk(2026, 11, 25, 12, 0), None, _msk(2026, 11, 25, 12, 0)),  # inside hours
+        (_msk(2026, 11, 25, 19, 2), None, _msk(2026, 11, 26, 9, 0)),  # after hours
+        (_msk(2026, 11, 25, 7, 30), None, _msk(2026, 11, 25, 9, 0)),  # before hours
+        (_msk(2026, 11, 28, 12, 0), None, _msk(2026, 11, 30, 9, 0)),  # Saturday → Monday
+        (_msk(2026, 12, 31, 10, 0), None, _msk(2027, 1, 1, 9, 0)),  # holiday → next working day
+        # Vladivostok is +7 h: 09:00 Moscow is 16:00 there, fine; 15:00 Moscow is 22:00 there.
+        (_msk(2026, 11, 25, 15, 0), "Asia/Vladivostok", _msk(2026, 11, 26, 9, 0)),
+        # Kaliningrad is −1 h: 09:00 Moscow is 08:00 there, before his window opens.
+        (_msk(2026, 11, 25, 8, 0), "Europe/Kaliningrad", _msk(2026, 11, 25, 10, 0)),
+    ],
+)
+def test_snap(moment: datetime, client_zone: str | None, expected: datetime) -> None:
+    zone = ZoneInfo(client_zone) if client_zone else None
+    got = snap(moment.astimezone(UTC), PB.working_hours, PB.client_window, zone)
+    assert got == expected
+
+
+# --- phones --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["8 495 123-45-67", "+7 (495) 123 45 67", "74951234567", "8(495)1234567"]
+)
+def test_local_forms_of_one_number(raw: str) -> None:
+    assert normalize_phone(raw) == "+74951234567"
+
+
+def test_zone_only_when_the_number_tells_it() -> None:
+    assert zone_for_phone("+74951234567") == "Europe/Moscow"
+    assert zone_for_phone("+79991234567") is None  # a mobile: eleven zones possible
+    assert normalize_phone("hello") is None and normalize_phone("12") is None
