@@ -53,6 +53,9 @@ class Employee(Model):
     tz = fields.CharField(max_length=64, null=True)
     lang = fields.CharField(max_length=8, null=True)
     on_shift = fields.BooleanField(default=True)
+    # Round robin of chat leads: the rep on shift with the lowest turn gets the next lead and
+    # moves behind everybody. Kept in the store so the rotation survives restarts and processes.
+    lead_turn = fields.BigIntField(default=0)
     conveyor = fields.BooleanField(default=True)
     reachable = fields.BooleanField(default=True)
     active = fields.BooleanField(default=True)

@@ -1,0 +1,120 @@
+"""The conversation between a client and his rep: every message in and out, on the record.
+
+Each message is a ChatMessage row and an event on the deal's timeline, written together, so the
+timeline shows the conversation in order. A relayed copy of a client's message in a rep's chat is
+remembered (staff chat id + message id) so a Telegram reply to it finds its way to the client.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from crm.context import Crm
+from crm.permissions import can_act_on
+from storage.models import ChatMessage, Contact, Deal, Employee, EventKind, TimelineEvent
+
+
+@dataclass(frozen=True)
+class ChatContent:
+    """What a message carries: text (or a caption) and at most one photo or document."""
+
+    text: str = ""
+    media_kind: str | None = None  # "photo", "document", "contact"
+    file_id: str | None = None
+
+
+class ReplyRefusal(enum.StrEnum):
+    NO_DEAL = "no_deal"
+    FORBIDDEN = "forbidden"
+    STOPPED = "stopped"
+    NOT_IN_TELEGRAM = "not_in_telegram"
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a rep's reply goes: the client's Telegram chat, and the deal it belongs to."""
+
+    contact_id: int
+    deal_id: int | None
+    chat_id: int
+
+
+async def record_incoming(
+    crm: Crm, contact: Contact, deal: Deal | None, content: ChatContent,
+    client_message_id: int | None,
+) -> ChatMessage:
+    return await _record(crm, contact.id, deal.id if deal else None, None, content,
+                         client_message_id, incoming=True)
+
+
+async def record_outgoing(
+    crm: Crm, target: ReplyTarget, employee: Employee | None, content: ChatContent,
+    client_message_id: int | None,
+) -> ChatMessage:
+    """A message the client received (client_message_id: its id in the client's chat)."""
+    return await _record(crm, target.contact_id, target.deal_id, employee, content,
+                         client_message_id, incoming=False)
+
+
+async def _record(
+    crm: Crm, contact_id: int, deal_id: int | None, employee: Employee | None,
+    content: ChatContent, client_message_id: int | None, *, incoming: bool,
+) -> ChatMessage:
+    now = crm.now()
+    employee_id = employee.id if employee else None
+    async with in_transaction():
+        message = await ChatMessage.create(
+            contact_id=contact_id, deal_id=deal_id, incoming=incoming, employee_id=employee_id,
+            client_message_id=client_message_id, text=content.text,
+            media_kind=content.media_kind, file_id=content.file_id, at=now,
+        )
+        if deal_id is not None:
+            await TimelineEvent.create(
+                deal_id=deal_id, kind=EventKind.MSG_IN if incoming else EventKind.MSG_OUT,
+                text=content.text, actor_id=employee_id, at=now,
+                data={"chat_message_id": message.id, "media": content.media_kind},
+            )
+    return message
+
+
+async def link_relay(chat_message_id: int, staff_chat_id: int, staff_message_id: int) -> None:
+    """Remember the copy of a client's message shown in a staff chat."""
+    await ChatMessage.filter(id=chat_message_id).update(
+        staff_chat_id=staff_chat_id, staff_message_id=staff_message_id
+    )
+
+
+async def relayed_message(staff_chat_id: int, staff_message_id: int) -> ChatMessage | None:
+    """The client's message behind a relayed copy a rep replied to, if it is one."""
+    return await ChatMessage.get_or_none(
+        staff_chat_id=staff_chat_id, staff_message_id=staff_message_id
+    )
+
+
+async def reply_target(employee: Employee, deal_id: int) -> ReplyTarget | ReplyRefusal:
+    """Whether this employee may write to the client of this deal, and where to."""
+    deal = await Deal.get_or_none(id=deal_id).select_related("contact")
+    if deal is None:
+        return ReplyRefusal.NO_DEAL
+    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
+        return ReplyRefusal.FORBIDDEN
+    contact = deal.contact
+    if contact.stopped:
+        return ReplyRefusal.STOPPED
+    if contact.tg_user_id is None:
+        return ReplyRefusal.NOT_IN_TELEGRAM
+    return ReplyTarget(contact.id, deal.id, contact.tg_user_id)
+
+
+async def stop(tg_user_id: int) -> bool:
+    """The client asked (/stop) or blocked the bot: nothing is sent to him any more.
+    True the first time, so the confirmation goes out once."""
+    return bool(await Contact.filter(tg_user_id=tg_user_id, stopped=False).update(stopped=True))
+
+
+async def may_message(tg_user_id: int) -> bool:
+    """Every path that writes to a client asks this first; employees are never stopped."""
+    return not await Contact.exists(tg_user_id=tg_user_id, stopped=True)
