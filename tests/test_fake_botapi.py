@@ -37,9 +37,12 @@ from aiogram.types import (
 )
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fakes import FakeBotAPI, RateLimits, User
 from tests.fakes.fixtures import fake_bot, fake_botapi
+from tests.fakes.spec import decode_form, load_spec
 
 __all__ = ["fake_bot", "fake_botapi"]  # fixtures used by name below
 
@@ -163,6 +166,7 @@ async def test_polling_dispatcher_gets_pushed_updates_and_replies(
         await dp.stop_polling()
         await polling
     assert api.calls()[0].method == "getMe"
+    assert not api.unanswered_callbacks
     assert api.messages_to(REP.id)[0]["text"] == "Task closed"
     with pytest.raises(LookupError):
         api.press(REP, card, "Called")  # the edit removed the keyboard
@@ -353,6 +357,14 @@ async def test_valid_edge_values_pass_and_strings_stay_text(fake_botapi: FakeBot
     assert (await raw(fake_botapi, "SENDMESSAGE", longest))[0] == 200  # method case is ignored
     as_json = {"chat_id": 77, "text": "json body", "disable_notification": True}
     assert (await raw(fake_botapi, "sendMessage", json_body=as_json))[0] == 200
+
+
+@given(st.text(min_size=1, max_size=4096).filter(str.strip))
+def test_string_fields_are_never_json_decoded(text: str) -> None:
+    send_message = load_spec().method("sendMessage")
+    assert send_message is not None
+    params, problems = decode_form(send_message, {"chat_id": "1", "text": text}, {})
+    assert problems == [] and params["text"] == text
 
 
 async def test_multipart_attach_must_name_a_file_part(fake_botapi: FakeBotAPI) -> None:

@@ -318,6 +318,11 @@ class FakeBotAPI:
         history = self._history.get(chat_id, {})
         return [message for message in history.values() if message["from"]["id"] == self.me["id"]]
 
+    @property
+    def unanswered_callbacks(self) -> frozenset[str]:
+        """Callback query ids the bot never answered (the user's button keeps spinning)."""
+        return frozenset(self._open_callbacks)
+
     def find_message(self, chat_id: ChatKey, message_id: int) -> Json | None:
         return self._history.get(chat_id, {}).get(message_id)
 
@@ -634,7 +639,7 @@ class FakeBotAPI:
 
     def _deliverable(self) -> list[Json]:
         def wanted(update: Json) -> bool:
-            kind = next(key for key in update if key != "update_id")
+            kind = next((key for key in update if key != "update_id"), "")
             if self._allowed_updates:
                 return kind in self._allowed_updates
             return kind not in _OPT_IN_UPDATES

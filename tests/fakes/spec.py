@@ -22,6 +22,13 @@ _LIMIT = re.compile(r"(\d+)-(\d+) (characters|bytes)")
 _REQUIRED_UNLESS = re.compile(r"[Rr]equired if (\w+) (?:is not|isn't) specified")
 _DISCRIMINATOR = re.compile(r'(?:must be|always) "?([a-z_]+)"?')
 _BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+# Pre-7.0 parameters Telegram still accepts but no longer documents; aiogram sends
+# disable_web_page_preview when DefaultBotProperties(link_preview_is_disabled=...) is used.
+_SUPERSEDED = {
+    "disable_web_page_preview": "link_preview_options",
+    "reply_to_message_id": "reply_parameters",
+    "allow_sending_without_reply": "reply_parameters",
+}
 # Fields of InlineKeyboardButton that decorate it rather than say what a press does.
 _BUTTON_DECORATIONS = frozenset({"text", "icon_custom_emoji_id", "style"})
 
@@ -131,7 +138,7 @@ def decode_form(
     for name, raw in form.items():
         spec_field = method.fields.get(name)
         if spec_field is None:
-            problems.append(f"{name}: unknown parameter")
+            problems.append(_unknown(name, "parameter"))
             continue
         try:
             value = _decode(raw, spec_field.types)
@@ -146,6 +153,12 @@ def decode_form(
         if name in method.fields:
             params[name] = upload
     return params, problems + check_request(method, params, uploads)
+
+
+def _unknown(name: str, kind: str) -> str:
+    superseded_by = _SUPERSEDED.get(name)
+    hint = f" (undocumented since Bot API 7.0, use {superseded_by})" if superseded_by else ""
+    return f"{name}: unknown {kind}{hint}"
 
 
 def _decode(raw: str, types: tuple[str, ...]) -> Any:
@@ -181,7 +194,7 @@ class _Checker:
 
     def check_fields(self, obj: Mapping[str, Any], fields: dict[str, Field], path: str) -> None:
         for name in obj.keys() - fields.keys():
-            self.problems.append(f"{path}{name}: unknown field")
+            self.problems.append(f"{path}{_unknown(name, 'field')}")
         for spec_field in fields.values():
             where = f"{path}{spec_field.name}"
             if spec_field.name not in obj:
