@@ -306,11 +306,13 @@ class FakeBotAPI:
 
     # -- what the bot did --------------------------------------------------------------------
 
-    def calls(self, method: str | None = None, *, ok: bool = True) -> list[Call]:
+    def calls(self, method: str | None = None, *, include_failed: bool = False) -> list[Call]:
+        """Calls of ``method`` (any when None) in arrival order of their answers."""
         return [
             call
             for call in self.sent
-            if (method is None or call.method.lower() == method.lower()) and (call.ok or not ok)
+            if (method is None or call.method.lower() == method.lower())
+            and (call.ok or include_failed)
         ]
 
     def messages_to(self, chat_id: int) -> list[Json]:
