@@ -16,7 +16,9 @@ from typing import Any
 
 from tests.fakes.markup import EntityError, visible_text
 
-SPEC_PATH = Path(os.environ.get("NEXTSTEP_BOTAPI_SPEC", "/work/shared/telegram/api.json"))
+# shared/ lies beside the checkout, in development and in CI alike.
+_BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "telegram" / "api.json"
+SPEC_PATH = Path(os.environ.get("NEXTSTEP_BOTAPI_SPEC", _BESIDE_CHECKOUT))
 
 _LIMIT = re.compile(r"(\d+)-(\d+) (characters|bytes)")
 _REQUIRED_UNLESS = re.compile(r"[Rr]equired if (\w+) (?:is not|isn't) specified")
