@@ -1,0 +1,351 @@
+"""The running bot: one `App` from (settings, clock), started and stopped in-process.
+
+`nextstep run` starts it until a signal; the end-to-end tests start the same object against a
+fake Bot API. Parts, in start order: store → Crm → Bot (429 retry on every call) → Sender →
+BotNotifier → dispatcher(s) → clock → web server (health, metrics, webhook) → polling or
+webhook → SIP listener. `stop()` undoes them in the order that loses nothing: stop intake
+(polling, webhook, SIP), let in-flight handlers, clock jobs and call events finish, drain the
+sender, then close the sessions and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import logging
+import secrets
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from aiogram import BaseMiddleware, Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisEventIsolation, RedisStorage
+from aiogram.utils.i18n import I18n
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.i18n import create_i18n
+from bot.middlewares import (
+    CallbackDeadlineMiddleware,
+    ContextMiddleware,
+    DedupMiddleware,
+    InFlight,
+    SeenUpdates,
+    UpdateCounters,
+)
+from bot.notifier import BotNotifier
+from bot.scheduler import Clockwork
+from bot.sender import Rates, RetryAfterMiddleware, Sender
+from bot.web import MetricsRegistry, Sample, add_webhook, bound_port, build_web_app, start_web
+from config.playbook import load_playbook
+from config.settings import Settings, split_host_port
+from crm.clock import Clock, SystemClock
+from crm.context import Crm
+from crm.pipeline import refresh_pipeline
+from handlers.common import set_client_menu, set_employee_menu
+from storage.db import store
+from storage.models import Contact, Employee
+
+if TYPE_CHECKING:
+    from telephony.listener import SipListener
+
+log = logging.getLogger(__name__)
+
+# Routers of the staff bot, in the order they see an update; the client router comes last as
+# the catch-all for everybody who is not an employee. Modules are imported at start so a
+# missing one fails loudly there.
+STAFF_ROUTERS = ("handlers.common",)
+CLIENT_ROUTERS = ("handlers.client",)
+
+
+def load_routers(modules: Iterable[str]) -> list[Router]:
+    return [importlib.import_module(name).router for name in modules]
+
+
+def build_dispatcher(
+    routers: Sequence[Router],
+    *,
+    update_middlewares: Sequence[BaseMiddleware],
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+    callback_deadline: float = 2.0,
+) -> Dispatcher:
+    """A dispatcher with `routers` in the given order; update middlewares run outermost first."""
+    dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation)
+    for middleware in update_middlewares:
+        dispatcher.update.outer_middleware(middleware)
+    dispatcher.callback_query.outer_middleware(CallbackDeadlineMiddleware(callback_deadline))
+    dispatcher.include_routers(*routers)
+    return dispatcher
+
+
+def release_routers(dispatcher: Dispatcher) -> None:
+    """Detach the module-level routers so another dispatcher (a restarted App) can take them.
+
+    aiogram has no public detach; a router refuses a second parent, and handler modules keep
+    one router each for the process.
+    """
+    for router in dispatcher.sub_routers:
+        router._parent_router = None
+    dispatcher.sub_routers.clear()
+
+
+@dataclass
+class BotSide:
+    """One bot token with what serves it."""
+
+    bot: Bot
+    sender: Sender
+    retry: RetryAfterMiddleware
+    dispatcher: Dispatcher = dataclasses.field(default_factory=Dispatcher)
+    polling: asyncio.Task[None] | None = None
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        manage_store: bool = True,
+        rates: Rates | None = None,
+        callback_deadline: float = 2.0,
+        polling_timeout: int = 10,
+    ) -> None:
+        """`manage_store=False` when the caller opened the store already (tests)."""
+        if not settings.bot_token:
+            raise ValueError("settings.bot_token is empty")
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.manage_store = manage_store
+        self.rates = rates or Rates()
+        self.callback_deadline = callback_deadline
+        self.polling_timeout = polling_timeout
+        self.i18n: I18n = create_i18n(settings.locale)
+        self.updates = UpdateCounters()
+        self.inflight = InFlight()
+        self.metrics = MetricsRegistry()
+        self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        self.web_port = 0
+        self._stack = contextlib.AsyncExitStack()
+        self._redis: Redis | None = None
+        self._runner: web.AppRunner | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.listener: SipListener | None = None
+        self.staff: BotSide | None = None
+        self.client: BotSide | None = None
+        self.clockwork: Clockwork | None = None
+
+    # -- start -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.settings
+        if self.manage_store:
+            await self._stack.enter_async_context(store(settings.database_url))
+        self.crm = Crm(load_playbook(settings.playbook), self.clock)
+        await refresh_pipeline(self.crm)
+        if settings.redis_url:
+            self._redis = Redis.from_url(settings.redis_url)
+
+        staff = self.staff = self._bot_side(settings.bot_token)
+        self.bot, self.sender = staff.bot, staff.sender
+        if settings.client_bot_token:
+            self.client = self._bot_side(settings.client_bot_token)
+        self.notifier = BotNotifier(self.bot, self.sender, self.crm)
+        # With a client bot, clients talk to it and the staff bot serves employees only.
+        staff_modules = STAFF_ROUTERS if self.client else (*STAFF_ROUTERS, *CLIENT_ROUTERS)
+        self.dispatcher = self._dispatcher(self.staff, load_routers(staff_modules))
+        if self.client is not None:
+            self._dispatcher(self.client, load_routers(CLIENT_ROUTERS))
+
+        clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
+        self._register_metrics(clockwork)
+        self._spawn(self._set_menus())
+
+        web_app = build_web_app(self.metrics)
+        if settings.webhook_url:
+            add_webhook(
+                web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",
+                secret=self.webhook_secret,
+            )
+        host, port = split_host_port(settings.web_listen)
+        self._runner = await start_web(web_app, host, port)
+        self.web_port = bound_port(self._runner)
+
+        if settings.webhook_url:
+            # Once per start and never dropping what is pending: updates wait for us meanwhile.
+            await self.bot.set_webhook(
+                settings.webhook_url, secret_token=self.webhook_secret,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+            )
+        else:
+            staff.polling = self._poll(staff)
+        if self.client is not None:
+            self.client.polling = self._poll(self.client)
+
+        # The clock starts after intake so a push's follow-up presses find the bot listening;
+        # its first tick runs at once and sends what fell due while we were down.
+        clockwork.start()
+        if settings.sip_listen:
+            await self._start_listener()
+        log.info(
+            "nextstep running: %s, web on %s:%s",
+            "webhook" if settings.webhook_url else "long polling", host, self.web_port,
+        )
+
+    def _bot_side(self, token: str) -> BotSide:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(self.settings.telegram_api))
+        retry = RetryAfterMiddleware()
+        session.middleware(retry)
+        bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+        sender = Sender(bot, on_forbidden=self._mark_unreachable, rates=self.rates)
+        return BotSide(bot, sender, retry)
+
+    def _dispatcher(self, side: BotSide, routers: list[Router]) -> Dispatcher:
+        storage: BaseStorage | None = None
+        isolation: BaseEventIsolation | None = None
+        if self._redis is not None:
+            # One Redis serves both bots and several processes: keys carry the bot id.
+            keys = DefaultKeyBuilder(with_bot_id=True)
+            storage = RedisStorage(self._redis, key_builder=keys)
+            isolation = RedisEventIsolation(self._redis, key_builder=keys)
+        context = ContextMiddleware(
+            crm=self.crm, sender=side.sender, notifier=self.notifier, i18n=self.i18n,
+            default_lang=self.settings.locale, counters=self.updates,
+        )
+        seen = SeenUpdates(redis=self._redis, bot_id=side.bot.id)
+        side.dispatcher = build_dispatcher(
+            routers,
+            update_middlewares=[self.inflight, DedupMiddleware(seen, self.updates), context],
+            storage=storage, events_isolation=isolation, callback_deadline=self.callback_deadline,
+        )
+        # Handlers that write to clients use the bot clients talk to.
+        side.dispatcher["client_sender"] = (self.client or side).sender
+        return side.dispatcher
+
+    def _poll(self, side: BotSide) -> asyncio.Task[None]:
+        async def run() -> None:
+            # A webhook left from an earlier webhook-mode run would make getUpdates fail (409).
+            await side.bot.delete_webhook(drop_pending_updates=False)
+            await side.dispatcher.start_polling(
+                side.bot, handle_signals=False, close_bot_session=False,
+                polling_timeout=self.polling_timeout,
+            )
+        return asyncio.create_task(run(), name=f"polling bot {side.bot.id}")
+
+    async def _set_menus(self) -> None:
+        await set_client_menu((self.client or self.bot_side).bot, self.i18n, self.settings.locale)
+        async for employee in Employee.filter(active=True, tg_id__not_isnull=True):
+            await set_employee_menu(
+                self.bot, self.i18n, employee, employee.lang or self.settings.locale
+            )
+
+    async def _start_listener(self) -> None:
+        from telephony.bridge import call_sink
+
+        from telephony.listener import parse_networks, start_listener
+
+        host, port = split_host_port(self.settings.sip_listen)
+        self.listener = await start_listener(
+            host, port, call_sink(self.crm, self.notifier),
+            allow=parse_networks(",".join(self.settings.sip_allow)),
+            capture_ids=self.settings.hep_capture_ids or None,
+            auth_key=self.settings.hep_auth_key.encode() or None,
+            clock=self.clock,
+        )
+
+    async def _mark_unreachable(self, chat_id: int) -> None:
+        """A 403: the user blocked the bot. Employees are flagged, clients count as stopped."""
+        await Employee.filter(tg_id=chat_id).update(reachable=False)
+        await Contact.filter(tg_user_id=chat_id).update(stopped=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @property
+    def bot_side(self) -> BotSide:
+        if self.staff is None:
+            raise RuntimeError("the app has not started")
+        return self.staff
+
+    def _sides(self) -> list[BotSide]:
+        return [side for side in (self.staff, self.client) if side is not None]
+
+    def _register_metrics(self, clockwork: Clockwork) -> None:
+        def runtime() -> list[Sample]:
+            samples = [
+                Sample("updates_handled_total", self.updates.handled, "updates handled"),
+                Sample("updates_failed_total", self.updates.failed, "updates whose handler raised"),
+                Sample("updates_duplicate_total", self.updates.duplicates,
+                       "redelivered updates skipped"),
+                Sample("pushes_sent_total", clockwork.counters.pushed, "due cards pushed"),
+                Sample("pushes_retried_total", clockwork.counters.released,
+                       "due pushes released for a retry"),
+                Sample("scheduler_ticks_total", clockwork.counters.ticks, "clock ticks"),
+            ]
+            for side in self._sides():
+                prefix = "client_" if side is self.client else ""
+                samples += [
+                    Sample(f"{prefix}messages_sent_total", side.sender.counters.sent,
+                           "messages the sender delivered"),
+                    Sample(f"{prefix}messages_forbidden_total", side.sender.counters.forbidden,
+                           "messages refused with 403 (recipient blocked the bot)"),
+                    Sample(f"{prefix}messages_failed_total", side.sender.counters.failed,
+                           "messages that failed otherwise"),
+                    Sample(f"{prefix}telegram_429_total", side.retry.counters.retry_after,
+                           "429 answers waited out"),
+                    Sample(f"{prefix}sender_queue_length", side.sender.queued,
+                           "messages waiting in the sender", "gauge"),
+                ]
+            return samples
+
+        self.metrics.add(runtime)
+        self.metrics.add(self._listener_samples)
+
+    def _listener_samples(self) -> list[Sample]:
+        if self.listener is None:
+            return []
+        counters = self.listener.counters
+        return [
+            Sample(f"sip_{name}" + ("" if name == "open_dialogs" else "_total"), value,
+                   f"SIP listener: {name.replace('_', ' ')}",
+                   "gauge" if name == "open_dialogs" else "counter")
+            for name, value in dataclasses.asdict(counters).items()
+        ]
+
+    # -- stop --------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop intake, finish what is in flight, drain, close; also after a failed start."""
+        for side in self._sides():
+            if side.polling is not None:
+                with contextlib.suppress(RuntimeError):  # polling had not started yet
+                    await side.dispatcher.stop_polling()
+                await asyncio.gather(side.polling, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()  # waits for webhook requests being handled
+        if self.listener is not None:
+            await self.listener.close()
+        if self.clockwork is not None:
+            await self.clockwork.stop()
+        await self.inflight.wait_idle()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for side in self._sides():
+            await side.sender.drain()
+        for side in self._sides():
+            await side.bot.session.close()
+            release_routers(side.dispatcher)
+        if self._redis is not None:
+            await self._redis.aclose()
+        await self._stack.aclose()

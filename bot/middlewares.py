@@ -1,0 +1,212 @@
+"""What every handler gets, answered callbacks, in-flight tracking and update de-duplication.
+
+Handler data for every update (ContextMiddleware):
+    crm: Crm, sender: Sender, notifier: Notifier, employee: Employee | None (active only),
+    lang: "ru" | "en" (employee.lang, else the Telegram language_code when supported, else
+    settings.locale); `_()` already speaks `lang` inside the handler.
+Callback queries (CallbackDeadlineMiddleware): handlers set `callback_answer.text` /
+`.show_alert` and never call `callback.answer()` themselves; the query is answered after the
+handler, or blank at the deadline if the handler is slow (then a late text is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import CallbackQuery, TelegramObject, Update, User
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
+
+from bot.i18n import pick_lang, speaking
+from bot.sender import Sender
+from crm.context import Crm
+from crm.notices import Notifier
+from crm.staff import employee_by_tg
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class UpdateCounters:
+    handled: int = 0
+    failed: int = 0
+    duplicates: int = 0
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Outer middleware on `update`: resolves who is writing and in which language."""
+
+    def __init__(
+        self, *, crm: Crm, sender: Sender, notifier: Notifier, i18n: I18n, default_lang: str,
+        counters: UpdateCounters,
+    ) -> None:
+        self.crm = crm
+        self.sender = sender
+        self.notifier = notifier
+        self.i18n = i18n
+        self.default_lang = default_lang
+        self.counters = counters
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        employee = await employee_by_tg(user.id) if user else None
+        lang = pick_lang(
+            employee.lang if employee else None,
+            user.language_code if user else None,
+            default=self.default_lang,
+        )
+        data.update(
+            crm=self.crm, sender=self.sender, notifier=self.notifier, employee=employee, lang=lang,
+            i18n=self.i18n,
+        )
+        try:
+            with speaking(self.i18n, lang):
+                result = await handler(event, data)
+        except Exception:
+            self.counters.failed += 1
+            raise
+        self.counters.handled += 1
+        return result
+
+
+class _ExpiringCallbackAnswer(CallbackAnswer):
+    """A CallbackAnswer that, once answered blank at the deadline, ignores late settings."""
+
+    def expire(self) -> None:
+        self._answered = True
+        self._disabled = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in {"text", "show_alert", "url", "cache_time"} and self.answered:
+            log.debug("callback answer %s=%r came after the deadline; dropped", name, value)
+            return
+        super().__setattr__(name, value)
+
+
+class CallbackDeadlineMiddleware(BaseMiddleware):
+    """Outer middleware on `callback_query`: every query gets exactly one answer, in time.
+
+    Telegram shows a spinner until the answer and refuses late ones ("query is too old"), so
+    the handler runs as a task and the query is answered blank at `deadline` if still running.
+    """
+
+    def __init__(self, deadline: float = 2.0) -> None:
+        self.deadline = deadline
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        answer = _ExpiringCallbackAnswer(answered=False)
+        data["callback_answer"] = answer
+        work = asyncio.ensure_future(handler(event, data))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=self.deadline)
+            if not done:
+                await self._answer(event, answer)
+                answer.expire()
+            return await work
+        finally:
+            if not answer.answered and not answer.disabled:
+                await self._answer(event, answer)
+
+    @staticmethod
+    async def _answer(event: CallbackQuery, answer: CallbackAnswer) -> None:
+        try:
+            await event.answer(
+                text=answer.text, show_alert=answer.show_alert, url=answer.url,
+                cache_time=answer.cache_time,
+            )
+        except Exception:
+            log.exception("answering callback query %s failed", event.id)
+
+
+class InFlight(BaseMiddleware):
+    """Outer middleware on `update` counting handlers still running, so shutdown can wait."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+class SeenUpdates:
+    """Which update_ids are being or were handled: bounded LRU here, Redis SET NX EX if shared.
+
+    Webhook delivery is at-least-once (Telegram retries when the answer is late or an error), so
+    an update is claimed before handling and released if handling failed, to be retried.
+    """
+
+    def __init__(self, *, size: int = 10_000, redis: Redis | None = None, ttl: int = 86_400,
+                 bot_id: int = 0) -> None:
+        self.size = size
+        self.redis = redis
+        self.ttl = ttl
+        self.bot_id = bot_id
+        self._recent: OrderedDict[int, None] = OrderedDict()
+
+    def _key(self, update_id: int) -> str:
+        return f"nextstep:update:{self.bot_id}:{update_id}"
+
+    async def claim(self, update_id: int) -> bool:
+        if update_id in self._recent:
+            self._recent.move_to_end(update_id)
+            return False
+        if self.redis is not None and not await self.redis.set(
+            self._key(update_id), 1, nx=True, ex=self.ttl
+        ):
+            return False
+        self._recent[update_id] = None
+        if len(self._recent) > self.size:
+            self._recent.popitem(last=False)
+        return True
+
+    async def release(self, update_id: int) -> None:
+        self._recent.pop(update_id, None)
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.delete(self._key(update_id))
+
+
+class DedupMiddleware(BaseMiddleware):
+    """Outer middleware on `update`: a redelivered update is skipped, a failed one released."""
+
+    def __init__(self, seen: SeenUpdates, counters: UpdateCounters) -> None:
+        self.seen = seen
+        self.counters = counters
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        if not await self.seen.claim(event.update_id):
+            self.counters.duplicates += 1
+            log.info("update %s delivered again: skipped", event.update_id)
+            return UNHANDLED
+        try:
+            return await handler(event, data)
+        except BaseException:
+            await self.seen.release(event.update_id)
+            raise

@@ -1,0 +1,104 @@
+"""The process's HTTP face: /healthz, Prometheus /metrics and, in webhook mode, the webhook.
+
+Metrics come from a registry of sources (callables returning samples) so each part (sender,
+clock, SIP listener) reports its own counters without the web server knowing them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from tortoise import connections
+
+log = logging.getLogger(__name__)
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str  # without the nextstep_ prefix
+    value: float
+    help: str
+    kind: Literal["counter", "gauge"] = "counter"
+
+
+MetricSource = Callable[[], Iterable[Sample]]
+
+
+class MetricsRegistry:
+    def __init__(self) -> None:
+        self._sources: list[MetricSource] = []
+
+    def add(self, source: MetricSource) -> None:
+        self._sources.append(source)
+
+    def render(self) -> str:
+        """Prometheus text exposition format 0.0.4."""
+        lines: list[str] = []
+        for source in self._sources:
+            for sample in source():
+                name = f"nextstep_{sample.name}"
+                lines += [
+                    f"# HELP {name} {sample.help}",
+                    f"# TYPE {name} {sample.kind}",
+                    f"{name} {sample.value:g}",
+                ]
+        return "\n".join(lines) + "\n"
+
+
+async def store_reachable() -> bool:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:
+        log.exception("health check: store unreachable")
+        return False
+    return True
+
+
+def build_web_app(metrics: MetricsRegistry) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        if await store_reachable():
+            return web.json_response({"status": "ok", "store": "ok"})
+        return web.json_response({"status": "fail", "store": "unreachable"}, status=503)
+
+    async def prometheus(_: web.Request) -> web.Response:
+        body = metrics.render().encode()
+        return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
+    return app
+
+
+def add_webhook(
+    app: web.Application, dispatcher: Dispatcher, bot: Bot, *, path: str, secret: str,
+    **workflow_data: object,
+) -> None:
+    """Updates are answered after they are handled (handle_in_background=False): Telegram
+    redelivers what failed, so nothing is lost; the dispatcher's dedup drops the repeats."""
+    SimpleRequestHandler(
+        dispatcher, bot, secret_token=secret, handle_in_background=False, **workflow_data
+    ).register(app, path=path)
+
+
+async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually listened on (settings may say :0 in tests)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("web server is not listening on TCP")
