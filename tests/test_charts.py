@@ -10,8 +10,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.charts import CAPTION_LIMIT, CHART_SIZE, Kind, Names, Report, draw_png, render_png
-from bot.charts import summary, to_csv
+from bot.charts import (
+    CAPTION_LIMIT,
+    CHART_SIZE,
+    Kind,
+    Names,
+    Report,
+    draw_png,
+    render_png,
+    summary,
+    to_csv,
+)
 from bot.i18n import create_i18n, speaking
 from config.playbook import load_playbook
 from crm import reports
@@ -112,7 +121,8 @@ def test_empty_caption_says_so() -> None:
 
 
 def test_csv_has_a_header_and_roubles() -> None:
-    rows = list(csv.reader(io.StringIO(to_csv(Report(Kind.LOST, PERIOD, FULL[Kind.LOST])).decode())))
+    text = to_csv(Report(Kind.LOST, PERIOD, FULL[Kind.LOST])).decode()
+    rows = list(csv.reader(io.StringIO(text)))
     assert rows == [
         ["reason", "deals", "share", "amount_rub"],
         ["price", "3", "0.7500", "900.00"],
