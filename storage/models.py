@@ -56,6 +56,9 @@ class Employee(Model):
     # Round robin of chat leads: the rep on shift with the lowest turn gets the next lead and
     # moves behind everybody. Kept in the store so the rotation survives restarts and processes.
     lead_turn = fields.BigIntField(default=0)
+    # The department-zone day of the supervisor's last daily digest: claimed by a conditional
+    # update, so a restart or a second process never sends the same day twice.
+    digest_sent_on = fields.DateField(null=True)
     conveyor = fields.BooleanField(default=True)
     reachable = fields.BooleanField(default=True)
     active = fields.BooleanField(default=True)
