@@ -69,3 +69,26 @@ async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
 async def release_push(task_id: int) -> None:
     """Undo a claim whose message could not be sent, so the next tick tries again."""
     await _rows("UPDATE task SET pushed_at = NULL WHERE id = ? RETURNING id", task_id)
+
+
+async def reserve_ids(table: str, count: int) -> list[int]:
+    """Primary keys for `count` rows a bulk insert will write (executemany returns no ids).
+
+    Call inside the transaction that inserts them. PostgreSQL hands out the sequence values, safe
+    across processes. SQLite has one writer: the no-op UPDATE takes the write lock before MAX is
+    read, so no other process can insert between the read and our insert.
+    """
+    if count <= 0:
+        return []
+    if dialect() == "postgres":
+        rows = await _rows(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id "
+            "FROM generate_series(1, ?)",
+            count,
+        )
+        return [int(r["id"]) for r in rows]
+    conn = connections.get("default")
+    await conn.execute_query(f"UPDATE {table} SET id = id WHERE id < 0")
+    rows = await _rows(f"SELECT COALESCE(MAX(id), 0) AS top FROM {table}")
+    top = int(rows[0]["top"])
+    return list(range(top + 1, top + 1 + count))

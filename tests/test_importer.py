@@ -1,0 +1,168 @@
+"""CSV import with messy real-world files, and CSV export (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from config.playbook import load_playbook
+from crm.context import Crm
+from crm.deals import ContactDraft, find_or_create_contact
+from crm.importer import (
+    BadRow,
+    Duplicates,
+    UnreadableFile,
+    export_csv,
+    import_csv,
+    parse_csv,
+)
+from storage.models import (
+    Contact,
+    ContactPhone,
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+async def _contact_by_phone(e164: str) -> Contact:
+    phone = await ContactPhone.get(e164=e164)
+    return await Contact.get(id=phone.contact_id)  # type: ignore[attr-defined]
+
+
+async def test_russian_excel_file_bom_semicolons_8_prefix_duplicates_and_bad_rows(
+    crm: Crm,
+) -> None:
+    report = await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv")
+    assert report.bad == [
+        BadRow(7, "no phone and no email"),
+        BadRow(8, "invalid phone '12345'"),
+        BadRow(9, "broken quotes"),
+        BadRow(13, "invalid amount 'abc'"),
+    ]
+    # Анна twice (8 999… and 8999…), Вера and Глеб share a phone: 4 contacts, 2 merges.
+    assert (report.imported, report.merged, report.skipped) == (4, 2, 0)
+    assert await Contact.all().count() == 4
+    anna = await _contact_by_phone("+79991234567")
+    assert (anna.name, anna.email, anna.company) == ("Анна Петрова", "anna@example.ru",
+                                                     "ООО Ромашка")
+    assert anna.tags == ["vip", "опт"] and anna.custom == {"city": "Новосибирск"}
+    boris = await _contact_by_phone("+74951234567")
+    assert await ContactPhone.filter(contact_id=boris.id).count() == 2
+    assert boris.tz == "Europe/Moscow"  # from the Moscow landline
+    vera = await _contact_by_phone("+79123456789")
+    assert (vera.email, vera.company) == ("vera@example.ru", 'ООО "Вектор"')
+    assert await Contact.exists(email="dina@example.ru")
+    # Deals: both of Анна's (different titles) and Вера's closed one.
+    assert report.deals == 3
+    deals = {d.title: d for d in await Deal.all()}
+    paper = deals["Поставка бумаги"]
+    assert (paper.amount, paper.stage, paper.status) == (1250050, "invoice_sent", DealStatus.OPEN)
+    assert deals["Поставка картриджей"].contact_id == anna.id  # type: ignore[attr-defined]
+    assert deals["Поставка картриджей"].stage == "new"
+    paid = deals["Сделка закрыта"]
+    assert paid.status == DealStatus.WON and paid.closed_at is not None
+    # One open task per open deal, none for the closed one; each deal has its CREATED event.
+    open_tasks = await Task.filter(status=TaskStatus.OPEN).values_list("deal_id", flat=True)
+    assert sorted(open_tasks) == sorted([paper.id, deals["Поставка картриджей"].id])  # type: ignore[type-var]
+    assert await TimelineEvent.filter(kind=EventKind.CREATED).count() == 3
+
+
+async def test_reimport_merges_everything_and_adds_no_deals(crm: Crm) -> None:
+    await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv")
+    again = await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv")
+    assert (again.imported, again.merged, again.deals) == (0, 6, 0)
+    assert await Contact.all().count() == 4 and await Deal.all().count() == 3
+
+
+async def test_skip_mode_leaves_duplicates_alone(crm: Crm) -> None:
+    await find_or_create_contact(crm, ContactDraft(name="Old", phones=("+79991234567",)))
+    report = await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv",
+                              duplicates=Duplicates.SKIP)
+    # Анна twice against the store, Глеб against Вера earlier in the file.
+    assert (report.imported, report.merged, report.skipped) == (3, 0, 3)
+    old = await _contact_by_phone("+79991234567")
+    assert old.name == "Old" and old.email is None
+    assert not await Deal.filter(contact_id=old.id).exists()
+
+
+async def test_english_comma_file_with_quotes_multiline_cells_and_a_stored_duplicate(
+    crm: Crm,
+) -> None:
+    stored, _ = await find_or_create_contact(
+        crm, ContactDraft(name="Stored Client", phones=("+79999998877",))
+    )
+    rep = await Employee.create(name="Rep", role=Role.REP, team="north")
+    report = await import_csv(crm, DATA / "en_comma.csv", owner=rep)
+    assert report.bad == [BadRow(7, "unknown stage 'Nowhere'")]
+    assert (report.imported, report.merged) == (3, 1)
+    smith = await _contact_by_phone("+79992223344")
+    assert (smith.name, smith.company, smith.source) == ("Smith, John", "Acme, Inc.", "expo")
+    assert smith.tags == ["b2b", "wholesale"] and smith.owner_id == rep.id  # type: ignore[attr-defined]
+    deal = await Deal.get(contact_id=smith.id)
+    assert (deal.amount, deal.stage, deal.owner_id, deal.team) == (150000, "in_progress", rep.id,  # type: ignore[attr-defined]
+                                                                  "north")
+    task = await Task.get(deal_id=deal.id)
+    assert task.assignee_id == rep.id  # type: ignore[attr-defined]
+    merged = await Contact.get(id=stored.id)
+    assert (merged.company, merged.tags) == ("Late Co", ["new"])
+    multi = await _contact_by_phone("+79994445566")
+    assert multi.company == "Line one\nline two"
+
+
+async def test_tab_separated_windows_1251(crm: Crm) -> None:
+    report = await import_csv(crm, DATA / "tab_cp1251.csv")
+    assert (report.imported, report.merged, report.bad) == (1, 1, [])
+    contact = await _contact_by_phone("+74957654321")
+    assert (contact.name, contact.source) == ("Жанна", "сайт")
+
+
+def test_a_file_without_phone_or_email_columns_is_refused() -> None:
+    with pytest.raises(UnreadableFile, match="no phone or email column"):
+        parse_csv("Имя;Город\nAnna;Omsk\n".encode(), load_playbook())
+    with pytest.raises(UnreadableFile, match="empty"):
+        parse_csv(b"\xef\xbb\xbf\r\n\r\n", load_playbook())
+
+
+async def test_export_round_trips_through_import(crm: Crm, tmp_path: Path) -> None:
+    await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv")
+    for what, rows in (("contacts", 4), ("deals", 3)):
+        text = "".join([part async for part in export_csv(what, page=2)])
+        assert text.startswith("\ufeff")
+        table = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+        assert len(table) == rows + 1
+    deals = "".join([part async for part in export_csv("deals")])
+    assert "12500,50" in deals and "Поставка бумаги" in deals
+    path = tmp_path / "deals.csv"
+    path.write_text(deals, encoding="utf-8")
+    again = await import_csv(crm, path)
+    assert (again.imported, again.deals, again.bad) == (0, 0, [])
+
+
+async def test_a_hundred_thousand_rows(crm: Crm, tmp_path: Path) -> None:
+    rows = ["name;phone;email;title;amount"]
+    rows += [
+        f"Client {n};8 9{n:09d};c{n}@example.com;Deal {n};{n % 5000},50"
+        for n in range(100_000)
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    seen: list[int] = []
+    started = time.perf_counter()
+    report = await import_csv(crm, path, progress=lambda done, total: seen.append(done))
+    print(f"\n100,000-row import: {time.perf_counter() - started:.1f} s")
+    assert (report.imported, report.deals, report.bad) == (100_000, 100_000, [])
+    assert seen[-1] == 100_000 and len(seen) == 50
+    assert await Contact.all().count() == 100_000
+    assert await Task.filter(status=TaskStatus.OPEN, assignee_id=None).count() == 100_000
