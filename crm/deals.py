@@ -131,6 +131,11 @@ async def open_deal(
     return deal
 
 
+async def set_contact_zone(contact_id: int, zone: str) -> None:
+    """The client's time zone, picked by a rep when the phone did not tell it."""
+    await Contact.filter(id=contact_id).update(tz=zone)
+
+
 async def open_deal_of(contact_id: int) -> Deal | None:
     return (
         await Deal.filter(contact_id=contact_id, status=DealStatus.OPEN)

@@ -1,0 +1,75 @@
+"""Callback data of every workspace button: short prefixes, ids and keys only, ≤ 64 bytes packed.
+
+Anyone can forge callback data, so nothing here is trusted: a handler re-reads the task from the
+store and the engine checks ownership and staleness (FORBIDDEN / ALREADY_HANDLED). Data that does
+not even unpack falls through every filter to `unknown_button` in handlers/rep.py.
+
+Reason and colour picks carry an index rather than a key: reason keys are free-form in the
+playbook and could push the packed data past Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class TaskAction(CallbackData, prefix="a"):
+    """An outcome button on a card (or a sub-button); a button with a submenu opens it."""
+
+    task: int
+    button: str
+
+
+class SubMenuBack(CallbackData, prefix="m"):
+    """'Back' from a sub-menu, slot or reason keyboard to the card's own buttons."""
+
+    task: int
+
+
+class SlotPick(CallbackData, prefix="s"):
+    """One of the slot keyboard's hours; `minute` is minutes since the Unix epoch (UTC)."""
+
+    task: int
+    button: str
+    minute: int
+
+
+class ReasonPick(CallbackData, prefix="r"):
+    """A reason for a button with reasons (Refused); `index` into that button's reasons."""
+
+    task: int
+    button: str
+    index: int
+
+
+class ZonePick(CallbackData, prefix="z"):
+    """One-tap region for a card whose client zone is unknown; `zone` is a REGION_ZONES key."""
+
+    task: int
+    zone: str
+
+
+class ConveyorToggle(CallbackData, prefix="c"):
+    """Turn conveyor mode on (1) or off (0): the state wanted, so a double tap is harmless."""
+
+    on: int
+
+
+class NextTask(CallbackData, prefix="n"):
+    """'Next task' under a closed card or an empty feed."""
+
+
+class OpenDeal(CallbackData, prefix="d"):
+    """A /find result: the card of this deal's open task."""
+
+    deal: int
+
+
+class PipelineAction(CallbackData, prefix="p"):
+    """The admin's /pipeline editor. `stage` is a Stage row id (keys may be 32 chars long);
+    `arg` is the action's argument: a target stage id, a palette index or a button key."""
+
+    action: str
+    stage: int = 0
+    arg: str = ""
+    lang: str = ""

@@ -1,0 +1,333 @@
+"""The task card: what a rep needs to make the call and press the outcome, in one message.
+
+`render_card` is pure (data in, HTML text + keyboard out) so it is tested without Telegram;
+`load_card` fetches a card's data in three queries. Every user-supplied string is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+from bot import keyboards
+from config.playbook import Playbook
+from crm.context import Crm
+from crm.engine import Outcome, ladder_size
+from crm.phones import pretty_phone
+from storage.models import (
+    ContactPhone,
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
+
+MAX_TEXT = 4096
+TIMELINE_LINES = 3
+_LINE_CHARS = 200  # one timeline line (a long note) never crowds out the rest of the card
+
+
+@dataclass(frozen=True)
+class Card:
+    text: str
+    markup: InlineKeyboardMarkup | None
+    task_id: int | None
+    deal_id: int
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    kind: EventKind
+    text: str
+    data: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    kind: str
+    due_at: datetime
+    attempt: int
+    planned_by: str | None
+    open: bool
+
+
+@dataclass(frozen=True)
+class CardData:
+    deal_id: int
+    stage: str
+    status: DealStatus
+    amount: int
+    tags: tuple[str, ...]
+    contact_name: str
+    company: str
+    phones: tuple[str, ...]
+    client_tz: str | None
+    task: TaskView | None
+    events: tuple[TimelineLine, ...]  # newest first
+
+
+def viewer_zone(playbook: Playbook, viewer: Employee | None) -> ZoneInfo:
+    """The rep's own zone for due times: his setting, else the department's."""
+    return ZoneInfo(viewer.tz) if viewer and viewer.tz else playbook.working_hours.zone
+
+
+def utc_offset(moment: datetime) -> str:
+    """'UTC+7', 'UTC-3', 'UTC+5:30' for an aware moment."""
+    offset = moment.utcoffset() or timedelta()
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}:{rest:02d}" if rest else f"UTC{sign}{hours}"
+
+
+def weekday_name(index: int) -> str:
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))[index]
+
+
+def format_when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """A due time as a rep reads it: '15:00', 'tomorrow 10:00', 'Thu 10:00', '25.12 10:00'."""
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    clock = local.strftime("%H:%M")
+    days = (local.date() - today).days
+    if days == 0:
+        return clock
+    if days == 1:
+        return _("tomorrow {time}").format(time=clock)
+    if 1 < days < 7:
+        return f"{weekday_name(local.weekday())} {clock}"
+    return local.strftime("%d.%m ") + clock
+
+
+def stage_name(playbook: Playbook, key: str, lang: str) -> str:
+    try:
+        return playbook.stage(key).name.get(lang)
+    except KeyError:  # a stage removed after this deal left it
+        return key
+
+
+def button_label(playbook: Playbook, key: str, lang: str) -> str:
+    spec = playbook.buttons.get(key)
+    return spec.label.get(lang) if spec else key
+
+
+def task_kind_name(playbook: Playbook, kind: str, lang: str) -> str:
+    label = playbook.task_kinds.get(kind)
+    return label.get(lang) if label else kind
+
+
+def attempt_text(attempt: int, size: int) -> str:
+    return _("attempt {n}/{size}").format(n=attempt, size=size)
+
+
+def _money(amount: int) -> str:
+    units, cents = divmod(amount, 100)
+    whole = f"{units:,}".replace(",", " ")
+    return f"{whole},{cents:02d}" if cents else whole
+
+
+def _clip(text: str, limit: int = _LINE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneInfo) -> str:
+    """One timeline event in one short line (plain text; the caller escapes it)."""
+    data = line.data
+    if line.kind == EventKind.OUTCOME:
+        parts = [button_label(playbook, str(data.get("button", "")), lang)]
+        reason = data.get("reason")
+        if isinstance(reason, str) and reason in playbook.reasons:
+            parts.append(playbook.reasons[reason].get(lang))
+        due = data.get("due")
+        if isinstance(due, str):
+            parts.append(
+                "→ " + datetime.fromisoformat(due).astimezone(zone).strftime("%d.%m %H:%M")
+            )
+        body = " ".join(parts)
+    elif line.kind == EventKind.STAGE:
+        body = _("Stage: {old} → {new}").format(
+            old=stage_name(playbook, str(data.get("from", "")), lang),
+            new=stage_name(playbook, str(data.get("to", "")), lang),
+        )
+    elif line.kind == EventKind.CALL:
+        body = _("Call: {disposition}, {seconds} s").format(
+            disposition=data.get("disposition", "?"), seconds=data.get("talk_seconds", 0)
+        )
+    elif line.kind == EventKind.MSG_IN:
+        body = _("Client wrote:")
+    elif line.kind == EventKind.MSG_OUT:
+        body = _("Reply:")
+    elif line.kind == EventKind.NOTE:
+        body = _("Note:")
+    elif line.kind == EventKind.ASSIGN:
+        body = _("Assigned")
+    else:
+        body = _("Deal created")
+    if line.text:
+        body = f"{body} {line.text}"
+    return _clip(f"{line.at.astimezone(zone).strftime('%d.%m %H:%M')} {body}")
+
+
+def render_card(
+    data: CardData, playbook: Playbook, lang: str, now: datetime, zone: ZoneInfo
+) -> Card:
+    """The card of a deal (and its open task, if any) as the viewer in `zone` sees it."""
+    esc = html.escape
+    header = f"<b>{esc(data.contact_name or _('No name'))}</b>"
+    if data.company:
+        header += f" · {esc(data.company)}"
+    lines = [header]
+    if data.phones:
+        lines.append("📞 " + ", ".join(esc(pretty_phone(p)) for p in data.phones))
+    if data.client_tz:
+        client_now = now.astimezone(ZoneInfo(data.client_tz))
+        lines.append(
+            "🕒 "
+            + _("client's time {time}, {offset}").format(
+                time=client_now.strftime("%H:%M"), offset=utc_offset(client_now)
+            )
+        )
+    else:
+        lines.append("🕒 " + _("client's time zone is unknown: pick the region below"))
+    stage = _("Stage: {stage}").format(
+        stage=f"<b>{esc(stage_name(playbook, data.stage, lang))}</b>"
+    )
+    task = data.task
+    planner = playbook.buttons.get(task.planned_by) if task and task.planned_by else None
+    if task and planner and planner.ladder and task.attempt:
+        stage += " · " + attempt_text(
+            task.attempt + 1, ladder_size(playbook, task.planned_by or "")
+        )
+    lines.append(stage)
+    if data.amount:
+        lines.append(_("Amount: {amount}").format(amount=_money(data.amount)))
+    if data.tags:
+        lines.append(" ".join(esc("#" + t) for t in data.tags))
+    if task and task.open:
+        lines.append("")
+        lines.append(
+            "▶ "
+            + _("{task}, due {when}").format(
+                task=f"<b>{esc(task_kind_name(playbook, task.kind, lang))}</b>",
+                when=format_when(task.due_at, now, zone),
+            )
+        )
+        if planner and planner.hint:
+            lines.append("💡 " + esc(planner.hint.get(lang)))
+    if data.events:
+        lines.append("")
+        lines.extend(
+            "• " + esc(timeline_text(playbook, e, lang, zone)) for e in data.events[:TIMELINE_LINES]
+        )
+    markup = None
+    if task and task.open and data.status == DealStatus.OPEN:
+        markup = keyboards.card_keyboard(
+            playbook, lang, task.id, data.stage, zone_unknown=data.client_tz is None
+        )
+    return Card(_fit("\n".join(lines)), markup, task.id if task else None, data.deal_id)
+
+
+def _fit(text: str) -> str:
+    """Within Telegram's 4096; the header comes first, so a cut only loses old timeline."""
+    if len(text) <= MAX_TEXT:
+        return text
+    cut = text[: MAX_TEXT - 1]
+    return cut[: cut.rfind("\n")] + "\n…"
+
+
+def outcome_summary(
+    playbook: Playbook,
+    lang: str,
+    button: str,
+    outcome: Outcome,
+    now: datetime,
+    zone: ZoneInfo,
+    reason: str | None = None,
+    task_kind: str | None = None,
+) -> str:
+    """The closed card's last line: 'Busy → next: Call, 10:05, attempt 2/5' (plain text)."""
+    label = button_label(playbook, button, lang)
+    if reason and reason in playbook.reasons:
+        label += f" ({playbook.reasons[reason].get(lang)})"
+    spec = playbook.buttons.get(button)
+    if outcome.next_due is None:
+        return f"{label} → {stage_name(playbook, outcome.stage or '', lang)}"
+    line = _("{button} → next: {task}, {when}").format(
+        button=label,
+        task=task_kind_name(playbook, task_kind or (spec.task if spec else "call"), lang),
+        when=format_when(outcome.next_due, now, zone),
+    )
+    if spec and spec.ladder:
+        line += ", " + attempt_text(outcome.attempt + 1, ladder_size(playbook, button))
+    return line
+
+
+def closed_card(card_text: str, summary: str, conveyor: bool) -> tuple[str, InlineKeyboardMarkup]:
+    """The card edited in place after an outcome: its header lines and what happened."""
+    head = card_text.split("\n\n", 1)[0]
+    return _fit(f"{head}\n\n✅ {html.escape(summary)}"), keyboards.after_outcome_keyboard(conveyor)
+
+
+async def load_card_data(task: Task | None, deal: Deal) -> CardData:
+    """Card data of a deal whose contact is already loaded: two more queries."""
+    contact = deal.contact
+    phones = (
+        await ContactPhone.filter(contact_id=contact.id)
+        .order_by("id")
+        .values_list("e164", flat=True)
+    )
+    events = (
+        await TimelineEvent.filter(deal_id=deal.id).order_by("-at", "-id").limit(TIMELINE_LINES)
+    )
+    return CardData(
+        deal_id=deal.id,
+        stage=deal.stage,
+        status=deal.status,
+        amount=deal.amount,
+        tags=tuple(dict.fromkeys([*contact.tags, *deal.tags])),
+        contact_name=contact.name,
+        company=contact.company,
+        phones=tuple(str(p) for p in phones),
+        client_tz=contact.tz,
+        task=TaskView(
+            id=task.id,
+            kind=task.kind,
+            due_at=task.due_at,
+            attempt=task.attempt,
+            planned_by=task.planned_by,
+            open=task.status == TaskStatus.OPEN,
+        )
+        if task
+        else None,
+        events=tuple(TimelineLine(e.at, e.kind, e.text, e.data) for e in events),
+    )
+
+
+async def load_card(crm: Crm, task_id: int, lang: str, viewer: Employee | None) -> Card | None:
+    """The card of one task (open or closed), None if there is no such task."""
+    task = await Task.get_or_none(id=task_id).select_related("deal", "deal__contact")
+    if task is None:
+        return None
+    data = await load_card_data(task, task.deal)
+    return render_card(data, crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer))
+
+
+async def load_deal_card(crm: Crm, deal_id: int, lang: str, viewer: Employee | None) -> Card | None:
+    """The card of a deal's open task, or of the deal alone when it is closed."""
+    deal = await Deal.get_or_none(id=deal_id).select_related("contact")
+    if deal is None:
+        return None
+    task = await Task.get_or_none(deal_id=deal_id, status=TaskStatus.OPEN)
+    data = await load_card_data(task, deal)
+    return render_card(data, crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer))

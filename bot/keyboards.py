@@ -1,0 +1,255 @@
+"""Inline keyboards of the workspace. Labels of outcome buttons, reasons and stages come from the
+playbook in the viewer's language (admin edits included); the bot's own words go through gettext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import (
+    ConveyorToggle,
+    NextTask,
+    OpenDeal,
+    PipelineAction,
+    ReasonPick,
+    SlotPick,
+    SubMenuBack,
+    TaskAction,
+    ZonePick,
+)
+from config.playbook import Playbook
+from crm.feed import Slot
+from crm.phones import REGION_ZONES
+
+# Stage colours the admin picks from, with the square shown beside a stage in /pipeline.
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("#4C9BE8", "🟦"),
+    ("#3FB950", "🟩"),
+    ("#F2B134", "🟨"),
+    ("#F0883E", "🟧"),
+    ("#E5534B", "🟥"),
+    ("#9B6BD6", "🟪"),
+    ("#8B949E", "⬜"),
+    ("#6E7681", "⬛"),
+)
+
+
+def color_square(color: str) -> str:
+    """The palette square nearest to a stage colour (a file may hold any #RRGGBB)."""
+    rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+
+    def distance(entry: tuple[str, str]) -> int:
+        other = [int(entry[0][i : i + 2], 16) for i in (1, 3, 5)]
+        return sum((a - b) ** 2 for a, b in zip(rgb, other, strict=True))
+
+    return min(PALETTE, key=distance)[1]
+
+
+def region_name(key: str) -> str:
+    names = {
+        "kgd": _("Kaliningrad"),
+        "msk": _("Moscow"),
+        "sam": _("Samara"),
+        "ekb": _("Yekaterinburg"),
+        "oms": _("Omsk"),
+        "nsk": _("Novosibirsk"),
+        "irk": _("Irkutsk"),
+        "yak": _("Yakutsk"),
+        "vla": _("Vladivostok"),
+        "mag": _("Magadan"),
+        "kam": _("Kamchatka"),
+    }
+    return names.get(key, key)
+
+
+def _back(builder: InlineKeyboardBuilder, task_id: int) -> None:
+    builder.button(text=_("« Back"), callback_data=SubMenuBack(task=task_id))
+
+
+def card_keyboard(
+    playbook: Playbook, lang: str, task_id: int, stage: str, *, zone_unknown: bool
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    try:
+        offered = playbook.stage(stage).buttons
+    except KeyError:
+        offered = ()
+    for key in offered:
+        builder.button(
+            text=playbook.buttons[key].label.get(lang),
+            callback_data=TaskAction(task=task_id, button=key),
+        )
+    sizes = [2] * ((len(offered) + 1) // 2)
+    if zone_unknown:
+        for key in REGION_ZONES:
+            builder.button(text=region_name(key), callback_data=ZonePick(task=task_id, zone=key))
+        sizes += [3] * ((len(REGION_ZONES) + 2) // 3)
+    builder.adjust(*sizes)
+    return builder.as_markup()
+
+
+def submenu_keyboard(
+    playbook: Playbook, lang: str, task_id: int, button: str
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for key in playbook.buttons[button].submenu:
+        builder.button(
+            text=playbook.buttons[key].label.get(lang),
+            callback_data=TaskAction(task=task_id, button=key),
+        )
+    _back(builder, task_id)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def reasons_keyboard(
+    playbook: Playbook, lang: str, task_id: int, button: str
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, key in enumerate(playbook.buttons[button].reasons):
+        builder.button(
+            text=playbook.reasons[key].get(lang),
+            callback_data=ReasonPick(task=task_id, button=button, index=index),
+        )
+    _back(builder, task_id)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def slot_label(slot: Slot, now: datetime, zone: ZoneInfo) -> str:
+    local = slot.start.astimezone(zone)
+    day = "" if local.date() == now.astimezone(zone).date() else local.strftime("%d.%m ")
+    return f"{day}{local:%H:%M} · {slot.tasks}"
+
+
+def slots_keyboard(
+    slots: Sequence[Slot], task_id: int, button: str, now: datetime, zone: ZoneInfo
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for slot in slots:
+        builder.button(
+            text=slot_label(slot, now, zone),
+            callback_data=SlotPick(
+                task=task_id, button=button, minute=int(slot.start.timestamp()) // 60
+            ),
+        )
+    _back(builder, task_id)
+    builder.adjust(*([2] * ((len(slots) + 1) // 2)), 1)
+    return builder.as_markup()
+
+
+def after_outcome_keyboard(conveyor: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Next task ▶"), callback_data=NextTask())
+    builder.button(
+        text=_("Conveyor: on") if conveyor else _("Conveyor: off"),
+        callback_data=ConveyorToggle(on=0 if conveyor else 1),
+    )
+    return builder.as_markup()
+
+
+def next_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Next task ▶"), callback_data=NextTask())
+    return builder.as_markup()
+
+
+def deals_keyboard(found: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per (deal id, label), for /find."""
+    builder = InlineKeyboardBuilder()
+    for deal_id, label in found:
+        builder.button(text=label[:64], callback_data=OpenDeal(deal=deal_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+# -- /pipeline (admin) --------------------------------------------------------------------------
+
+
+def pipeline_keyboard(stages: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """(stage id, shown name) per stage, then add and button-label editing."""
+    builder = InlineKeyboardBuilder()
+    for stage_id, name in stages:
+        builder.button(text=name, callback_data=PipelineAction(action="stage", stage=stage_id))
+    builder.button(text=_("➕ Add stage"), callback_data=PipelineAction(action="add"))
+    builder.button(text=_("🏷 Button labels"), callback_data=PipelineAction(action="buttons"))
+    builder.adjust(*([1] * len(stages)), 2)
+    return builder.as_markup()
+
+
+def stage_keyboard(stage_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✏️ Name (RU)"),
+        callback_data=PipelineAction(action="rename", stage=stage_id, lang="ru"),
+    )
+    builder.button(
+        text=_("✏️ Name (EN)"),
+        callback_data=PipelineAction(action="rename", stage=stage_id, lang="en"),
+    )
+    builder.button(
+        text=_("🎨 Colour"), callback_data=PipelineAction(action="colour", stage=stage_id)
+    )
+    builder.button(text=_("⬆️ Up"), callback_data=PipelineAction(action="up", stage=stage_id))
+    builder.button(text=_("⬇️ Down"), callback_data=PipelineAction(action="down", stage=stage_id))
+    builder.button(
+        text=_("🗑 Remove"), callback_data=PipelineAction(action="remove", stage=stage_id)
+    )
+    builder.button(text=_("« Back"), callback_data=PipelineAction(action="list"))
+    builder.adjust(2, 1, 2, 1, 1)
+    return builder.as_markup()
+
+
+def palette_keyboard(stage_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, (_color, square) in enumerate(PALETTE):
+        builder.button(
+            text=square,
+            callback_data=PipelineAction(action="setcolour", stage=stage_id, arg=str(index)),
+        )
+    builder.button(text=_("« Back"), callback_data=PipelineAction(action="stage", stage=stage_id))
+    builder.adjust(4, 4, 1)
+    return builder.as_markup()
+
+
+def move_targets_keyboard(
+    stage_id: int, targets: Sequence[tuple[int, str]]
+) -> InlineKeyboardMarkup:
+    """Where the deals of a removed stage go: one button per open stage."""
+    builder = InlineKeyboardBuilder()
+    for target_id, name in targets:
+        builder.button(
+            text="→ " + name,
+            callback_data=PipelineAction(action="removeto", stage=stage_id, arg=str(target_id)),
+        )
+    builder.button(text=_("« Back"), callback_data=PipelineAction(action="stage", stage=stage_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def label_buttons_keyboard(playbook: Playbook, lang: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for key, spec in playbook.buttons.items():
+        builder.button(
+            text=spec.label.get(lang), callback_data=PipelineAction(action="button", arg=key)
+        )
+    builder.button(text=_("« Back"), callback_data=PipelineAction(action="list"))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def label_lang_keyboard(button: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for lang, text in (("ru", _("Russian label")), ("en", _("English label"))):
+        builder.button(
+            text=text, callback_data=PipelineAction(action="label", arg=button, lang=lang)
+        )
+    builder.button(text=_("« Back"), callback_data=PipelineAction(action="buttons"))
+    builder.adjust(2, 1)
+    return builder.as_markup()

@@ -1,0 +1,178 @@
+"""The domain's notices, told in Telegram: each kind rendered by one small function, sent through
+the rate-limited Sender in the employee's own language.
+
+Errors of the Sender propagate: the scheduler releases a due push that failed and tries again.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.cards import (
+    MAX_TEXT,
+    Card,
+    attempt_text,
+    button_label,
+    format_when,
+    load_card,
+    load_deal_card,
+    viewer_zone,
+)
+from bot.i18n import create_i18n, pick_lang, speaking
+from bot.sender import Sender
+from crm.context import Crm
+from crm.engine import ladder_size
+from crm.notices import Notice, NoticeKind
+from storage.models import Employee
+
+log = logging.getLogger(__name__)
+_QUOTE_CHARS = 1000  # a quoted client text leaves room for the card under it
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notice as HTML text (empty: send nothing) and its keyboard."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def _quote(value: object) -> str:
+    text = str(value or "")
+    return html.escape(text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…")
+
+
+class BotNotifier:
+    """crm.notices.Notifier for the staff bot."""
+
+    def __init__(self, bot: Bot, sender: Sender, crm: Crm, i18n: I18n | None = None) -> None:
+        self.bot = bot
+        self.sender = sender
+        self.crm = crm
+        self.i18n = i18n or create_i18n()
+        self._render: dict[NoticeKind, Callable[[Notice, Employee, str], Awaitable[Rendered]]] = {
+            NoticeKind.DUE: self._due,
+            NoticeKind.AUTO_OUTCOME: self._auto_outcome,
+            NoticeKind.ANSWERED_CALL: self._answered_call,
+            NoticeKind.SCREEN_POP: self._screen_pop,
+            NoticeKind.MISSED_CALL: self._missed_call,
+            NoticeKind.NEW_LEAD: self._new_lead,
+            NoticeKind.REMINDER: self._reminder,
+            NoticeKind.ALERT: self._text_notice,
+            NoticeKind.CLIENT_MESSAGE: self._text_notice,
+            NoticeKind.DIGEST: self._text_notice,
+        }
+
+    async def notify(self, notice: Notice) -> None:
+        employee = await Employee.get_or_none(id=notice.employee_id)
+        if employee is None or employee.tg_id is None:
+            log.info("notice %s for employee %s: nobody to tell", notice.kind, notice.employee_id)
+            return
+        if not (employee.active and employee.reachable):
+            log.info(
+                "notice %s skipped: employee %s unreachable or inactive", notice.kind, employee.id
+            )
+            return
+        lang = pick_lang(employee.lang, default=self.i18n.default_locale)
+        with speaking(self.i18n, lang):
+            message = await self._render[notice.kind](notice, employee, lang)
+        if message.text:
+            await self.sender.send(employee.tg_id, message.text, reply_markup=message.markup)
+
+    # -- one renderer per kind -----------------------------------------------------------------
+
+    async def _card(self, notice: Notice, employee: Employee, lang: str) -> Card | None:
+        if notice.task_id is not None:
+            card = await load_card(self.crm, notice.task_id, lang, employee)
+            if card is not None:
+                return card
+        if notice.deal_id is not None:
+            return await load_deal_card(self.crm, notice.deal_id, lang, employee)
+        return None
+
+    async def _with_card(
+        self, line: str | None, notice: Notice, employee: Employee, lang: str
+    ) -> Rendered:
+        card = await self._card(notice, employee, lang)
+        parts = [p for p in (line, card.text if card else None) if p]
+        return Rendered("\n\n".join(parts), card.markup if card else None)
+
+    async def _due(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        if notice.task_id is None:
+            return Rendered("")
+        card = await load_card(self.crm, notice.task_id, lang, employee)
+        # Closed between the claim and now (pressed on an older card): nothing is due any more.
+        if card is None or card.markup is None:
+            return Rendered("")
+        return Rendered("⏰ " + _("Task due") + "\n\n" + card.text, card.markup)
+
+    async def _auto_outcome(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        params = notice.params
+        button = str(params.get("button") or "")
+        line = "📞 " + button_label(self.crm.playbook, button, lang)
+        if params.get("sip_code"):
+            line += f" ({params['sip_code']})"
+        due = params.get("due")
+        if isinstance(due, str):
+            when = format_when(
+                datetime.fromisoformat(due),
+                self.crm.now(),
+                viewer_zone(self.crm.playbook, employee),
+            )
+            line += ": " + _("next call at {when}").format(when=when)
+            size = (
+                ladder_size(self.crm.playbook, button) if button in self.crm.playbook.buttons else 0
+            )
+            attempt = params.get("attempt")
+            if size and isinstance(attempt, int):
+                line += ", " + attempt_text(attempt + 1, size)
+        return await self._with_card(html.escape(line), notice, employee, lang)
+
+    async def _answered_call(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        line = "📞 " + _("Call answered: choose the outcome")
+        return await self._with_card(line, notice, employee, lang)
+
+    async def _screen_pop(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        return await self._with_card("📲 " + _("Incoming call"), notice, employee, lang)
+
+    async def _missed_call(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        line = "☎️ " + _("Missed call from {number}").format(
+            number=_quote(notice.params.get("number") or "?")
+        )
+        return await self._with_card(line, notice, employee, lang)
+
+    async def _new_lead(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        line = "🆕 " + _("New lead")
+        text = notice.params.get("text")
+        if text:
+            line += "\n" + _quote(text)
+        return await self._with_card(line, notice, employee, lang)
+
+    async def _reminder(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        card = await self._card(notice, employee, lang)
+        task_open = card is not None and card.markup is not None
+        if not task_open:
+            return Rendered("")
+        minutes = notice.params.get("minutes") or self.crm.playbook.automations.reminder_minutes
+        line = "🔔 " + _("In {minutes} min: the agreed call").format(minutes=minutes)
+        return await self._with_card(line, notice, employee, lang)
+
+    async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        """ALERT, CLIENT_MESSAGE, DIGEST: the analytics and client-chat engineers fill the text."""
+        text = _quote(notice.params.get("text"))
+        if notice.kind == NoticeKind.ALERT:
+            words = notice.params.get("alerts")
+            header = "🚨 " + _("Alert")
+            if words:
+                header += f": {html.escape(str(words))}"
+            return await self._with_card(f"{header}\n{text}", notice, employee, lang)
+        return Rendered(html.escape(str(notice.params.get("text") or ""))[:MAX_TEXT])

@@ -1,0 +1,70 @@
+"""/find: deals whose client matches a name, a phone or a tag, among those the viewer may act on."""
+
+from __future__ import annotations
+
+from tortoise import connections
+from tortoise.expressions import Q
+
+from crm.permissions import can_act_on
+from crm.phones import normalize_phone
+from storage.db import dialect
+from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role
+
+_CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
+
+# Tags are JSON lists; neither SQLite nor PostgreSQL can index a case-insensitive element match,
+# but both can test it in place without loading the rows.
+_TAGGED = {
+    "sqlite": """SELECT d.id FROM deal d JOIN contact c ON c.id = d.contact_id
+                 WHERE EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(value) = ?)
+                    OR EXISTS (SELECT 1 FROM json_each(c.tags) WHERE lower(value) = ?)
+                 ORDER BY d.id DESC LIMIT ?""",
+    "postgres": """SELECT d.id FROM deal d JOIN contact c ON c.id = d.contact_id
+                   WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.tags::jsonb) t
+                                 WHERE lower(t) = $1)
+                      OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.tags::jsonb) t
+                                 WHERE lower(t) = $2)
+                   ORDER BY d.id DESC LIMIT $3""",
+}
+
+
+def _scope(viewer: Employee) -> Q:
+    if viewer.role == Role.ADMIN:
+        return Q()
+    if viewer.role == Role.SUPERVISOR:
+        return Q(team=viewer.team)
+    return Q(owner_id=viewer.id)
+
+
+async def _tagged_deal_ids(tag: str) -> list[int]:
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict(_TAGGED[dialect(conn)], [tag, tag, _CANDIDATES])
+    return [int(r["id"]) for r in rows]
+
+
+async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal]:
+    """Matching deals with their contacts, open ones first, newest first."""
+    text = query.strip()
+    if not text or not viewer.active:
+        return []
+    match = Q(id__in=await _tagged_deal_ids(text.lstrip("#").lower()))
+    phone = normalize_phone(text)
+    if phone:
+        contact_ids = await ContactPhone.filter(e164=phone).values_list("contact_id", flat=True)
+        match |= Q(contact_id__in=list(contact_ids))
+    if not text.startswith("#"):
+        named = (
+            await Contact.filter(name__icontains=text)
+            .limit(_CANDIDATES)
+            .values_list("id", flat=True)
+        )
+        match |= Q(contact_id__in=list(named))
+    deals = await (
+        Deal.filter(match, _scope(viewer))
+        .order_by("-created_at")
+        .limit(limit * 3)
+        .select_related("contact")
+    )
+    visible = [d for d in deals if can_act_on(viewer, d.owner_id, d.team)]  # type: ignore[attr-defined]
+    visible.sort(key=lambda d: d.status != DealStatus.OPEN)
+    return visible[:limit]

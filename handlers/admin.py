@@ -1,0 +1,258 @@
+"""/pipeline: the admin edits stages and button labels from the bot, through crm.pipeline.
+
+Every change refreshes crm.playbook (the domain does it), so each rep's next card shows it.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, MagicData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot import keyboards
+from bot.callbacks import PipelineAction
+from crm import pipeline
+from crm.context import Crm
+from storage.models import Deal, DealStatus, Employee, Role, Stage
+
+log = logging.getLogger(__name__)
+
+router = Router(name="admin")
+router.message.filter(MagicData(F.employee.role == Role.ADMIN))
+router.callback_query.filter(MagicData(F.employee.role == Role.ADMIN))
+
+
+class PipelineEdit(StatesGroup):
+    new_key = State()
+    new_name = State()  # data: key
+    rename = State()  # data: stage (key), lang
+    label = State()  # data: button, lang
+
+
+def _error_text(error: pipeline.EditError) -> str:
+    return {
+        pipeline.EditError.UNKNOWN_STAGE: _("No such stage (removed meanwhile?)"),
+        pipeline.EditError.BAD_KEY: _(
+            "The key must be latin lowercase letters, digits and _, starting with a letter"
+        ),
+        pipeline.EditError.TAKEN: _("A stage with this key exists already"),
+        pipeline.EditError.BAD_COLOR: _("Not a colour"),
+        pipeline.EditError.BAD_NAME: _("The name must be 1 to 64 characters"),
+        pipeline.EditError.LAST_OPEN: _("The last open stage cannot be removed"),
+        pipeline.EditError.BAD_TARGET: _("Deals can only move to another open stage"),
+        pipeline.EditError.UNKNOWN_BUTTON: _("No such button"),
+    }[error]
+
+
+def _terminal_text(terminal: str | None) -> str:
+    return {"won": _("final: won"), "lost": _("final: lost"), "archive": _("final: archive")}.get(terminal or "", "")
+
+
+async def _overview(lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    stages = await Stage.all().order_by("position", "id")
+    lines = ["<b>" + _("Pipeline") + "</b>"]
+    rows = []
+    for number, stage in enumerate(stages, 1):
+        name = stage.name_en if lang == "en" else stage.name_ru
+        square = keyboards.color_square(stage.color)
+        terminal = f" · {_terminal_text(stage.terminal)}" if stage.terminal else ""
+        lines.append(f"{number}. {square} {html.escape(name)} <code>{stage.key}</code>{terminal}")
+        rows.append((stage.id, f"{square} {name}"))
+    lines.append("")
+    lines.append(_("Pick a stage to edit it."))
+    return "\n".join(lines), keyboards.pipeline_keyboard(rows)
+
+
+async def _stage_view(stage: Stage) -> tuple[str, InlineKeyboardMarkup]:
+    deals = await Deal.filter(stage=stage.key, status=DealStatus.OPEN).count()
+    text = "\n".join(
+        [
+            f"{keyboards.color_square(stage.color)} <b>{html.escape(stage.name_ru)}</b> / "
+            f"<b>{html.escape(stage.name_en)}</b> <code>{stage.key}</code>",
+            _("Open deals here: {n}").format(n=deals),
+        ]
+    )
+    return text, keyboards.stage_keyboard(stage.id)
+
+
+async def _edit(message: Message | None, text: str, markup: InlineKeyboardMarkup) -> None:
+    if message is None:
+        return
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+@router.message(Command("pipeline"))
+async def pipeline_command(message: Message, lang: str, state: FSMContext) -> None:
+    await state.clear()
+    text, markup = await _overview(lang)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(PipelineAction.filter())
+async def pipeline_button(
+    callback: CallbackQuery,
+    callback_data: PipelineAction,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    message = callback.message if isinstance(callback.message, Message) else None
+    action = callback_data.action
+    if action == "list":
+        await _edit(message, *await _overview(lang))
+        return
+    if action == "add":
+        await state.set_state(PipelineEdit.new_key)
+        if message:
+            await message.answer(
+                _("The new stage's key (latin, e.g. meeting), then its name. /cancel to stop.")
+            )
+        return
+    if action == "buttons":
+        markup = keyboards.label_buttons_keyboard(crm.playbook, lang)
+        await _edit(message, _("Pick a button to rename:"), markup)
+        return
+    if action == "button" and callback_data.arg in crm.playbook.buttons:
+        spec = crm.playbook.buttons[callback_data.arg]
+        text = f"<b>{html.escape(spec.label.ru)}</b> / <b>{html.escape(spec.label.en)}</b>"
+        await _edit(message, text, keyboards.label_lang_keyboard(callback_data.arg))
+        return
+    if action == "label" and callback_data.arg in crm.playbook.buttons:
+        await state.set_state(PipelineEdit.label)
+        await state.update_data(button=callback_data.arg, lang=callback_data.lang)
+        if message:
+            await message.answer(_("Type the new label (/cancel to stop):"))
+        return
+    stage = await Stage.get_or_none(id=callback_data.stage)
+    if stage is None:
+        log.warning("admin %s: pipeline action %r on a missing stage", employee.id, callback.data)
+        callback_answer.text = _("No such stage (removed meanwhile?)")
+        await _edit(message, *await _overview(lang))
+        return
+    await _stage_action(
+        message, crm, employee, lang, state, callback_answer, stage, callback_data
+    )
+
+
+async def _stage_action(
+    message: Message | None,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+    stage: Stage,
+    data: PipelineAction,
+) -> None:
+    action = data.action
+    if action == "stage":
+        await _edit(message, *await _stage_view(stage))
+    elif action == "rename" and data.lang in ("ru", "en"):
+        await state.set_state(PipelineEdit.rename)
+        await state.update_data(stage=stage.key, lang=data.lang)
+        if message:
+            await message.answer(_("Type the new name (/cancel to stop):"))
+    elif action == "colour":
+        await _edit(message, *(await _stage_view(stage))[:1], keyboards.palette_keyboard(stage.id))
+    elif action == "setcolour" and data.arg.isdigit() and int(data.arg) < len(keyboards.PALETTE):
+        await _report(
+            callback_answer,
+            await pipeline.recolor_stage(crm, stage.key, keyboards.PALETTE[int(data.arg)][0]),
+        )
+        await _edit(message, *await _stage_view(await Stage.get(id=stage.id)))
+    elif action in ("up", "down"):
+        await _report(
+            callback_answer,
+            await pipeline.move_stage(crm, stage.key, -1 if action == "up" else 1),
+        )
+        await _edit(message, *await _overview(lang))
+    elif action == "remove":
+        targets = await Stage.filter(terminal=None).exclude(id=stage.id).order_by("position")
+        rows = [(t.id, t.name_en if lang == "en" else t.name_ru) for t in targets]
+        text = (await _stage_view(stage))[0] + "\n\n" + _("Remove it: where do its deals go?")
+        await _edit(message, text, keyboards.move_targets_keyboard(stage.id, rows))
+    elif action == "removeto" and data.arg.isdigit():
+        target = await Stage.get_or_none(id=int(data.arg))
+        result = await pipeline.remove_stage(crm, stage.key, target.key if target else "")
+        if isinstance(result, pipeline.EditError):
+            callback_answer.text = _error_text(result)
+            return
+        log.info("admin %s removed stage %s, %s deals moved", employee.id, stage.key, result)
+        callback_answer.text = _("Stage removed, deals moved: {n}").format(n=result)
+        text, markup = await _overview(lang)
+        moved = _("Stage removed, deals moved: {n}").format(n=result)
+        await _edit(message, f"{moved}\n\n{text}", markup)
+    else:
+        log.warning("admin %s: unknown pipeline action %r", employee.id, data.pack())
+        callback_answer.text = _("Unknown button")
+
+
+async def _report(callback_answer: CallbackAnswer, error: pipeline.EditError | None) -> None:
+    callback_answer.text = _error_text(error) if error else _("Saved")
+
+
+async def _done(message: Message, lang: str, state: FSMContext, error: object) -> None:
+    """After a typed edit: the error (state kept, to try again) or the updated pipeline."""
+    if isinstance(error, pipeline.EditError):
+        await message.answer(_error_text(error))
+        return
+    await state.clear()
+    text, markup = await _overview(lang)
+    await message.answer(_("Saved") + "\n\n" + text, reply_markup=markup)
+
+
+@router.message(PipelineEdit.new_key, F.text, ~F.text.startswith("/"))
+async def typed_key(message: Message, state: FSMContext) -> None:
+    # add_stage checks the key with the name; a bad one brings the rep back to this step.
+    await state.update_data(key=(message.text or "").strip().lower())
+    await state.set_state(PipelineEdit.new_name)
+    await message.answer(_("The stage's name?"))
+
+
+@router.message(PipelineEdit.new_name, F.text, ~F.text.startswith("/"))
+async def typed_stage_name(message: Message, crm: Crm, lang: str, state: FSMContext) -> None:
+    data = await state.get_data()
+    error = await pipeline.add_stage(crm, str(data["key"]), (message.text or "").strip())
+    if error in (pipeline.EditError.BAD_KEY, pipeline.EditError.TAKEN):
+        await state.set_state(PipelineEdit.new_key)
+    await _done(message, lang, state, error)
+
+
+@router.message(PipelineEdit.rename, F.text, ~F.text.startswith("/"))
+async def typed_rename(message: Message, crm: Crm, lang: str, state: FSMContext) -> None:
+    data = await state.get_data()
+    error = await pipeline.rename_stage(
+        crm, str(data["stage"]), str(data["lang"]), (message.text or "").strip()
+    )
+    await _done(message, lang, state, error)
+
+
+@router.message(PipelineEdit.label, F.text, ~F.text.startswith("/"))
+async def typed_label(message: Message, crm: Crm, lang: str, state: FSMContext) -> None:
+    data = await state.get_data()
+    error = await pipeline.set_button_label(
+        crm, str(data["button"]), str(data["lang"]), (message.text or "").strip()
+    )
+    await _done(message, lang, state, error)
+
+
+@router.callback_query(F.data.startswith("p:"))
+async def unknown_pipeline_button(
+    callback: CallbackQuery, employee: Employee, callback_answer: CallbackAnswer
+) -> None:
+    log.warning("admin %s sent unreadable pipeline data %r", employee.id, callback.data)
+    callback_answer.text = _("Unknown button")

@@ -1,0 +1,765 @@
+"""The rep's workspace: the feed, the card's buttons and sub-menus, asking the time, quick add.
+
+Thin: every decision is crm's (engine, feed, deals); this module reads the update, makes the call
+and renders the answer. Callback data is never trusted: the engine checks ownership and staleness.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot import keyboards
+from bot.callbacks import (
+    ConveyorToggle,
+    NextTask,
+    OpenDeal,
+    ReasonPick,
+    SlotPick,
+    SubMenuBack,
+    TaskAction,
+    ZonePick,
+)
+from bot.cards import (
+    Card,
+    closed_card,
+    format_when,
+    load_card,
+    load_deal_card,
+    outcome_summary,
+    stage_name,
+    task_kind_name,
+    viewer_zone,
+)
+from crm import feed
+from crm.context import Crm
+from crm.dateparse import EXAMPLES, ParseFailure, parse_when
+from crm.deals import (
+    ContactDraft,
+    find_or_create_contact,
+    open_deal,
+    open_deal_of,
+    set_contact_zone,
+    split_name_and_phone,
+)
+from crm.engine import Outcome, Press, Status, apply_outcome
+from crm.permissions import can_act_on
+from crm.phones import REGION_ZONES, normalize_phone
+from crm.search import find_deals
+from storage.models import Contact, Deal, Employee, Task, TaskStatus
+
+log = logging.getLogger(__name__)
+
+router = Router(name="rep")
+router.message.filter(MagicData(F.employee))
+router.callback_query.filter(MagicData(F.employee))
+
+WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "c", "n", "d")
+OTHER_REASON = "other"  # the reason that asks the rep to type what it was
+FIND_LIMIT = 10
+
+
+class AskTime(StatesGroup):
+    when = State()  # data: task, button, card (message id)
+
+
+class AskReasonText(StatesGroup):
+    text = State()  # data: task, button, reason, card
+
+
+class AskNote(StatesGroup):
+    text = State()  # data: task, button, card
+
+
+class AddDeal(StatesGroup):
+    name = State()
+    phone = State()
+    amount = State()
+
+
+# -- sending and editing cards ---
+
+
+async def _edit(message: Message | None, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    if message is None:
+        return
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | None) -> None:
+    if message is None:
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+def _card_message(callback: CallbackQuery) -> Message | None:
+    """The card the button was on (None when Telegram no longer gives the message)."""
+    return callback.message if isinstance(callback.message, Message) else None
+
+
+async def _send_card(target: Message, card: Card, prefix: str | None = None) -> None:
+    text = f"{prefix}\n\n{card.text}" if prefix else card.text
+    await target.answer(text, reply_markup=card.markup)
+
+
+async def _show_next(target: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    """The most urgent task's card, or when the next one falls due."""
+    task = await feed.next_task(crm, employee)
+    if task is not None:
+        card = await load_card(crm, task.id, lang, employee)
+        if card is not None:
+            await _send_card(target, card)
+            return
+    upcoming = await feed.next_upcoming(employee)
+    if upcoming is None:
+        await target.answer(_("Nothing to do: no tasks and no new leads. Well done!"))
+        return
+    zone = viewer_zone(crm.playbook, employee)
+    await target.answer(
+        _("Nothing due now. Next: {task} at {when}.").format(
+            task=html.escape(task_kind_name(crm.playbook, upcoming.kind, lang)),
+            when=format_when(upcoming.due_at, crm.now(), zone),
+        ),
+        reply_markup=keyboards.next_keyboard(),
+    )
+
+
+async def _after_done(
+    crm: Crm,
+    card_message: Message | None,
+    chat: Message,
+    employee: Employee,
+    lang: str,
+    task_id: int,
+    button: str,
+    outcome: Outcome,
+    reason: str | None = None,
+) -> None:
+    """Close the card in place with what happened; in conveyor mode hand out the next card."""
+    zone = viewer_zone(crm.playbook, employee)
+    summary = outcome_summary(crm.playbook, lang, button, outcome, crm.now(), zone, reason)
+    old = await load_card(crm, task_id, lang, employee)
+    if old is not None:
+        text, markup = closed_card(old.text, summary, employee.conveyor)
+        if card_message is not None:
+            await _edit(card_message, text, markup)
+        else:
+            await chat.answer(text, reply_markup=markup)
+    if employee.conveyor:
+        await _show_next(chat, crm, employee, lang)
+
+
+async def _show_fresh(
+    crm: Crm, card_message: Message | None, employee: Employee, lang: str, deal_id: int | None
+) -> None:
+    """After a stale press: the deal's current card in place of the stale one."""
+    if deal_id is None or card_message is None:
+        return
+    card = await load_deal_card(crm, deal_id, lang, employee)
+    if card is not None:
+        await _edit(card_message, card.text, card.markup)
+
+
+async def _press(
+    crm: Crm,
+    press: Press,
+    callback_answer: CallbackAnswer | None,
+    card_message: Message | None,
+    chat: Message,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+) -> Outcome:
+    """Apply a press and render every status but the two that ask for more (time, reason)."""
+    outcome = await apply_outcome(crm, press)
+    notice: str | None = None
+    if outcome.status == Status.DONE:
+        await state.clear()
+        await _after_done(
+            crm,
+            card_message,
+            chat,
+            employee,
+            lang,
+            press.task_id,
+            press.button,
+            outcome,
+            press.reason,
+        )
+    elif outcome.status == Status.NOTE_ADDED:
+        await state.clear()
+        notice = _("Note added")
+        await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
+    elif outcome.status == Status.ALREADY_HANDLED:
+        await state.clear()
+        notice = _("Already handled")
+        await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
+    elif outcome.status == Status.FORBIDDEN:
+        await state.clear()
+        log.warning(
+            "employee %s pressed %s on task %s of someone else's deal %s",
+            employee.id,
+            press.button,
+            press.task_id,
+            outcome.deal_id,
+        )
+        notice = _("Not your deal")
+    elif outcome.status == Status.NOT_OFFERED:
+        notice = _("This button is not offered at this stage")
+        await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
+    if notice:
+        if callback_answer is not None:
+            callback_answer.text = notice
+        else:
+            await chat.answer(notice)
+    return outcome
+
+
+# -- the feed ---
+
+
+@router.message(Command("next"))
+async def next_command(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    await _show_next(message, crm, employee, lang)
+
+
+@router.callback_query(NextTask.filter())
+async def next_button(callback: CallbackQuery, crm: Crm, employee: Employee, lang: str) -> None:
+    if (message := _card_message(callback)) is not None:
+        await _show_next(message, crm, employee, lang)
+
+
+@router.message(Command("conveyor"))
+async def conveyor_command(message: Message, employee: Employee) -> None:
+    employee.conveyor = not employee.conveyor
+    await employee.save(update_fields=["conveyor"])
+    await message.answer(_conveyor_text(employee.conveyor))
+
+
+@router.callback_query(ConveyorToggle.filter())
+async def conveyor_button(
+    callback: CallbackQuery,
+    callback_data: ConveyorToggle,
+    employee: Employee,
+    callback_answer: CallbackAnswer,
+) -> None:
+    employee.conveyor = bool(callback_data.on)
+    await employee.save(update_fields=["conveyor"])
+    callback_answer.text = _conveyor_text(employee.conveyor)
+    await _edit_markup(_card_message(callback), keyboards.after_outcome_keyboard(employee.conveyor))
+
+
+def _conveyor_text(on: bool) -> str:
+    return (
+        _("Conveyor on: the next card comes by itself after each outcome.")
+        if on
+        else _("Conveyor off: press Next task or send /next for the next card.")
+    )
+
+
+@router.message(Command("today"))
+async def today(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    zone = viewer_zone(crm.playbook, employee)
+    now = crm.now()
+    day = now.astimezone(zone).date()
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    tasks = (
+        await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN, due_at__lt=end)
+        .order_by("due_at", "id")
+        .select_related("deal__contact")
+    )
+    by_hour = await feed.load_by_hour(employee, day, zone)
+    await message.answer(_agenda(crm, tasks, by_hour, day, now, lang, employee))
+
+
+def _agenda(
+    crm: Crm,
+    tasks: list[Task],
+    by_hour: dict[int, int],
+    day: date,
+    now: datetime,
+    lang: str,
+    employee: Employee,
+) -> str:
+    zone = viewer_zone(crm.playbook, employee)
+    start = datetime.combine(day, time(), tzinfo=zone)
+    overdue = [t for t in tasks if t.due_at < start]
+    lines = ["📅 " + _("Today, {date}").format(date=day.strftime("%d.%m"))]
+    if overdue:
+        lines.append("⚠️ " + _("Overdue from earlier days: {n}").format(n=len(overdue)))
+    hour = None
+    for task in tasks:
+        if task.due_at < start:
+            continue
+        local = task.due_at.astimezone(zone)
+        if local.hour != hour:
+            hour = local.hour
+            lines.append(f"\n<b>{hour:02d}:00 · {by_hour.get(hour, 0)}</b>")
+        late = "⚠️ " if task.due_at < now else ""
+        name = task.deal.contact.name or _("No name")
+        kind = task_kind_name(crm.playbook, task.kind, lang)
+        lines.append(f"{late}{local:%H:%M} {html.escape(name)} · {html.escape(kind)}")
+        if len("\n".join(lines)) > 3800:
+            lines.append("…")
+            break
+    if len(lines) == 1 + bool(overdue):
+        lines.append(_("No tasks for today."))
+    return "\n".join(lines)
+
+
+# -- the card's buttons ---
+
+
+@router.callback_query(TaskAction.filter())
+async def outcome_button(
+    callback: CallbackQuery,
+    callback_data: TaskAction,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    pb = crm.playbook
+    spec = pb.buttons.get(callback_data.button)
+    card_message = _card_message(callback)
+    if spec is None or card_message is None:
+        log.warning("employee %s pressed an unknown button %r", employee.id, callback_data.button)
+        callback_answer.text = _("Unknown button")
+        return
+    task_id, button = callback_data.task, callback_data.button
+    if spec.submenu:
+        await _edit_markup(card_message, keyboards.submenu_keyboard(pb, lang, task_id, button))
+        return
+    if spec.note:
+        await state.set_state(AskNote.text)
+        await state.update_data(task=task_id, button=button, card=card_message.message_id)
+        await card_message.answer(_("Type the note for this deal (/cancel to stop):"))
+        return
+    outcome = await _press(
+        crm,
+        Press(task_id, button, employee),
+        callback_answer,
+        card_message,
+        card_message,
+        employee,
+        lang,
+        state,
+    )
+    if outcome.status == Status.NEEDS_TIME:
+        await _ask_time(crm, card_message, employee, lang, state, task_id, button)
+    elif outcome.status == Status.NEEDS_REASON:
+        await _edit_markup(card_message, keyboards.reasons_keyboard(pb, lang, task_id, button))
+
+
+async def _ask_time(
+    crm: Crm,
+    card_message: Message,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    task_id: int,
+    button: str,
+) -> None:
+    slots = await feed.slots(crm, employee)
+    zone = viewer_zone(crm.playbook, employee)
+    await _edit_markup(
+        card_message, keyboards.slots_keyboard(slots, task_id, button, crm.now(), zone)
+    )
+    await state.set_state(AskTime.when)
+    await state.update_data(task=task_id, button=button, card=card_message.message_id)
+    hint = crm.playbook.buttons[button].hint
+    lines = [html.escape(hint.get(lang))] if hint else []
+    lines.append(
+        _("When is the next contact? Pick an hour above or type it, e.g. {examples}").format(
+            examples=html.escape(EXAMPLES[lang])
+        )
+    )
+    await card_message.answer("\n".join(lines))
+
+
+@router.callback_query(SubMenuBack.filter())
+async def back_button(
+    callback: CallbackQuery,
+    callback_data: SubMenuBack,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    if data.get("task") == callback_data.task:
+        await state.clear()
+    card = await load_card(crm, callback_data.task, lang, employee)
+    if card is not None:
+        await _edit(_card_message(callback), card.text, card.markup)
+
+
+@router.callback_query(SlotPick.filter())
+async def slot_button(
+    callback: CallbackQuery,
+    callback_data: SlotPick,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    card_message = _card_message(callback)
+    if card_message is None:
+        return
+    when = datetime.fromtimestamp(callback_data.minute * 60, UTC)
+    if when <= crm.now():
+        callback_answer.text = _("That hour has passed: pick another one")
+        return
+    press = Press(callback_data.task, callback_data.button, employee, when=when)
+    await _press(crm, press, callback_answer, card_message, card_message, employee, lang, state)
+
+
+@router.message(AskTime.when, F.text, ~F.text.startswith("/"))
+async def typed_time(
+    message: Message,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    zone = viewer_zone(crm.playbook, employee)
+    when = parse_when(message.text or "", crm.now().astimezone(zone))
+    if isinstance(when, ParseFailure):
+        await message.answer(
+            _("I could not read that time. Try like this: {examples}").format(
+                examples=html.escape(EXAMPLES[lang])
+            )
+        )
+        return
+    data = await state.get_data()
+    press = Press(int(data["task"]), str(data["button"]), employee, when=when)
+    await _press(
+        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
+    )
+
+
+async def _stored_card(bot: Bot, chat: Message, data: dict[str, object]) -> Message | None:
+    """The card message an FSM step started from, as an editable Message."""
+    message_id = data.get("card")
+    if not isinstance(message_id, int):
+        return None
+    return Message(message_id=message_id, date=chat.date, chat=chat.chat).as_(bot)
+
+
+@router.callback_query(ReasonPick.filter())
+async def reason_button(
+    callback: CallbackQuery,
+    callback_data: ReasonPick,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    spec = crm.playbook.buttons.get(callback_data.button)
+    card_message = _card_message(callback)
+    if spec is None or not 0 <= callback_data.index < len(spec.reasons) or card_message is None:
+        log.warning("employee %s sent a bad reason pick %s", employee.id, callback.data)
+        callback_answer.text = _("Unknown button")
+        return
+    reason = spec.reasons[callback_data.index]
+    if reason == OTHER_REASON:
+        await state.set_state(AskReasonText.text)
+        await state.update_data(
+            task=callback_data.task,
+            button=callback_data.button,
+            reason=reason,
+            card=card_message.message_id,
+        )
+        await card_message.answer(_("What was the reason? Type it (/cancel to stop):"))
+        return
+    press = Press(callback_data.task, callback_data.button, employee, reason=reason)
+    await _press(crm, press, callback_answer, card_message, card_message, employee, lang, state)
+
+
+@router.message(AskReasonText.text, F.text, ~F.text.startswith("/"))
+async def typed_reason(
+    message: Message,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    press = Press(
+        int(data["task"]),
+        str(data["button"]),
+        employee,
+        reason=str(data["reason"]),
+        note=(message.text or "")[:1000],
+    )
+    await _press(
+        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
+    )
+
+
+@router.message(AskNote.text, F.text, ~F.text.startswith("/"))
+async def typed_note(
+    message: Message,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    press = Press(int(data["task"]), str(data["button"]), employee, note=message.text or "")
+    await _press(
+        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
+    )
+
+
+@router.callback_query(ZonePick.filter())
+async def zone_button(
+    callback: CallbackQuery,
+    callback_data: ZonePick,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    zone = REGION_ZONES.get(callback_data.zone)
+    task = await Task.get_or_none(id=callback_data.task).select_related("deal")
+    if zone is None or task is None:
+        callback_answer.text = _("Unknown button")
+        return
+    deal = task.deal
+    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
+        log.warning("employee %s set the zone of someone else's deal %s", employee.id, deal.id)
+        callback_answer.text = _("Not your deal")
+        return
+    await set_contact_zone(deal.contact_id, zone)  # type: ignore[attr-defined]
+    card = await load_card(crm, task.id, lang, employee)
+    if card is not None:
+        await _edit(_card_message(callback), card.text, card.markup)
+
+
+# -- finding and adding clients ---
+
+
+@router.callback_query(OpenDeal.filter())
+async def open_deal_button(
+    callback: CallbackQuery,
+    callback_data: OpenDeal,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    deal = await Deal.get_or_none(id=callback_data.deal)
+    message = _card_message(callback)
+    if deal is None or message is None:
+        callback_answer.text = _("Unknown button")
+        return
+    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
+        log.warning("employee %s opened someone else's deal %s", employee.id, deal.id)
+        callback_answer.text = _("Not your deal")
+        return
+    card = await load_deal_card(crm, deal.id, lang, employee)
+    if card is not None:
+        await _send_card(message, card)
+
+
+@router.message(Command("find"))
+async def find(
+    message: Message, command: CommandObject, crm: Crm, employee: Employee, lang: str
+) -> None:
+    query = (command.args or "").strip()
+    if not query:
+        await message.answer(_("Send /find and a name, a phone or a tag, e.g. /find Anna"))
+        return
+    deals = await find_deals(query, employee, FIND_LIMIT)
+    if not deals:
+        await message.answer(_("Nothing found for “{query}”.").format(query=html.escape(query)))
+        return
+    rows = [
+        (d.id, f"{d.contact.name or _('No name')} · {stage_name(crm.playbook, d.stage, lang)}")
+        for d in deals
+    ]
+    await message.answer(
+        _("Found: {n}").format(n=len(deals)), reply_markup=keyboards.deals_keyboard(rows)
+    )
+
+
+async def _added(
+    message: Message,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    draft: ContactDraft,
+    amount: int = 0,
+) -> None:
+    """A new client's deal card, or the existing client's with "Already in the CRM"."""
+    contact, created = await find_or_create_contact(crm, draft, owner_id=employee.id)
+    deal: Deal | None
+    if created:
+        deal = await open_deal(
+            crm,
+            contact,
+            owner_id=employee.id,
+            team=employee.team,
+            source=draft.source,
+            amount=amount,
+        )
+        prefix = None
+    else:
+        prefix = "ℹ️ " + _("Already in the CRM")
+        deal = await _existing_deal(crm, contact, employee, amount)
+        if deal is None:
+            await message.answer(prefix + ": " + _("another rep's client."))
+            return
+    card = await load_deal_card(crm, deal.id, lang, employee)
+    if card is not None:
+        await _send_card(message, card, prefix)
+
+
+async def _existing_deal(
+    crm: Crm, contact: Contact, employee: Employee, amount: int
+) -> Deal | None:
+    """The contact's open deal if the rep may see it; a returning client gets a new deal."""
+    deal = await open_deal_of(contact.id)
+    if deal is None:
+        owner = contact.owner_id or employee.id  # type: ignore[attr-defined]
+        if owner != employee.id and not can_act_on(employee, owner, employee.team):
+            return None
+        return await open_deal(
+            crm, contact, owner_id=employee.id, team=employee.team, source="manual", amount=amount
+        )
+    return deal if can_act_on(employee, deal.owner_id, deal.team) else None  # type: ignore[attr-defined]
+
+
+@router.message(Command("add"))
+async def add_command(
+    message: Message,
+    command: CommandObject,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+) -> None:
+    if command.args:
+        name, phone = split_name_and_phone(command.args)
+        if phone:
+            await _added(
+                message,
+                crm,
+                employee,
+                lang,
+                ContactDraft(name=name, phones=(phone,), source="manual"),
+            )
+            return
+    await state.set_state(AddDeal.name)
+    await message.answer(_("New client. What is the name? (/cancel to stop)"))
+
+
+@router.message(AddDeal.name, F.text, ~F.text.startswith("/"))
+async def add_name(message: Message, state: FSMContext) -> None:
+    await state.update_data(name=(message.text or "").strip()[:200])
+    await state.set_state(AddDeal.phone)
+    await message.answer(_("The phone number?"))
+
+
+@router.message(AddDeal.phone, F.text, ~F.text.startswith("/"))
+async def add_phone(message: Message, state: FSMContext) -> None:
+    phone = normalize_phone(message.text or "")
+    if phone is None:
+        await message.answer(_("That is not a phone number. Try like this: +7 999 123-45-67"))
+        return
+    await state.update_data(phone=phone)
+    await state.set_state(AddDeal.amount)
+    await message.answer(_("The deal amount? Send a number, or 0 if not known yet."))
+
+
+@router.message(AddDeal.amount, F.text, ~F.text.startswith("/"))
+async def add_amount(
+    message: Message, crm: Crm, employee: Employee, lang: str, state: FSMContext
+) -> None:
+    amount = _parse_amount(message.text or "")
+    if amount is None:
+        await message.answer(_("Send the amount as a number, e.g. 15000 or 15 000,50"))
+        return
+    data = await state.get_data()
+    await state.clear()
+    draft = ContactDraft(name=str(data["name"]), phones=(str(data["phone"]),), source="manual")
+    await _added(message, crm, employee, lang, draft, amount)
+
+
+def _parse_amount(text: str) -> int | None:
+    """'15 000,50' → 1500050 minor units; None if it is not an amount."""
+    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        value = round(float(cleaned) * 100)
+    except ValueError:
+        return None
+    return value if 0 <= value < 10**15 else None
+
+
+@router.message(StateFilter(None), F.contact)
+async def shared_contact(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    shared = message.contact
+    assert shared is not None  # the filter
+    phone = normalize_phone(shared.phone_number)
+    if phone is None:
+        await message.answer(_("That is not a phone number. Try like this: +7 999 123-45-67"))
+        return
+    name = " ".join(p for p in (shared.first_name, shared.last_name) if p)
+    await _added(
+        message, crm, employee, lang, ContactDraft(name=name, phones=(phone,), source="manual")
+    )
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), ~F.reply_to_message)
+async def quick_add_text(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    name, phone = split_name_and_phone(message.text or "")
+    if phone is None:
+        await message.answer(
+            _(
+                "To add a client send a phone number or “Name +7 999 123-45-67”. /help lists "
+                "the commands."
+            )
+        )
+        return
+    await _added(
+        message, crm, employee, lang, ContactDraft(name=name, phones=(phone,), source="manual")
+    )
+
+
+# -- forged or stale data ---
+
+
+@router.callback_query(
+    F.data.func(lambda data: (data or "").split(":", 1)[0] in WORKSPACE_PREFIXES)
+)
+async def unknown_button(
+    callback: CallbackQuery, employee: Employee, callback_answer: CallbackAnswer
+) -> None:
+    """Workspace data that matched no factory: forged or from an older version of the bot."""
+    log.warning("employee %s sent unreadable callback data %r", employee.id, callback.data)
+    callback_answer.text = _("Unknown button")
