@@ -53,7 +53,8 @@ def _error_text(error: pipeline.EditError) -> str:
 
 
 def _terminal_text(terminal: str | None) -> str:
-    return {"won": _("final: won"), "lost": _("final: lost"), "archive": _("final: archive")}.get(terminal or "", "")
+    names = {"won": _("final: won"), "lost": _("final: lost"), "archive": _("final: archive")}
+    return names.get(terminal or "", "")
 
 
 async def _overview(lang: str) -> tuple[str, InlineKeyboardMarkup]:
