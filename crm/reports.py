@@ -25,6 +25,7 @@ from tortoise import connections
 from config.playbook import Playbook
 from crm.context import Crm
 from storage.db import dialect
+from storage.models import Task, TaskStatus
 
 _ZONE_RE = re.compile(r"^[A-Za-z0-9_+\-/]+$")
 
@@ -517,4 +518,32 @@ async def dialing(crm: Crm, period: Period) -> Dialing:
         reached_after=tuple((int(r["misses"]), int(r["n"])) for r in after),
         by_hour=tuple(HourRow(h, *hours[h]) for h in sorted(hours)),
         gave_up=stats.gave_up,
+    )
+
+
+@dataclass(frozen=True)
+class OverdueTask:
+    task_id: int
+    deal_id: int
+    team: str
+    rep_id: int | None
+    rep: str
+    client: str
+    due_at: datetime
+
+
+async def overdue_tasks(crm: Crm, team: str | None, limit: int = 20) -> tuple[OverdueTask, ...]:
+    """The most overdue open tasks of a team (all teams for None), oldest first."""
+    query = Task.filter(status=TaskStatus.OPEN, due_at__lt=crm.now())
+    if team:
+        query = query.filter(team=team)
+    rows = await query.order_by("due_at", "id").limit(limit).values(
+        "id", "deal_id", "team", "assignee_id", "assignee__name", "deal__contact__name", "due_at"
+    )
+    return tuple(
+        OverdueTask(
+            r["id"], r["deal_id"], r["team"], r["assignee_id"], r["assignee__name"] or "",
+            r["deal__contact__name"] or "", r["due_at"],
+        )
+        for r in rows
     )

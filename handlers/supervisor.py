@@ -1,0 +1,276 @@
+"""/report and /overdue for supervisors (their team) and admins (every team); reps are refused.
+
+/report: pick a report, then a period → a chart with a caption, and a CSV button under it.
+/overdue: the team's overdue tasks, each with "Reassign" → one of the deal team's reps.
+Also the periodic automations of this area, registered on the runtime's clockwork.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+
+from aiogram import F, Router
+from aiogram.filters import Command, MagicData
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import charts
+from bot.charts import Kind, Names
+from bot.i18n import speaking
+from bot.scheduler import Clockwork
+from crm import automations
+from crm.automations import DigestFigures
+from crm.context import Crm
+from crm.feed import assign_deal
+from crm.permissions import can_act_on
+from crm.reports import Period, overdue_tasks
+from storage.models import Deal, Employee, Role
+
+router = Router(name="supervisor")
+router.message.filter(MagicData(F.employee))
+router.callback_query.filter(MagicData(F.employee))
+
+PERIOD_DAYS = (7, 30, 90)
+AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
+
+
+class ReportKind(CallbackData, prefix="rk"):
+    kind: Kind
+
+
+class ReportRun(CallbackData, prefix="rr"):
+    kind: Kind
+    days: int
+
+
+class ReportCsv(CallbackData, prefix="rc"):
+    kind: Kind
+    days: int
+
+
+class Reassign(CallbackData, prefix="ra"):
+    deal: int
+
+
+class ReassignTo(CallbackData, prefix="rt"):
+    deal: int
+    rep: int
+
+
+def _allowed(employee: Employee) -> bool:
+    return employee.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def _team(employee: Employee) -> str | None:
+    return None if employee.role == Role.ADMIN else employee.team
+
+
+def _not_allowed() -> str:
+    return _("Reports and reassignment are for supervisors and admins.")
+
+
+def _period(crm: Crm, employee: Employee, days: int) -> Period:
+    now = crm.now()
+    return Period(now - timedelta(days=days), now, _team(employee))
+
+
+# --- /report -----------------------------------------------------------------------------
+
+@router.message(Command("report"))
+async def report_menu(message: Message, employee: Employee) -> None:
+    if not _allowed(employee):
+        await message.answer(_not_allowed())
+        return
+    keyboard = InlineKeyboardBuilder()
+    for kind in Kind:
+        keyboard.button(text=charts.kind_title(kind), callback_data=ReportKind(kind=kind))
+    keyboard.adjust(2)
+    await message.answer(_("Which report?"), reply_markup=keyboard.as_markup())
+
+
+@router.callback_query(ReportKind.filter())
+async def report_period(
+    callback: CallbackQuery, callback_data: ReportKind, employee: Employee,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee):
+        callback_answer.text = _not_allowed()
+        return
+    keyboard = InlineKeyboardBuilder()
+    for days in PERIOD_DAYS:
+        keyboard.button(
+            text=_("{days} days").format(days=days),
+            callback_data=ReportRun(kind=callback_data.kind, days=days),
+        )
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(
+            _("{report}: which period?").format(report=charts.kind_title(callback_data.kind)),
+            reply_markup=keyboard.as_markup(),
+        )
+
+
+@router.callback_query(ReportRun.filter(F.days.in_(PERIOD_DAYS)))
+async def report_send(
+    callback: CallbackQuery, callback_data: ReportRun, employee: Employee, crm: Crm, lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    names = Names(crm.playbook, lang)
+    report = await charts.load(
+        crm, callback_data.kind, _period(crm, employee, callback_data.days)
+    )
+    png = await charts.render_png(report, names)
+    csv_button = InlineKeyboardBuilder()
+    csv_button.button(
+        text=_("CSV"), callback_data=ReportCsv(kind=callback_data.kind, days=callback_data.days)
+    )
+    await callback.message.answer_photo(
+        BufferedInputFile(png, filename=f"{callback_data.kind}.png"),
+        caption=charts.summary(report, names), reply_markup=csv_button.as_markup(),
+    )
+
+
+@router.callback_query(ReportCsv.filter(F.days.in_(PERIOD_DAYS)))
+async def report_csv(
+    callback: CallbackQuery, callback_data: ReportCsv, employee: Employee, crm: Crm,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    period = _period(crm, employee, callback_data.days)
+    report = await charts.load(crm, callback_data.kind, period)
+    name = f"{callback_data.kind}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    await callback.message.answer_document(BufferedInputFile(charts.to_csv(report), filename=name))
+
+
+# --- /overdue and reassignment -----------------------------------------------------------
+
+def how_late(now: datetime, due: datetime) -> str:
+    late = now - due
+    if late >= timedelta(days=1):
+        return _("{n} d").format(n=late.days)
+    hours, minutes = divmod(int(late.total_seconds()) // 60, 60)
+    return _("{h} h {m} min").format(h=hours, m=minutes) if hours else _("{m} min").format(
+        m=minutes
+    )
+
+
+@router.message(Command("overdue"))
+async def overdue(message: Message, employee: Employee, crm: Crm) -> None:
+    if not _allowed(employee):
+        await message.answer(_not_allowed())
+        return
+    tasks = await overdue_tasks(crm, _team(employee))
+    if not tasks:
+        await message.answer(_("No overdue tasks. 👍"))
+        return
+    now = crm.now()
+    lines = [_("<b>Overdue tasks</b> (oldest first):")]
+    keyboard = InlineKeyboardBuilder()
+    for n, task in enumerate(tasks, start=1):
+        lines.append(
+            f"{n}. {html.escape(task.rep or _('nobody'))} · {html.escape(task.client)} · "
+            + _("late {late}").format(late=how_late(now, task.due_at))
+        )
+        keyboard.button(
+            text=_("Reassign {n}").format(n=n), callback_data=Reassign(deal=task.deal_id)
+        )
+    keyboard.adjust(4)
+    await message.answer("\n".join(lines), reply_markup=keyboard.as_markup())
+
+
+async def _deal_for(employee: Employee, deal_id: int) -> Deal | None:
+    deal = await Deal.get_or_none(id=deal_id)
+    if deal is None or not _allowed(employee):
+        return None
+    return deal if can_act_on(employee, deal.owner_id, deal.team) else None  # type: ignore[attr-defined]
+
+
+@router.callback_query(Reassign.filter())
+async def reassign_pick(
+    callback: CallbackQuery, callback_data: Reassign, employee: Employee,
+    callback_answer: CallbackAnswer,
+) -> None:
+    deal = await _deal_for(employee, callback_data.deal)
+    if deal is None or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    reps = await Employee.filter(role=Role.REP, team=deal.team, active=True).order_by("name")
+    keyboard = InlineKeyboardBuilder()
+    for rep in reps:
+        mark = "✓ " if rep.id == deal.owner_id else ""  # type: ignore[attr-defined]
+        keyboard.button(
+            text=mark + (rep.name or str(rep.id)),
+            callback_data=ReassignTo(deal=deal.id, rep=rep.id),
+        )
+    keyboard.adjust(2)
+    await callback.message.answer(
+        _("Give «{deal}» to:").format(deal=html.escape(deal.title)),
+        reply_markup=keyboard.as_markup(),
+    )
+
+
+@router.callback_query(ReassignTo.filter())
+async def reassign_to(
+    callback: CallbackQuery, callback_data: ReassignTo, employee: Employee, crm: Crm,
+    callback_answer: CallbackAnswer,
+) -> None:
+    deal = await _deal_for(employee, callback_data.deal)
+    rep = await Employee.get_or_none(id=callback_data.rep, role=Role.REP, active=True)
+    if deal is None or rep is None or rep.team != deal.team:
+        callback_answer.text = _not_allowed()
+        return
+    await assign_deal(crm, deal, rep, actor=employee)
+    text = _("«{deal}» now belongs to {rep}.").format(
+        deal=html.escape(deal.title), rep=html.escape(rep.name)
+    )
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(text)  # without reply_markup: the rep buttons go
+
+
+# --- automations -------------------------------------------------------------------------
+
+def digest_text(crm: Crm, i18n: I18n, default_lang: str) -> automations.DigestText:
+    """The digest in each supervisor's language (plain text: the notifier escapes it)."""
+    def render(supervisor: Employee, figures: DigestFigures) -> str:
+        lang = supervisor.lang or default_lang
+        names = Names(crm.playbook, lang)
+        with speaking(i18n, lang):
+            lines = [
+                _("Digest for {day:%d.%m}, team {team}").format(day=figures.day, team=figures.team),
+                _("Overdue tasks now: {n}").format(n=figures.overdue),
+                _("No-answer attempts today: {n}, sent to archive by the ladder: {out}").format(
+                    n=figures.ladder.attempts, out=figures.ladder.gave_up
+                ),
+            ]
+            if figures.lost:
+                lines.append(_("Lost today: {reasons}").format(reasons=", ".join(
+                    f"{names.reason(r.reason)} {r.deals}" for r in figures.lost
+                )))
+            else:
+                lines.append(_("Lost today: none"))
+        return "\n".join(lines)
+    return render
+
+
+def register_jobs(clockwork: Clockwork, i18n: I18n, default_lang: str) -> None:
+    """Reminders and digests on the runtime's clock (each run decides from the store)."""
+    crm, notifier = clockwork.crm, clockwork.notifier
+    render = digest_text(crm, i18n, default_lang)
+
+    async def reminders() -> int:
+        return await automations.send_reminders(crm, notifier)
+
+    async def digests() -> int:
+        return await automations.send_digests(crm, notifier, render)
+
+    clockwork.add_job(reminders, AUTOMATION_INTERVAL, name="reminders")
+    clockwork.add_job(digests, AUTOMATION_INTERVAL, name="digests")
