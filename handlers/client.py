@@ -1,0 +1,120 @@
+"""Clients: everybody who writes to the bot and is not an employee (the runtime includes this
+router last). A message becomes a lead or joins the client's open deal; its owner gets the card
+and a relayed copy he can answer with a Telegram reply. The client sees only the greeting, the
+"share phone" button and his rep's replies: nothing internal.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, MagicData
+from aiogram.types import (
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.sender import Sender
+from crm.chat import ChatContent, link_relay, stop
+from crm.context import Crm
+from crm.leads import Intake, TelegramClient, alert_notices, intake
+from crm.notices import Notice, NoticeKind, Notifier
+from handlers.relay import reply_keyboard, transferable
+from storage.models import Employee
+
+log = logging.getLogger(__name__)
+router = Router(name="client")
+router.message.filter(MagicData(F.employee.is_(None)))
+
+_CAPTION = 1024
+
+
+def content_of(message: Message) -> ChatContent:
+    text = message.text or message.caption or ""
+    if message.photo:
+        return ChatContent(text, "photo", message.photo[-1].file_id)
+    if message.document:
+        return ChatContent(text, "document", message.document.file_id)
+    if message.contact:
+        return ChatContent(message.contact.phone_number, "contact")
+    return ChatContent(text)
+
+
+def _client(message: Message) -> TelegramClient:
+    user = message.from_user
+    assert user is not None  # the router sees private messages only from users
+    return TelegramClient(user.id, user.full_name, user.username, user.language_code)
+
+
+@router.message(Command("stop"))
+async def stop_messages(message: Message) -> None:
+    if message.from_user and await stop(message.from_user.id):
+        await message.answer(
+            _("Done: we will not write to you any more. Write to us whenever you like."),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+
+
+@router.message(F.text | F.photo | F.document | F.contact)
+async def client_message(
+    message: Message, crm: Crm, sender: Sender, notifier: Notifier, lang: str, bot: Bot,
+    staff_sender: Sender | None = None,
+) -> None:
+    shared = message.contact
+    own_phone = shared.phone_number if shared and shared.user_id == message.chat.id else None
+    found = await intake(
+        crm, _client(message), content_of(message), client_message_id=message.message_id,
+        shared_phone=own_phone,
+    )
+    staff = staff_sender or sender
+    if found.new_deal and found.deal.owner_id and found.task:  # type: ignore[attr-defined]
+        await notifier.notify(Notice(
+            found.deal.owner_id, NoticeKind.NEW_LEAD, found.task.id, found.deal.id,  # type: ignore[attr-defined]
+            {"text": found.message.text, "chat_message_id": found.message.id},
+        ))
+    await _relay(found, message, bot, staff)
+    for notice in await alert_notices(found):
+        await notifier.notify(notice)
+    if found.contact.stopped:
+        return
+    if found.new_contact:
+        await _greet(crm, sender, message.chat.id, lang)
+    elif own_phone:
+        await sender.send(message.chat.id, _("Thank you! We saved your number."),
+                          reply_markup=ReplyKeyboardRemove())
+
+
+async def _greet(crm: Crm, sender: Sender, chat_id: int, lang: str) -> None:
+    greeting = crm.playbook.automations.greeting
+    if greeting is None:
+        return
+    share = ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("Share phone"), request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True,
+    )
+    await sender.send(chat_id, html.escape(greeting.get(lang)), reply_markup=share)
+
+
+async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> None:
+    """Copy the client's message to the deal's owner and remember where the copy is."""
+    owner_id = found.deal.owner_id  # type: ignore[attr-defined]
+    owner = await Employee.get_or_none(id=owner_id, active=True) if owner_id else None
+    if owner is None or owner.tg_id is None:
+        return  # in the team queue: whoever claims it sees the timeline
+    name = html.escape(found.contact.name or _("Client"))
+    content = found.message
+    body = f"💬 <b>{name}</b>\n{html.escape(content.text)}" if content.text else f"💬 <b>{name}</b>"
+    markup = reply_keyboard(found.deal.id)
+    if content.media_kind in ("photo", "document") and content.file_id:
+        media = await transferable(bot, staff.bot, content.file_id, content.media_kind)
+        send = staff.send_photo if content.media_kind == "photo" else staff.send_document
+        copy = await send(owner.tg_id, media, caption=body[:_CAPTION], reply_markup=markup)
+    else:
+        copy = await staff.send(owner.tg_id, body, reply_markup=markup)
+    if copy is not None:
+        await link_relay(content.id, copy.chat.id, copy.message_id)

@@ -1,0 +1,166 @@
+"""Employees answering clients: a Telegram reply to a relayed client message, or the Reply button
+on a card followed by the text, photo or document to send. The answer goes out from the bot the
+client talks to (the client bot when there is one) and lands on the deal's timeline.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import MagicData
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.sender import Sender
+from crm.chat import (
+    ChatContent,
+    ReplyRefusal,
+    ReplyTarget,
+    record_outgoing,
+    relayed_message,
+    reply_target,
+)
+from crm.context import Crm
+from storage.models import Employee
+
+router = Router(name="relay")
+router.message.filter(MagicData(F.employee))
+router.callback_query.filter(MagicData(F.employee))
+
+_CAPTION = 1024
+
+
+class Reply(CallbackData, prefix="rp"):
+    """The Reply button under a card or a relayed client message."""
+
+    deal_id: int
+
+
+class Replying(StatesGroup):
+    waiting = State()
+
+
+def reply_button(deal_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text="↩️ " + _("Reply"), callback_data=Reply(deal_id=deal_id).pack())
+
+
+def reply_keyboard(deal_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[reply_button(deal_id)]])
+
+
+def refusal_text(refusal: ReplyRefusal) -> str:
+    return {
+        ReplyRefusal.NO_DEAL: _("This deal no longer exists."),
+        ReplyRefusal.FORBIDDEN: _("This is not your client."),
+        ReplyRefusal.STOPPED: _("The client asked not to be written to (/stop)."),
+        ReplyRefusal.NOT_IN_TELEGRAM: _("This client has not written to the bot."),
+    }[refusal]
+
+
+async def _replied_to_client(message: Message) -> dict[str, Any] | bool:
+    """Filter: the message answers a relayed client message; hands over its deal id."""
+    original = message.reply_to_message
+    if original is None:
+        return False
+    relayed = await relayed_message(message.chat.id, original.message_id)
+    if relayed is None or relayed.deal_id is None:  # type: ignore[attr-defined]
+        return False
+    return {"reply_deal_id": relayed.deal_id}  # type: ignore[attr-defined]
+
+
+@router.message(_replied_to_client, F.text | F.photo | F.document)
+async def telegram_reply(
+    message: Message, reply_deal_id: int, employee: Employee, crm: Crm, bot: Bot,
+    client_sender: Sender,
+) -> None:
+    await _answer(message, reply_deal_id, employee, crm, bot, client_sender)
+
+
+@router.callback_query(Reply.filter())
+async def reply_pressed(
+    callback: CallbackQuery, callback_data: Reply, employee: Employee, state: FSMContext,
+) -> None:
+    target = await reply_target(employee, callback_data.deal_id)
+    if isinstance(target, ReplyRefusal):
+        await callback.answer(refusal_text(target), show_alert=True)
+        return
+    await state.set_state(Replying.waiting)
+    await state.update_data(deal_id=callback_data.deal_id)
+    await callback.answer()
+    if callback.message is not None:
+        await callback.message.answer(
+            _("Send the reply for the client: text, a photo or a document. /cancel to stop.")
+        )
+
+
+@router.message(Replying.waiting, F.text | F.photo | F.document)
+async def typed_reply(
+    message: Message, state: FSMContext, employee: Employee, crm: Crm, bot: Bot,
+    client_sender: Sender,
+) -> None:
+    if message.text and message.text.startswith("/"):
+        await message.answer(_("That looks like a command. Send the reply, or /cancel."))
+        return
+    deal_id = int((await state.get_data())["deal_id"])
+    await state.clear()
+    await _answer(message, deal_id, employee, crm, bot, client_sender)
+
+
+async def _answer(
+    message: Message, deal_id: int, employee: Employee, crm: Crm, bot: Bot, client_sender: Sender,
+) -> None:
+    # Checked again at sending time: the client may have said /stop meanwhile.
+    target = await reply_target(employee, deal_id)
+    if isinstance(target, ReplyRefusal):
+        await message.answer(refusal_text(target))
+        return
+    content = ChatContent(
+        message.text or message.caption or "",
+        "photo" if message.photo else "document" if message.document else None,
+        message.photo[-1].file_id if message.photo else
+        message.document.file_id if message.document else None,
+    )
+    sent = await _deliver(target, content, bot, client_sender)
+    if sent is None:
+        await message.answer(_("Not delivered: the client has blocked the bot."))
+        return
+    await record_outgoing(crm, target, employee, content, client_message_id=sent)
+    await message.answer("✅ " + _("Sent to the client."))
+
+
+async def _deliver(
+    target: ReplyTarget, content: ChatContent, bot: Bot, client_sender: Sender
+) -> int | None:
+    """Send to the client; his message id, or None if he blocked the bot."""
+    text = html.escape(content.text)
+    if content.media_kind and content.file_id:
+        media = await transferable(bot, client_sender.bot, content.file_id, content.media_kind)
+        send = client_sender.send_photo if content.media_kind == "photo" else (
+            client_sender.send_document
+        )
+        result = await send(target.chat_id, media, caption=text[:_CAPTION] or None)
+    else:
+        result = await client_sender.send(target.chat_id, text)
+    return result.message_id if result is not None else None
+
+
+async def transferable(
+    source: Bot, target: Bot, file_id: str, kind: str
+) -> str | BufferedInputFile:
+    """A file id is valid only for the bot that received it: across bots, upload the bytes."""
+    if source.id == target.id:
+        return file_id
+    data = await source.download(file_id)
+    assert data is not None
+    return BufferedInputFile(data.read(), filename="photo.jpg" if kind == "photo" else "file")
