@@ -129,6 +129,8 @@ class WorkingHours(_Strict):
     def _collect_days(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
+        if "days" in data and not any(name in data for name in WEEKDAYS):
+            return data  # already collected: a dumped playbook validated again (refresh_pipeline)
         data = dict(data)
         days: dict[int, tuple[time, time]] = {}
         for index, name in enumerate(WEEKDAYS):
