@@ -1,0 +1,102 @@
+"""Clients in chat, end to end over the fake Bot API: leads, relays, replies, /stop, alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm.leads import set_shift
+from storage.models import ChatMessage, Contact, Deal, EventKind, TimelineEvent
+from tests.e2e.harness import Harness
+
+
+def _reply_button(message: dict[str, Any]) -> str:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return next(
+        b["callback_data"] for row in rows for b in row if b["callback_data"].startswith("rp:")
+    )
+
+
+async def test_first_message_makes_a_lead_and_a_telegram_reply_reaches_the_client(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep", name="Ivan")
+    client = harness.user("Anna")
+    said = await harness.say(client, "Здравствуйте, сколько стоит?")
+    greeting = said.to(client.id)
+    assert len(greeting) == 1 and "менеджер скоро ответит" in greeting[0]["text"]
+    [greeted] = [c for c in said.calls if c.chat_id == client.id]
+    assert greeted.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    to_rep = said.to(rep.user.id)
+    assert any("сколько стоит" in (m.get("text") or "") for m in to_rep)
+    relayed = next(m for m in to_rep if m["text"].startswith("💬"))
+    deal = await Deal.get(contact__tg_user_id=client.id)
+    assert deal.owner_id == rep.employee.id and deal.source == "telegram"  # type: ignore[attr-defined]
+
+    answer = await harness.deliver(
+        harness.api.message(rep.user, "Добрый день! 1000 ₽", reply_to=relayed["message_id"])
+    )
+    [delivered] = answer.to(client.id)
+    assert delivered["text"] == "Добрый день! 1000 ₽"
+    assert "Отправлено" in answer.to(rep.user.id)[-1]["text"]
+    kinds = await TimelineEvent.filter(deal_id=deal.id).order_by("id").values_list(
+        "kind", flat=True
+    )
+    assert kinds == [EventKind.CREATED, EventKind.MSG_IN, EventKind.MSG_OUT]
+
+
+async def test_reply_button_then_text_and_a_returning_client_stays_on_his_deal(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep")
+    client = harness.user("Boris")
+    first = await harness.say(client, "hello")
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith("💬"))
+    pressed = await harness.press(rep.user, _reply_button(relayed), relayed)
+    assert "Пришлите ответ" in pressed.to(rep.user.id)[-1]["text"]
+    sent = await harness.say(rep.user, "Hi Boris")
+    assert [m["text"] for m in sent.to(client.id)] == ["Hi Boris"]
+
+    again = await harness.say(client, "one more question")
+    assert again.to(client.id) == []  # no second greeting
+    assert any("one more question" in m["text"] for m in again.to(rep.user.id))
+    assert await Deal.all().count() == 1
+    assert await ChatMessage.filter(incoming=True).count() == 2
+
+
+async def test_stop_is_confirmed_once_and_nothing_more_is_sent(harness: Harness) -> None:
+    rep = await harness.make_employee("rep")
+    client = harness.user("Vera")
+    first = await harness.say(client, "hi")
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith("💬"))
+    stopped = await harness.say(client, "/stop")
+    assert len(stopped.to(client.id)) == 1
+    assert (await Contact.get(tg_user_id=client.id)).stopped
+    again = await harness.say(client, "/stop")
+    assert again.to(client.id) == []
+    refused = await harness.deliver(
+        harness.api.message(rep.user, "are you there?", reply_to=relayed["message_id"])
+    )
+    assert refused.to(client.id) == []
+    assert "/stop" in refused.to(rep.user.id)[-1]["text"]
+
+
+async def test_keyword_alert_reaches_owner_and_supervisor(harness: Harness) -> None:
+    rep = await harness.make_employee("rep")
+    boss = await harness.make_employee("supervisor", name="Boss")
+    client = harness.user("Gleb")
+    said = await harness.say(client, "Срочно пришлите договор")
+    assert any("🚨" in m.get("text", "") for m in said.to(rep.user.id))
+    assert any("🚨" in m.get("text", "") for m in said.to(boss.user.id))
+
+
+async def test_round_robin_across_three_reps_on_shift(harness: Harness) -> None:
+    reps = [await harness.make_employee("rep", name=f"Rep {n}") for n in range(3)]
+    off = await harness.make_employee("rep", name="Off")
+    await set_shift(off.employee, False)
+    owners = []
+    for n in range(6):
+        await harness.say(harness.user(f"Client {n}"), "hi")
+    for deal in await Deal.all().order_by("id"):
+        owners.append(deal.owner_id)  # type: ignore[attr-defined]
+    ids = [r.employee.id for r in reps]
+    assert owners == ids + ids
