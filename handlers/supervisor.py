@@ -21,12 +21,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import charts
 from bot.charts import Kind, Names
-from bot.i18n import speaking
+from bot.i18n import create_i18n, speaking
 from bot.scheduler import Clockwork
 from crm import automations
 from crm.automations import DigestFigures
 from crm.context import Crm
 from crm.feed import assign_deal
+from crm.notices import Notifier
 from crm.permissions import can_act_on
 from crm.reports import Period, overdue_tasks
 from storage.models import Deal, Employee, Role
@@ -37,6 +38,7 @@ router.callback_query.filter(MagicData(F.employee))
 
 PERIOD_DAYS = (7, 30, 90)
 AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
+DIGEST_LANG = "ru"  # for supervisors who never chose a language: the default UI language
 
 
 class ReportKind(CallbackData, prefix="rk"):
@@ -261,10 +263,10 @@ def digest_text(crm: Crm, i18n: I18n, default_lang: str) -> automations.DigestTe
     return render
 
 
-def register_jobs(clockwork: Clockwork, i18n: I18n, default_lang: str) -> None:
-    """Reminders and digests on the runtime's clock (each run decides from the store)."""
-    crm, notifier = clockwork.crm, clockwork.notifier
-    render = digest_text(crm, i18n, default_lang)
+def setup_jobs(clockwork: Clockwork, crm: Crm, notifier: Notifier) -> None:
+    """Reminders and digests on the runtime's clock (bot.app.JOB_MODULES); each run decides
+    from the store, so ticking often costs one indexed query."""
+    render = digest_text(crm, create_i18n(DIGEST_LANG), DIGEST_LANG)
 
     async def reminders() -> int:
         return await automations.send_reminders(crm, notifier)
