@@ -53,11 +53,12 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         contact_ids = await ContactPhone.filter(e164=phone).values_list("contact_id", flat=True)
         match |= Q(contact_id__in=list(contact_ids))
     if not text.startswith("#"):
-        named = (
-            await Contact.filter(name__icontains=text)
-            .limit(_CANDIDATES)
-            .values_list("id", flat=True)
-        )
+        # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
+        # spellings of the query are matched as they are, besides the case-insensitive match.
+        by_name = Q(name__icontains=text)
+        for spelling in {text.lower(), text.title(), text.upper(), text.capitalize()}:
+            by_name |= Q(name__contains=spelling)
+        named = await Contact.filter(by_name).limit(_CANDIDATES).values_list("id", flat=True)
         match |= Q(contact_id__in=list(named))
     deals = await (
         Deal.filter(match, _scope(viewer))
