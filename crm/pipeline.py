@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import re
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from config.playbook import Label, Playbook, StageSpec
@@ -75,7 +76,7 @@ async def add_stage(crm: Crm, key: str, name: str) -> EditError | None:
     # New stages go before the terminal ones and offer the buttons of the first stage.
     first_terminal = await Stage.filter(terminal__not_isnull=True).order_by("position").first()
     position = first_terminal.position if first_terminal else await Stage.all().count()
-    await Stage.filter(position__gte=position).update(position=-1)  # reassigned below
+    await Stage.filter(position__gte=position).update(position=F("position") + 1)
     template = crm.playbook.initial_stage
     await Stage.create(
         key=key, position=position, name_ru=name, name_en=name, color="#6E7681",

@@ -1,4 +1,4 @@
-"""The rep's workspace end to end: the App over real HTTP against the fake Bot API, FakeClock time."""
+"""The rep's workspace end to end: the App over HTTP against the fake Bot API, on a FakeClock."""
 
 from __future__ import annotations
 

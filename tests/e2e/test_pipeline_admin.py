@@ -1,0 +1,73 @@
+"""/pipeline end to end: the admin's edits reach the reps' next cards and survive a restart."""
+
+from __future__ import annotations
+
+from storage.models import Deal, Stage
+from tests.e2e.harness import Harness, Json
+
+
+def labels(message: Json) -> list[str]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [b["text"] for row in rows for b in row]
+
+
+async def test_admin_edits_the_pipeline_and_reps_see_it(harness: Harness) -> None:
+    admin = await harness.make_employee("admin", name="Olga")
+    rep = await harness.make_employee("rep", name="Ivan")
+    rep_card = (await harness.say(rep.user, "Анна +7 495 123-45-67")).last
+    deal = await Deal.get()
+
+    # A rep cannot open the editor: his /pipeline is not an admin command.
+    refused = await harness.say(rep.user, "/pipeline")
+    assert not any("Воронка" in m.get("text", "") for m in refused.to(rep.user.id))
+
+    overview = await harness.say(admin.user, "/pipeline")
+    assert "1. 🟦 Новый лид" in overview.text
+    listing = overview.last
+    # Add a stage: key, then name; it goes before the terminal stages.
+    await harness.press_text(admin.user, listing, "➕ Добавить этап")
+    await harness.say(admin.user, "meeting")
+    added = await harness.say(admin.user, "Встреча")
+    assert "4. ⬛ Встреча" in added.text
+    listing = added.last
+
+    # Rename the first stage (ru), move the new one up, recolour it.
+    first = await harness.press_text(admin.user, listing, "🟦 Новый лид")
+    await harness.press_text(admin.user, first.last, "✏️ Название (RU)")
+    renamed = await harness.say(admin.user, "Входящий")
+    assert "1. 🟦 Входящий" in renamed.text
+    listing = renamed.last
+    meeting = await harness.press_text(admin.user, listing, "⬛ Встреча")
+    up = await harness.press_text(admin.user, meeting.last, "⬆️ Выше")
+    assert "3. ⬛ Встреча" in up.text
+    meeting = await harness.press_text(admin.user, up.last, "⬛ Встреча")
+    palette = await harness.press_text(admin.user, meeting.last, "🎨 Цвет")
+    await harness.press_text(admin.user, palette.last, "🟩")
+    assert (await Stage.get(key="meeting")).color == "#3FB950"
+
+    # Rename a button label.
+    listing = (await harness.say(admin.user, "/pipeline")).last
+    labels_menu = await harness.press_text(admin.user, listing, "🏷 Названия кнопок")
+    paid = await harness.press_text(admin.user, labels_menu.last, "Оплачено")
+    await harness.press_text(admin.user, paid.last, "Русское название")
+    await harness.say(admin.user, "Деньги пришли")
+
+    # The rep's next card shows the new stage name and label.
+    fresh = await harness.say(rep.user, "/next")
+    assert "Этап: Входящий" in fresh.text
+    assert "Деньги пришли" in labels(fresh.last) and "Оплачено" not in labels(fresh.last)
+
+    # Remove the first stage: its deal moves to the chosen one.
+    listing = (await harness.say(admin.user, "/pipeline")).last
+    stage = await harness.press_text(admin.user, listing, "🟦 Входящий")
+    targets = await harness.press_text(admin.user, stage.last, "🗑 Удалить")
+    removed = await harness.press_text(admin.user, targets.last, "→ Встреча")
+    assert "Этап удалён, перенесено сделок: 1" in removed.text
+    assert (await Deal.get(id=deal.id)).stage == "meeting"
+    assert not await Stage.exists(key="new")
+
+    # Everything survives a restart.
+    await harness.restart()
+    again = await harness.say(rep.user, "/next")
+    assert "Этап: Встреча" in again.text and "Деньги пришли" in labels(again.last)
+    assert rep_card["message_id"] != again.last["message_id"]
