@@ -211,14 +211,18 @@ def funnel_stages(playbook: Playbook) -> tuple[str, ...]:
 
 
 async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
+    """Deals entering each stage in the period (a deal back in a stage counts once)."""
+    # GROUP BY rather than DISTINCT: PostgreSQL then hashes instead of sorting to disk and runs
+    # the funnel on 1M deals in half the time (bench/reports_bench.py); SQLite does either alike.
     sql = _sql(crm, period)
     team, team_params = _team(period, "d.team")
     rows = await _rows(
         sql,
         f"""SELECT s.stage AS stage, COUNT(*) AS entered, SUM(d.amount) AS amount
-            FROM (SELECT DISTINCT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
+            FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
                   FROM timeline_event e
-                  WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?) s
+                  WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?
+                  GROUP BY 1, 2) s
             JOIN deal d ON d.id = s.deal_id
             WHERE 1 = 1{team}
             GROUP BY s.stage""",
@@ -401,9 +405,10 @@ async def forecast(crm: Crm, period: Period) -> tuple[ForecastRow, ...]:
         sql,
         f"""SELECT s.stage AS stage, COUNT(*) AS decided,
                    SUM(CASE WHEN d.status = 'won' THEN 1 ELSE 0 END) AS won
-            FROM (SELECT DISTINCT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
+            FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
                   FROM timeline_event e
-                  WHERE e.kind IN ('created', 'stage') AND e.at < ?) s
+                  WHERE e.kind IN ('created', 'stage') AND e.at < ?
+                  GROUP BY 1, 2) s
             JOIN deal d ON d.id = s.deal_id
             WHERE d.status <> 'open'{team}
             GROUP BY s.stage""",
