@@ -157,8 +157,8 @@ class Correlator:
             return []  # re-INVITEs, ACKs, INFO… inside a live call
         if method == "CANCEL" and msg.branch in dialog.caller_branches:
             dialog.cancelled = True  # the caller's own CANCEL, not the proxy's on ring timeout
-        elif method == "INVITE" and msg.cseq > dialog.invite_cseq and self._from_caller(
-            dialog, src
+        elif (
+            method == "INVITE" and msg.cseq > dialog.invite_cseq and self._from_caller(dialog, src)
         ):
             # The caller tries again after a challenge or redirect; the first copy of each new
             # CSeq is the caller's own (a proxy forwards only after receiving it).

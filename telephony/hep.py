@@ -19,8 +19,16 @@ _SRC_PORT, _DST_PORT, _SECONDS, _MICROS = 0x07, 0x08, 0x09, 0x0A
 _PROTO_TYPE, _CAPTURE_ID, _AUTH_KEY, _PAYLOAD, _COMPRESSED = 0x0B, 0x0C, 0x0E, 0x0F, 0x10
 # Value sizes of the fixed-width chunks we read; a chunk of another size is malformed.
 _FIXED = {
-    _SRC_IP4: 4, _DST_IP4: 4, _SRC_IP6: 16, _DST_IP6: 16, _SRC_PORT: 2, _DST_PORT: 2,
-    _SECONDS: 4, _MICROS: 4, _PROTO_TYPE: 1, _CAPTURE_ID: 4,
+    _SRC_IP4: 4,
+    _DST_IP4: 4,
+    _SRC_IP6: 16,
+    _DST_IP6: 16,
+    _SRC_PORT: 2,
+    _DST_PORT: 2,
+    _SECONDS: 4,
+    _MICROS: 4,
+    _PROTO_TYPE: 1,
+    _CAPTURE_ID: 4,
 }
 
 

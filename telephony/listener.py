@@ -184,7 +184,7 @@ class SipListener:
 
 
 def parse_networks(spec: str) -> tuple[Network, ...]:
-    """"10.0.0.0/8, 192.168.1.5" → networks (a bare address is a /32 or /128)."""
+    """ "10.0.0.0/8, 192.168.1.5" → networks (a bare address is a /32 or /128)."""
     return tuple(ipaddress.ip_network(part.strip()) for part in spec.split(",") if part.strip())
 
 

@@ -1,0 +1,100 @@
+"""End to end: sipp caller → real Kamailio (siptrace) → sipp callee, mirrored to our listener."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from crm.calltypes import CallRecord, Disposition
+from telephony.listener import SipListener, start_listener
+from tests.telephony.kamailio import (
+    BINARIES_PRESENT,
+    HEP_AUTH_KEY,
+    HEP_CAPTURE_ID,
+    Kamailio,
+    free_udp_port,
+    place_call,
+    start_kamailio,
+)
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.skipif(not BINARIES_PRESENT, reason="kamailio and sipp binaries are not installed"),
+]
+
+CASES = [
+    # uas scenario, uac scenario, disposition, code, rang, talk seconds
+    ("uas_answer.xml", "uac_answer.xml", Disposition.ANSWERED, 200, True, 1),
+    ("uas_486.xml", "uac_reject.xml", Disposition.BUSY, 486, False, 0),
+    ("uas_600.xml", "uac_reject.xml", Disposition.BUSY, 600, False, 0),
+    ("uas_603.xml", "uac_reject.xml", Disposition.BUSY, 603, False, 0),
+    ("uas_ring.xml", "uac_cancel.xml", Disposition.CANCELLED, 487, True, 0),
+    ("uas_ring.xml", "uac_reject.xml", Disposition.NO_ANSWER, 408, True, 0),  # fr_inv_timer
+    ("uas_480.xml", "uac_reject.xml", Disposition.NO_ANSWER, 480, True, 0),
+    ("uas_404.xml", "uac_reject.xml", Disposition.UNAVAILABLE, 404, False, 0),
+    ("uas_503.xml", "uac_reject.xml", Disposition.UNAVAILABLE, 503, False, 0),  # caller gets 500
+]
+
+
+@pytest.fixture(scope="module", params=["hep", "raw"])
+def proxy(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kamailio]:
+    workdir = tmp_path_factory.mktemp(f"kamailio-{request.param}")
+    kamailio = start_kamailio(workdir, request.param, free_udp_port())
+    yield kamailio
+    kamailio.stop()
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+        self.arrived = asyncio.Condition()
+
+    async def on_call(self, record: CallRecord) -> None:
+        async with self.arrived:
+            self.records.append(record)
+            self.arrived.notify_all()
+
+    async def wait_for(self, call_id: str) -> CallRecord:
+        async with asyncio.timeout(10), self.arrived:
+            await self.arrived.wait_for(lambda: any(r.call_id == call_id for r in self.records))
+        return next(r for r in self.records if r.call_id == call_id)
+
+
+@pytest.fixture
+async def capture(proxy: Kamailio) -> AsyncIterator[tuple[Calls, SipListener]]:
+    calls = Calls()
+    listener = await start_listener(
+        "127.0.0.1", proxy.capture_port, calls.on_call,
+        capture_ids={HEP_CAPTURE_ID}, auth_key=HEP_AUTH_KEY,
+    )  # fmt: skip
+    yield calls, listener
+    await listener.close()
+
+
+@pytest.mark.parametrize(("uas", "uac", "disposition", "code", "rang", "talk"), CASES)
+async def test_call_through_kamailio(
+    proxy: Kamailio,
+    capture: tuple[Calls, SipListener],
+    tmp_path: Path,
+    uas: str,
+    uac: str,
+    disposition: Disposition,
+    code: int,
+    rang: bool,
+    talk: int,
+) -> None:
+    calls, listener = capture
+    call_id = await place_call(proxy, uas, uac, tmp_path)
+    record = await calls.wait_for(call_id)
+    assert (record.disposition, record.sip_code, record.rang) == (disposition, code, rang)
+    assert (record.caller, record.callee) == ("101", "200")
+    assert record.talk_seconds == talk
+    assert record.started_at <= (record.answered_at or record.ended_at) <= record.ended_at
+    counters = listener.counters
+    assert counters.malformed == counters.denied == counters.auth_failed == 0
+    assert counters.parsed > 0
