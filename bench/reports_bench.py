@@ -18,6 +18,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import cast
 
 from bench.dataset import DatasetInfo, generate, scratch_store
 from config.playbook import load_playbook
@@ -46,17 +47,16 @@ async def naive_funnel(period: reports.Period) -> dict[str, tuple[int, int]]:
 async def naive_reps(period: reports.Period) -> dict[int, tuple[int, int, int]]:
     """Calls, outcome presses and won deals per rep, counted in Python from ORM rows."""
     span = {"started_at__gte": period.start, "started_at__lt": period.end}
-    calls: Counter[int] = Counter(await Call.filter(**span).values_list("agent_id", flat=True))
-    presses: Counter[int] = Counter(
-        await TimelineEvent.filter(
-            kind=EventKind.OUTCOME, at__gte=period.start, at__lt=period.end
-        ).values_list("actor_id", flat=True)
+    # values_list(flat=True) gives bare ids; Tortoise's stubs type every row as a tuple.
+    calls: Counter[int] = Counter(
+        cast(list[int], await Call.filter(**span).values_list("agent_id", flat=True))
     )
-    won: Counter[int] = Counter(
-        await Deal.filter(
-            status="won", closed_at__gte=period.start, closed_at__lt=period.end
-        ).values_list("owner_id", flat=True)
-    )
+    presses: Counter[int] = Counter(cast(list[int], await TimelineEvent.filter(
+        kind=EventKind.OUTCOME, at__gte=period.start, at__lt=period.end
+    ).values_list("actor_id", flat=True)))
+    won: Counter[int] = Counter(cast(list[int], await Deal.filter(
+        status="won", closed_at__gte=period.start, closed_at__lt=period.end
+    ).values_list("owner_id", flat=True)))
     people: set[int] = {*calls, *presses, *won}
     return {k: (calls[k], presses[k], won[k]) for k in people}
 
