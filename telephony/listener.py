@@ -30,6 +30,9 @@ LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("::1/128"),
 )
 _ADDRESS_CACHE_SIZE = 4096
+# HEP carries the sender's capture time; trusted only this close to our clock, since timeouts
+# compare it with our clock (a sender an hour off would otherwise never or instantly time out).
+MAX_CLOCK_SKEW = timedelta(minutes=1)
 
 
 @dataclass(slots=True)
@@ -93,7 +96,9 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
             if packet.proto_type not in (None, PROTO_SIP):
                 counters.ignored += 1
                 return
-            payload, at = packet.payload, packet.timestamp or now
+            payload, at = packet.payload, now
+            if packet.timestamp is not None and abs(packet.timestamp - now) <= MAX_CLOCK_SKEW:
+                at = packet.timestamp
             src = (
                 (packet.src_ip, packet.src_port)
                 if packet.src_ip is not None and packet.src_port is not None

@@ -163,3 +163,19 @@ async def test_recorded_kamailio_stream_through_the_socket(mode: str) -> None:
         await listener.close()
     assert len(calls) == 9
     assert balanced(listener.counters) and listener.counters.malformed == 0
+
+
+async def test_hep_time_is_trusted_only_near_our_clock() -> None:
+    clock = FakeClock(T0 + timedelta(hours=2))  # the sender's clock is two hours behind
+    calls: list[CallRecord] = []
+
+    async def on_call(record: CallRecord) -> None:
+        calls.append(record)
+
+    listener = await start_listener("127.0.0.1", 0, on_call, clock=clock)
+    try:
+        await _send(listener, [_hep(request("INVITE")), _hep(response(486), src=PROXY)])
+        await eventually(lambda: len(calls) == 1)
+    finally:
+        await listener.close()
+    assert calls[0].started_at == calls[0].ended_at == T0 + timedelta(hours=2)
