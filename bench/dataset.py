@@ -44,6 +44,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from storage.db import migrate, tortoise_config
 from storage.models import Employee, Role
@@ -357,9 +358,13 @@ async def generate(db_url: str, deals: int = 1_000_000, reps: int = 200, *, seed
     `now` defaults to the current hour; the load time (migration excluded) is printed.
     """
     now = now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    await migrate(db_url)
+    # Tortoise keeps its set-up in a context variable: in tasks of their own, the migration and
+    # the ORM session leave the caller free to open the store afterwards.
+    # Tortoise caches insert statements per connection name, whatever the dialect behind it.
+    EXECUTOR_CACHE.clear()
+    await asyncio.create_task(migrate(db_url))
     started = time.perf_counter()
-    rep_ids, rep_teams, supervisors, admin = await _employees(db_url, reps)
+    rep_ids, rep_teams, supervisors, admin = await asyncio.create_task(_employees(db_url, reps))
     postgres = db_url.startswith(("postgres://", "postgresql://"))
     rows = _Rows(deals, rep_ids, rep_teams, now, seed, as_text=not postgres)
     if postgres:
