@@ -15,6 +15,7 @@ from config.playbook import Playbook
 from crm.context import Crm
 from crm.permissions import can_act_on
 from storage.models import (
+    Contact,
     Deal,
     DealStatus,
     Employee,
@@ -23,6 +24,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
+from storage.queries import PressTarget, load_press_target
 
 TERMINAL_STATUS = {"won": DealStatus.WON, "lost": DealStatus.LOST, "archive": DealStatus.ARCHIVED}
 
@@ -115,54 +117,54 @@ def _offered(playbook: Playbook, stage: str, button: str) -> bool:
 
 async def apply_outcome(crm: Crm, press: Press) -> Outcome:
     pb = crm.playbook
-    task = await Task.get_or_none(id=press.task_id).select_related("deal", "deal__contact")
-    if task is None:
+    target = await load_press_target(press.task_id)
+    if target is None:
         return Outcome(Status.ALREADY_HANDLED)
-    deal = task.deal
-    if press.actor is not None and not can_act_on(press.actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]
-        return Outcome(Status.FORBIDDEN, deal.id)
-    if task.status != TaskStatus.OPEN or press.button not in pb.buttons:
-        return Outcome(Status.ALREADY_HANDLED, deal.id, deal.stage)
-    if not _offered(pb, deal.stage, press.button) or pb.buttons[press.button].submenu:
-        return Outcome(Status.NOT_OFFERED, deal.id, deal.stage)
+    deal_id, stage = target.deal_id, target.stage
+    if press.actor is not None and not can_act_on(press.actor, target.owner_id, target.team):
+        return Outcome(Status.FORBIDDEN, deal_id)
+    if target.task_status != TaskStatus.OPEN or press.button not in pb.buttons:
+        return Outcome(Status.ALREADY_HANDLED, deal_id, stage)
+    if not _offered(pb, stage, press.button) or pb.buttons[press.button].submenu:
+        return Outcome(Status.NOT_OFFERED, deal_id, stage)
     spec = pb.buttons[press.button]
     now = crm.now()
     actor_id = press.actor.id if press.actor else None
     if spec.note:
         await TimelineEvent.create(
-            deal_id=deal.id, kind=EventKind.NOTE, text=press.note, actor_id=actor_id, at=now
+            deal_id=deal_id, kind=EventKind.NOTE, text=press.note, actor_id=actor_id, at=now
         )
-        return Outcome(Status.NOTE_ADDED, deal.id, deal.stage)
+        return Outcome(Status.NOTE_ADDED, deal_id, stage)
     if spec.reasons and press.reason not in spec.reasons:
-        return Outcome(Status.NEEDS_REASON, deal.id, deal.stage)
-    decision = decide(pb, deal.stage, deal.no_answer_count, press.button, now, press.when)
+        return Outcome(Status.NEEDS_REASON, deal_id, stage)
+    decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
     if isinstance(decision, Status):
-        return Outcome(decision, deal.id, deal.stage)
-    due = crm.snap(decision.due, deal.contact.tz) if decision.due else None
+        return Outcome(decision, deal_id, stage)
+    due = crm.snap(decision.due, target.contact_tz) if decision.due else None
 
     try:
         async with in_transaction():
-            next_task_id, repeat_deal_id = await _write(crm, press, task, decision, due, now)
+            next_task_id, repeat_deal_id = await _write(crm, press, target, decision, due, now)
     except _Stale:
-        return Outcome(Status.ALREADY_HANDLED, deal.id, deal.stage)
+        return Outcome(Status.ALREADY_HANDLED, deal_id, stage)
     attempt = decision.no_answer_count if spec.ladder else 0
     return Outcome(
-        Status.DONE, deal.id, decision.stage, decision.status, next_task_id, due, attempt,
+        Status.DONE, deal_id, decision.stage, decision.status, next_task_id, due, attempt,
         repeat_deal_id,
     )
 
 
 async def _write(
-    crm: Crm, press: Press, task: Task, decision: Decision, due: datetime | None, now: datetime
+    crm: Crm, press: Press, target: PressTarget, decision: Decision, due: datetime | None,
+    now: datetime,
 ) -> tuple[int | None, int | None]:
     """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
-    deal = task.deal
     spec = crm.playbook.buttons[press.button]
     actor_id = press.actor.id if press.actor else None
     attempt = decision.no_answer_count if spec.ladder else 0
     # The conditional close comes first: it is the lock that makes a double tap a no-op, and on
     # SQLite a transaction that writes first never fails with "database is locked".
-    if not await Task.filter(id=task.id, status=TaskStatus.OPEN).update(
+    if not await Task.filter(id=target.task_id, status=TaskStatus.OPEN).update(
         status=TaskStatus.DONE, closed_at=now, outcome=press.button, closed_by_id=actor_id
     ):
         raise _Stale
@@ -170,28 +172,29 @@ async def _write(
         "stage": decision.stage,
         "status": decision.status,
         "no_answer_count": decision.no_answer_count,
-        "version": deal.version + 1,
+        "version": target.version + 1,
     }
-    if decision.stage != deal.stage:
+    if decision.stage != target.stage:
         changes["stage_changed_at"] = now
     if decision.status != DealStatus.OPEN:
         changes["closed_at"] = now
     if press.reason:
         changes["lost_reason"] = press.reason
         changes["lost_note"] = press.note or None
-    if not await Deal.filter(id=deal.id, version=deal.version).update(**changes):
+    if not await Deal.filter(id=target.deal_id, version=target.version).update(**changes):
         raise _Stale
     next_task_id = None
     if due is not None and decision.task_kind:
         next_task = await Task.create(
-            deal_id=deal.id, kind=decision.task_kind, due_at=due,
-            assignee_id=deal.owner_id, team=deal.team,  # type: ignore[attr-defined]
+            deal_id=target.deal_id, kind=decision.task_kind, due_at=due,
+            assignee_id=target.owner_id, team=target.team,
             attempt=attempt, planned_by=press.button, created_at=now,
         )
         next_task_id = next_task.id
     events = [
         TimelineEvent(
-            deal_id=deal.id, kind=EventKind.OUTCOME, text=press.note, actor_id=actor_id, at=now,
+            deal_id=target.deal_id, kind=EventKind.OUTCOME, text=press.note, actor_id=actor_id,
+            at=now,
             data={
                 "button": press.button, "source": press.source, "reason": press.reason,
                 "due": due.isoformat() if due else None, "attempt": attempt or None,
@@ -199,17 +202,17 @@ async def _write(
             },
         )
     ]
-    if decision.stage != deal.stage:
+    if decision.stage != target.stage:
         events.append(
             TimelineEvent(
-                deal_id=deal.id, kind=EventKind.STAGE, actor_id=actor_id, at=now,
-                data={"from": deal.stage, "to": decision.stage},
+                deal_id=target.deal_id, kind=EventKind.STAGE, actor_id=actor_id, at=now,
+                data={"from": target.stage, "to": decision.stage},
             )
         )
     await TimelineEvent.bulk_create(events)
     repeat_deal_id = None
     if decision.status == DealStatus.WON:
-        repeat_deal_id = await _after_won(crm, deal, now)
+        repeat_deal_id = await _after_won(crm, target, now)
     return next_task_id, repeat_deal_id
 
 
@@ -217,19 +220,19 @@ class _Stale(Exception):
     """The deal changed under us; the transaction rolls back."""
 
 
-async def _after_won(crm: Crm, deal: Deal, now: datetime) -> int | None:
+async def _after_won(crm: Crm, target: PressTarget, now: datetime) -> int | None:
     """Automation on Paid: remember the purchase and plan the repeat sale."""
     from crm.deals import open_deal  # deals imports engine's neighbours; keep the cycle lazy
 
-    contact = deal.contact
+    contact = await Contact.get(id=target.contact_id)
     contact.last_purchase_at = now
     await contact.save(update_fields=["last_purchase_at"])
     days = crm.playbook.automations.repeat_sale_days
     if not days:
         return None
     repeat = await open_deal(
-        crm, contact, owner_id=deal.owner_id, team=deal.team,  # type: ignore[attr-defined]
-        title=deal.title, source="repeat", task_kind="repeat_sale",
-        due=crm.snap(now + timedelta(days=days), contact.tz), link_from=deal.id,
+        crm, contact, owner_id=target.owner_id, team=target.team,
+        title=target.title, source="repeat", task_kind="repeat_sale",
+        due=crm.snap(now + timedelta(days=days), contact.tz), link_from=target.deal_id,
     )
     return repeat.id
