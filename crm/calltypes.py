@@ -41,3 +41,12 @@ class CallRecord:
         if self.answered_at is None:
             return 0
         return max(0, int((self.ended_at - self.answered_at).total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    """A call started ringing: the moment for a screen pop on the agent's side."""
+
+    call_id: str
+    caller: str
+    callee: str

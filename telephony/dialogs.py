@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crm.calltypes import CallRecord, Disposition
+from crm.calltypes import CallRecord, Disposition, Ringing
 from telephony.sip import SipMessage
 
 _BUSY = frozenset({486, 600, 603})
@@ -84,6 +84,12 @@ class Correlator:
         self.stats = CorrelatorStats()
         self._open: OrderedDict[str, _Dialog] = OrderedDict()
         self._closed: OrderedDict[str, datetime] = OrderedDict()  # Call-ID → forget after
+        self._ringing: list[Ringing] = []
+
+    def take_ringing(self) -> list[Ringing]:
+        """Calls that started ringing since the last call (each once), for screen pops."""
+        ringing, self._ringing = self._ringing, []
+        return ringing
 
     def __len__(self) -> int:
         return len(self._open)
@@ -178,7 +184,9 @@ class Correlator:
         if dialog.answered_at is not None or code < 180:
             return []  # 200 retransmissions, 100 Trying
         if code < 200:
-            dialog.rang = True
+            if not dialog.rang:
+                dialog.rang = True
+                self._ringing.append(Ringing(dialog.call_id, dialog.caller, dialog.callee))
             return []
         if msg.branch not in dialog.caller_branches:
             dialog.callee_codes.add(code)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from crm.calltypes import CallRecord
+from crm.calltypes import CallRecord, Ringing
 from crm.clock import Clock, SystemClock
 from telephony.dialogs import Correlator, DialogLimits
 from telephony.hep import PROTO_SIP, HepError, decode_hep, is_hep
@@ -24,6 +24,7 @@ from telephony.sip import SipParseError, parse_sip
 log = logging.getLogger(__name__)
 
 OnCall = Callable[[CallRecord], Coroutine[Any, Any, None]]
+OnRing = Callable[[Ringing], Coroutine[Any, Any, None]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -63,8 +64,10 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         auth_key: bytes | None,
         clock: Clock,
         correlator: Correlator,
+        on_ring: OnRing | None = None,
     ) -> None:
         self._on_call = on_call
+        self._on_ring = on_ring
         self._allow = tuple(allow)
         self._capture_ids = frozenset(capture_ids) if capture_ids else None
         self._auth_key = auth_key
@@ -117,6 +120,10 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         if message.parser != "pyvoip":
             counters.pyvoip_fallbacks += 1
         self._emit(self.correlator.feed(message, at, src))
+        ringing = self.correlator.take_ringing()
+        if self._on_ring is not None:
+            for ring in ringing:
+                self._spawn(self._on_ring(ring))
 
     def sweep(self) -> None:
         self._emit(self.correlator.sweep(self._clock.now()))
@@ -127,15 +134,18 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         counters.timed_out, counters.evicted = correlator.stats.timed_out, correlator.stats.evicted
         for record in records:
             self.counters.calls += 1
-            task = asyncio.get_running_loop().create_task(self._on_call(record))
-            self.pending.add(task)
-            task.add_done_callback(self._task_done)
+            self._spawn(self._on_call(record))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.pending.add(task)
+        task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.pending.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self.counters.on_call_errors += 1
-            log.error("on_call failed", exc_info=error)
+            log.error("call handler failed", exc_info=error)
 
     def _allowed(self, host: str) -> bool:
         cached = self._allowed_cache.get(host)
@@ -204,6 +214,7 @@ async def start_listener(
     clock: Clock | None = None,
     limits: DialogLimits | None = None,
     sweep_every: timedelta = timedelta(seconds=1),
+    on_ring: OnRing | None = None,
 ) -> SipListener:
     """Bind host:port (port 0 picks a free one, see `SipListener.address`) and start capturing."""
     protocol = SipCaptureProtocol(
@@ -213,6 +224,7 @@ async def start_listener(
         auth_key=auth_key,
         clock=clock or SystemClock(),
         correlator=Correlator(limits),
+        on_ring=on_ring,
     )
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, port))

@@ -171,8 +171,13 @@ async def finish(process: asyncio.subprocess.Process) -> int:
         return await process.wait()
 
 
-async def place_call(proxy: Kamailio, uas: str, uac: str, workdir: Path) -> str:
-    """Run one sipp callee and one sipp caller through the proxy; return the call's Call-ID."""
+async def place_call(
+    proxy: Kamailio, uas: str, uac: str, workdir: Path, from_user: str = "101", to_user: str = "200"
+) -> str:
+    """Run one sipp callee and one sipp caller through the proxy; return the call's Call-ID.
+
+    from_user and to_user are the user parts of From and To (an extension or a number).
+    """
     uas_port, uac_port = free_udp_port(), free_udp_port()
     common = ["-i", "127.0.0.1", "-m", "1", "-trace_err"]
     callee = await run_sipp(
@@ -180,8 +185,9 @@ async def place_call(proxy: Kamailio, uas: str, uac: str, workdir: Path) -> str:
     )
     await asyncio.sleep(0.2)
     caller = await run_sipp(
-        [f"127.0.0.1:{uas_port}", "-sf", str(SCENARIOS / uac), "-s", "200",
-         "-p", str(uac_port), "-rsa", f"127.0.0.1:{proxy.port}", *common],
+        [f"127.0.0.1:{uas_port}", "-sf", str(SCENARIOS / uac), "-s", to_user,
+         "-key", "caller", from_user, "-p", str(uac_port),
+         "-rsa", f"127.0.0.1:{proxy.port}", *common],
         cwd=workdir,
     )  # fmt: skip
     caller_rc, callee_rc = await finish(caller), await finish(callee)

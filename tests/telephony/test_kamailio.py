@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,7 @@ from tests.telephony.kamailio import (
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
     Kamailio,
-    free_udp_port,
     place_call,
-    start_kamailio,
 )
 
 pytestmark = [
@@ -37,16 +35,6 @@ CASES = [
     ("uas_404.xml", "uac_reject.xml", Disposition.UNAVAILABLE, 404, False, 0),
     ("uas_503.xml", "uac_reject.xml", Disposition.UNAVAILABLE, 503, False, 0),  # caller gets 500
 ]
-
-
-@pytest.fixture(scope="module", params=["hep", "raw"])
-def proxy(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Kamailio]:
-    workdir = tmp_path_factory.mktemp(f"kamailio-{request.param}")
-    kamailio = start_kamailio(workdir, request.param, free_udp_port())
-    yield kamailio
-    kamailio.stop()
 
 
 class Calls:
