@@ -1,0 +1,104 @@
+"""`nextstep calls` (recent calls for an admin) and `nextstep sip-listen` (the listener alone)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+
+from bot.i18n import create_i18n
+from bot.notifier import BotNotifier
+from bot.sender import RetryAfterMiddleware, Sender
+from cli.common import crm_session
+from config.settings import Settings, split_host_port
+from crm.notices import Notice, Notifier
+from storage.models import Call
+from telephony.bridge import call_sink, ring_sink
+from telephony.listener import parse_networks, start_listener
+
+log = logging.getLogger("nextstep.sip")
+
+
+async def main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "calls":
+        async with crm_session(settings):
+            return await _list_calls(args.last, as_json=args.json)
+    return await _listen(settings)
+
+
+async def _list_calls(last: int, *, as_json: bool) -> int:
+    calls = await Call.all().order_by("-started_at").limit(last).select_related("agent")
+    rows = [
+        {
+            "call_id": c.call_id, "started_at": c.started_at.isoformat(), "direction": c.direction,
+            "agent": c.agent.name if c.agent else c.agent_ext, "remote": c.remote_e164 or c.remote,
+            "disposition": c.disposition, "sip_code": c.sip_code, "talk_seconds": c.talk_seconds,
+            "deal_id": c.deal_id,  # type: ignore[attr-defined]
+        }
+        for c in calls
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'started (UTC)':<17} {'dir':<7} {'agent':<12} {'remote':<16} {'outcome':<12} "
+          f"{'code':>4} {'talk':>5}  deal")
+    for r in rows:
+        print(
+            f"{r['started_at'][:16]:<17} {r['direction']:<7} {str(r['agent'] or '-'):<12} "
+            f"{r['remote']:<16} {r['disposition']:<12} {r['sip_code'] or '-'!s:>4} "
+            f"{r['talk_seconds']:>5}  {r['deal_id'] or '-'}"
+        )
+    return 0
+
+
+class _LogNotifier:
+    """Without a bot token the listener still records calls; what agents would be told is logged."""
+
+    async def notify(self, notice: Notice) -> None:
+        log.info("would tell employee %s: %s %s", notice.employee_id, notice.kind, notice.params)
+
+
+async def _listen(settings: Settings) -> int:
+    if not settings.sip_listen:
+        print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
+        return 2
+    host, port = split_host_port(settings.sip_listen)
+    async with crm_session(settings) as crm, contextlib.AsyncExitStack() as stack:
+        notifier: Notifier = _LogNotifier()
+        sender: Sender | None = None
+        if settings.bot_token:
+            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
+            session.middleware(RetryAfterMiddleware())
+            bot = Bot(settings.bot_token, session=session,
+                      default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+            stack.push_async_callback(bot.session.close)
+            sender = Sender(bot)
+            notifier = BotNotifier(bot, sender, crm, create_i18n(settings.locale))
+        listener = await start_listener(
+            host, port, call_sink(crm, notifier),
+            allow=parse_networks(",".join(settings.sip_allow)),
+            capture_ids=settings.hep_capture_ids or None,
+            auth_key=settings.hep_auth_key.encode() or None,
+            clock=crm.clock, on_ring=ring_sink(crm, notifier),
+        )
+        log.info("listening for SIP on %s:%s", *listener.address)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        # Finish the calls already captured before letting go of the store and the bot.
+        await listener.close()
+        if sender is not None:
+            await sender.drain()
+        log.info("stopped: %s", listener.counters)
+    return 0
