@@ -53,7 +53,7 @@ async def _list_calls(last: int, *, as_json: bool) -> int:
           f"{'code':>4} {'talk':>5}  deal")
     for r in rows:
         print(
-            f"{r['started_at'][:16]:<17} {r['direction']:<7} {str(r['agent'] or '-'):<12} "
+            f"{r['started_at'][:16]:<17} {r['direction']:<7} {r['agent'] or '-'!s:<12} "
             f"{r['remote']:<16} {r['disposition']:<12} {r['sip_code'] or '-'!s:>4} "
             f"{r['talk_seconds']:>5}  {r['deal_id'] or '-'}"
         )

@@ -1,4 +1,4 @@
-"""`nextstep sip-listen` on its own records a replayed Kamailio capture; `nextstep calls` lists it."""
+"""`nextstep sip-listen` alone records a replayed Kamailio capture; `nextstep calls` lists it."""
 
 from __future__ import annotations
 
