@@ -52,16 +52,38 @@ from storage.models import Employee, Role
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEAMS = ("north", "south", "east", "west")
 SOURCES = ("site", "call", "telegram", "referral", "ads", "repeat")
-ZONES = ("Europe/Moscow", "Europe/Moscow", "Europe/Moscow", "Asia/Yekaterinburg",
-         "Asia/Novosibirsk", None)
+ZONES = (
+    "Europe/Moscow",
+    "Europe/Moscow",
+    "Europe/Moscow",
+    "Asia/Yekaterinburg",
+    "Asia/Novosibirsk",
+    None,
+)
 FIRST = ("Anna", "Ivan", "Olga", "Petr", "Maria", "Sergey", "Elena", "Dmitry", "Irina", "Pavel")
-LAST = ("Ivanova", "Petrov", "Smirnova", "Kuznetsov", "Popova", "Sokolov", "Lebedeva", "Kozlov",
-        "Novikova", "Morozov", "Volkova", "Orlov")
+LAST = (
+    "Ivanova",
+    "Petrov",
+    "Smirnova",
+    "Kuznetsov",
+    "Popova",
+    "Sokolov",
+    "Lebedeva",
+    "Kozlov",
+    "Novikova",
+    "Morozov",
+    "Volkova",
+    "Orlov",
+)
 LOST_REASONS = ("price", "competitor", "no_need", "other")
 # (stage, status, weight): the pipeline as it stands after a year of work.
 STATES = (
-    ("new", "open", 20), ("in_progress", "open", 26), ("invoice_sent", "open", 16),
-    ("paid", "won", 14), ("refused", "lost", 14), ("archive", "archived", 10),
+    ("new", "open", 20),
+    ("in_progress", "open", 26),
+    ("invoice_sent", "open", 16),
+    ("paid", "won", 14),
+    ("refused", "lost", 14),
+    ("archive", "archived", 10),
 )
 BULK_TABLES = ("contact", "contact_phone", "deal", "task", "timeline_event", "call")
 CHUNK = 100_000
@@ -93,8 +115,15 @@ def _fmt(moment: datetime) -> str:
 class _Rows:
     """Contacts, phones and deals, generated in chunks of ids."""
 
-    def __init__(self, deals: int, reps: Sequence[int], rep_teams: Sequence[str], now: datetime,
-                 seed: int, as_text: bool) -> None:
+    def __init__(
+        self,
+        deals: int,
+        reps: Sequence[int],
+        rep_teams: Sequence[str],
+        now: datetime,
+        seed: int,
+        as_text: bool,
+    ) -> None:
         self.deals = deals
         self.queue_from = deals - deals // 20 + 1
         self.reps = reps
@@ -122,44 +151,113 @@ class _Rows:
         for k, i in enumerate(range(start, stop)):
             queued = i >= self.queue_from
             if queued:  # the newest leads: last week, nobody's yet
-                created = now - timedelta(seconds=int(7 * DAY * (self.deals - i + jitter[k])
-                                                      / max(1, self.deals - self.queue_from + 1)))
+                created = now - timedelta(
+                    seconds=int(
+                        7
+                        * DAY
+                        * (self.deals - i + jitter[k])
+                        / max(1, self.deals - self.queue_from + 1)
+                    )
+                )
                 stage, status, owner = "new", "open", None
                 team = TEAMS[i % len(TEAMS)]
             else:
-                created = now - timedelta(seconds=int(span * (1 - i / self.deals) + 3600 * jitter[k]
-                                                      + 7 * DAY))
+                created = now - timedelta(
+                    seconds=int(span * (1 - i / self.deals) + 3600 * jitter[k] + 7 * DAY)
+                )
                 stage, status, _ = states[k]
                 owner = owners[k]
                 team = self.rep_teams[owner]
             age = (now - created).total_seconds()
-            changed = created if stage == "new" else created + timedelta(seconds=int(age * jitter[k] / 2))
+            changed = (
+                created if stage == "new" else created + timedelta(seconds=int(age * jitter[k] / 2))
+            )
             closed = changed if status != "open" else None
             name = f"{FIRST[i % 10]} {LAST[i * 7 % 12]}"
             phone = f"+79{i * 7919 % 1_000_000_000:09d}"
-            contacts.append((
-                i, name, "" if i % 4 else f"OOO Client {i}", f"c{i}@example.com" if i % 5 == 0 else None,
-                10_000_000 + i if i % 7 == 0 else None, None, "RU", zones[k], sources[k], "[]", "{}",
-                ts(closed) if status == "won" else None, flag(False), ts(created), owner,
-            ))
+            contacts.append(
+                (
+                    i,
+                    name,
+                    "" if i % 4 else f"OOO Client {i}",
+                    f"c{i}@example.com" if i % 5 == 0 else None,
+                    10_000_000 + i if i % 7 == 0 else None,
+                    None,
+                    "RU",
+                    zones[k],
+                    sources[k],
+                    "[]",
+                    "{}",
+                    ts(closed) if closed and status == "won" else None,
+                    flag(False),
+                    ts(created),
+                    owner,
+                )
+            )
             phones.append((i, i, phone))
-            deals.append((
-                i, i, name, amounts[k], stage, status,
-                rng.choice(LOST_REASONS) if status == "lost" else None, None, sources[k], "[]", "{}",
-                5 if status == "archived" else (i % 4 if stage == "new" and not queued else 0),
-                owner, team, 2 if stage != "new" else 1, ts(created), ts(changed),
-                ts(closed) if closed else None,
-            ))
+            deals.append(
+                (
+                    i,
+                    i,
+                    name,
+                    amounts[k],
+                    stage,
+                    status,
+                    rng.choice(LOST_REASONS) if status == "lost" else None,
+                    None,
+                    sources[k],
+                    "[]",
+                    "{}",
+                    5 if status == "archived" else (i % 4 if stage == "new" and not queued else 0),
+                    owner,
+                    team,
+                    2 if stage != "new" else 1,
+                    ts(created),
+                    ts(changed),
+                    ts(closed) if closed else None,
+                )
+            )
         return contacts, phones, deals
 
 
-CONTACT_COLUMNS = ("id", "name", "company", "email", "tg_user_id", "tg_username", "region", "tz",
-                   "source", "tags", "custom", "last_purchase_at", "stopped", "created_at",
-                   "owner_id")
+CONTACT_COLUMNS = (
+    "id",
+    "name",
+    "company",
+    "email",
+    "tg_user_id",
+    "tg_username",
+    "region",
+    "tz",
+    "source",
+    "tags",
+    "custom",
+    "last_purchase_at",
+    "stopped",
+    "created_at",
+    "owner_id",
+)
 PHONE_COLUMNS = ("id", "contact_id", "e164")
-DEAL_COLUMNS = ("id", "contact_id", "title", "amount", "stage", "status", "lost_reason",
-                "lost_note", "source", "tags", "custom", "no_answer_count", "owner_id", "team",
-                "version", "created_at", "stage_changed_at", "closed_at")
+DEAL_COLUMNS = (
+    "id",
+    "contact_id",
+    "title",
+    "amount",
+    "stage",
+    "status",
+    "lost_reason",
+    "lost_note",
+    "source",
+    "tags",
+    "custom",
+    "no_answer_count",
+    "owner_id",
+    "team",
+    "version",
+    "created_at",
+    "stage_changed_at",
+    "closed_at",
+)
 
 
 class _Dialect:
@@ -225,8 +323,8 @@ def _derived_inserts(d: _Dialect) -> list[str]:
                    {d.json(STAGE_DATA)},
                    d.stage_changed_at, d.owner_id
             FROM deal d WHERE d.stage <> 'new'""",
-        f"""INSERT INTO "call" (call_id, direction, agent_id, remote, remote_e164, contact_id, deal_id,
-                              disposition, sip_code, started_at, answered_at, ended_at,
+        f"""INSERT INTO "call" (call_id, direction, agent_id, remote, remote_e164, contact_id,
+                              deal_id, disposition, sip_code, started_at, answered_at, ended_at,
                               talk_seconds)
             SELECT 'bench-' || t.id, 'out', t.assignee_id, p.e164, p.e164, p.contact_id, t.deal_id,
                    CASE WHEN t.outcome = 'no_pickup' THEN 'no_answer' ELSE 'answered' END,
@@ -249,15 +347,27 @@ async def _employees(db_url: str, reps: int) -> tuple[list[int], list[str], list
             await Employee.create(name=f"Supervisor {team}", role=Role.SUPERVISOR, team=team)
             for team in TEAMS
         ]
-        await Employee.bulk_create([
-            Employee(name=f"Rep {i + 1}", role=Role.REP, team=TEAMS[i % len(TEAMS)],
-                     sip_ext=str(1000 + i), tz="Europe/Moscow")
-            for i in range(reps)
-        ])
+        await Employee.bulk_create(
+            [
+                Employee(
+                    name=f"Rep {i + 1}",
+                    role=Role.REP,
+                    team=TEAMS[i % len(TEAMS)],
+                    sip_ext=str(1000 + i),
+                    tz="Europe/Moscow",
+                )
+                for i in range(reps)
+            ]
+        )
         rows = await Employee.filter(role=Role.REP).order_by("id").values_list("id", "team")
     finally:
         await Tortoise.close_connections()
-    return [int(r[0]) for r in rows], [str(r[1]) for r in rows], [s.id for s in supervisors], admin.id
+    return (
+        [int(r[0]) for r in rows],
+        [str(r[1]) for r in rows],
+        [s.id for s in supervisors],
+        admin.id,
+    )
 
 
 def _pg_dsn(db_url: str) -> str:
@@ -273,8 +383,10 @@ async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
     conns = [await asyncpg.connect(dsn) for _ in range(3)]
     try:
         for conn in conns:
-            await conn.execute("SET session_replication_role = replica; "
-                               "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'")
+            await conn.execute(
+                "SET session_replication_role = replica; "
+                "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'"
+            )
         main = conns[0]
         indexes = await main.fetch(
             """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
@@ -289,8 +401,12 @@ async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
             if pending is not None:
                 await pending
             pending = asyncio.gather(
-                conns[0].copy_records_to_table("contact", records=contacts, columns=CONTACT_COLUMNS),
-                conns[1].copy_records_to_table("contact_phone", records=phones, columns=PHONE_COLUMNS),
+                conns[0].copy_records_to_table(
+                    "contact", records=contacts, columns=CONTACT_COLUMNS
+                ),
+                conns[1].copy_records_to_table(
+                    "contact_phone", records=phones, columns=PHONE_COLUMNS
+                ),
                 conns[2].copy_records_to_table("deal", records=deals, columns=DEAL_COLUMNS),
             )
             await asyncio.sleep(0)  # let the copies start while the next chunk is built
@@ -298,15 +414,14 @@ async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
             await pending
         for table in ("contact", "contact_phone", "deal"):
             await main.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
             )
         for sql in _derived_inserts(_Dialect(True, now)):
             await main.execute(sql)
         # Two cores: build the indexes two at a time.
         ddl = [r["ddl"] for r in indexes]
-        await asyncio.gather(*(
-            _run_all(conn, ddl[k::2]) for k, conn in enumerate(conns[:2])
-        ))
+        await asyncio.gather(*(_run_all(conn, ddl[k::2]) for k, conn in enumerate(conns[:2])))
         await main.execute("ANALYZE")
     finally:
         for conn in conns:
@@ -324,11 +439,14 @@ def _load_sqlite(path: str, rows: _Rows, now: datetime) -> None:
     try:
         indexes = db.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            f" AND tbl_name IN ({','.join('?' * len(BULK_TABLES))})", BULK_TABLES,
+            f" AND tbl_name IN ({','.join('?' * len(BULK_TABLES))})",
+            BULK_TABLES,
         ).fetchall()
         # The load needs no journal; WAL is switched back on before anyone else opens the file.
-        db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-                         "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;")
+        db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;"
+        )
         db.execute("BEGIN")
         for name, _ in indexes:
             db.execute(f'DROP INDEX "{name}"')
@@ -351,8 +469,14 @@ def _load_sqlite(path: str, rows: _Rows, now: datetime) -> None:
         db.close()
 
 
-async def generate(db_url: str, deals: int = 1_000_000, reps: int = 200, *, seed: int = 1,
-                   now: datetime | None = None) -> DatasetInfo:
+async def generate(
+    db_url: str,
+    deals: int = 1_000_000,
+    reps: int = 200,
+    *,
+    seed: int = 1,
+    now: datetime | None = None,
+) -> DatasetInfo:
     """Migrate the empty database at db_url and fill it (see the module docstring for the shape).
 
     `now` defaults to the current hour; the load time (migration excluded) is printed.
@@ -373,14 +497,26 @@ async def generate(db_url: str, deals: int = 1_000_000, reps: int = 200, *, seed
         await asyncio.to_thread(_load_sqlite, sqlite_path(db_url), rows, now)
     load_seconds = time.perf_counter() - started
     counts = await _counts(db_url, postgres)
-    print(f"loaded {deals:,} deals into {'PostgreSQL' if postgres else 'SQLite'} "
-          f"in {load_seconds:.1f} s ({counts['task']:,} tasks, {counts['timeline_event']:,} events, "
-          f"{counts['call']:,} calls)", flush=True)
+    print(
+        f"loaded {deals:,} deals into {'PostgreSQL' if postgres else 'SQLite'} "
+        f"in {load_seconds:.1f} s ({counts['task']:,} tasks, {counts['timeline_event']:,} events, "
+        f"{counts['call']:,} calls)",
+        flush=True,
+    )
     return DatasetInfo(
-        db_url=db_url, now=now, deals=deals, open_deals=counts["open_deals"],
-        queue=counts["queue"], tasks=counts["task"], events=counts["timeline_event"],
-        calls=counts["call"], reps=tuple(rep_ids), rep_teams=tuple(rep_teams),
-        supervisors=tuple(supervisors), admin=admin, load_seconds=load_seconds,
+        db_url=db_url,
+        now=now,
+        deals=deals,
+        open_deals=counts["open_deals"],
+        queue=counts["queue"],
+        tasks=counts["task"],
+        events=counts["timeline_event"],
+        calls=counts["call"],
+        reps=tuple(rep_ids),
+        rep_teams=tuple(rep_teams),
+        supervisors=tuple(supervisors),
+        admin=admin,
+        load_seconds=load_seconds,
     )
 
 
