@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from crm.context import Crm
 from storage import queries
 from storage.models import Contact, Deal, Employee, EventKind, Task, TaskStatus, TimelineEvent
+from storage.queries import FeedTask
 
 
 @dataclass(frozen=True)
@@ -20,23 +21,14 @@ class Slot:
     tasks: int
 
 
-async def next_task(crm: Crm, employee: Employee) -> Task | None:
+async def next_task(crm: Crm, employee: Employee) -> FeedTask | None:
     """The most urgent open task of this rep (overdue first, then due); when nothing is due,
     the oldest unassigned lead of his team, claimed for him so no colleague gets it too."""
     now = crm.now()
-    own = (
-        await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN, due_at__lte=now)
-        .order_by("due_at", "id")
-        .first()
-    )
-    if own:
+    own = await queries.own_due_task(employee.id, now)
+    if own is not None:
         return own
-    claimed = await queries.claim_queued_task(employee.id, employee.team)
-    if claimed is None:
-        return None
-    task = await Task.get(id=claimed).select_related("deal")
-    await assign_deal(crm, task.deal, employee, actor=employee)
-    return task
+    return await queries.claim_queued_task(employee.id, employee.team, now)
 
 
 async def next_upcoming(employee: Employee) -> Task | None:

@@ -8,11 +8,13 @@ one writer at a time, so the single statement is already atomic there. The ORM p
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from storage.db import dialect
 
@@ -34,18 +36,89 @@ async def _rows(sql: str, *params: Any) -> list[dict[str, Any]]:
     return list(await conn.execute_query_dict(_params(sql), list(params)))
 
 
-async def claim_queued_task(employee_id: int, team: str) -> int | None:
-    """Give the oldest unassigned open task of a team to one employee; its id, or None."""
+@dataclass(frozen=True, slots=True)
+class FeedTask:
+    """A task the feed handed to a rep."""
+
+    id: int
+    deal_id: int
+    assignee_id: int
+    claimed: bool  # taken from the team queue just now, not one of his own
+
+
+async def own_due_task(employee_id: int, now: datetime) -> FeedTask | None:
+    """The rep's most overdue open task (the partial index task_open_by_assignee serves it)."""
     rows = await _rows(
-        f"""UPDATE task SET assignee_id = ?
-            WHERE id = (SELECT id FROM task
-                        WHERE status = 'open' AND assignee_id IS NULL AND team = ?
-                        ORDER BY created_at, id LIMIT 1 {_lock()})
-              AND assignee_id IS NULL
-            RETURNING id, deal_id""",
-        employee_id, team,
+        """SELECT id, deal_id FROM task
+           WHERE assignee_id = ? AND status = 'open' AND due_at <= ?
+           ORDER BY due_at, id LIMIT 1""",
+        employee_id, now,
     )
-    return int(rows[0]["id"]) if rows else None
+    return FeedTask(rows[0]["id"], rows[0]["deal_id"], employee_id, False) if rows else None
+
+
+# PostgreSQL: the whole claim in one statement. The picked row is locked with SKIP LOCKED, so
+# concurrent claimers each get another row; the deal, its contact and the timeline follow in
+# the same statement (data-modifying CTEs), one round trip instead of eight.
+_CLAIM_PG = """
+WITH picked AS (
+    SELECT id, deal_id FROM task
+    WHERE status = 'open' AND assignee_id IS NULL AND team = $2
+    ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE task t SET assignee_id = $1 FROM picked WHERE t.id = picked.id
+    RETURNING t.id, t.deal_id
+), owned AS (
+    UPDATE deal d SET owner_id = $1, version = d.version + 1 FROM claimed
+    WHERE d.id = claimed.deal_id RETURNING d.id, d.contact_id
+), contact AS (
+    UPDATE contact c SET owner_id = $1 FROM owned
+    WHERE c.id = owned.contact_id AND c.owner_id IS NULL
+), logged AS (
+    INSERT INTO timeline_event (deal_id, kind, text, data, actor_id, at)
+    SELECT id, 'assign', '', jsonb_build_object('from', NULL, 'to', $1::int), $1, $3 FROM owned
+)
+SELECT id, deal_id FROM claimed
+"""
+
+
+async def claim_queued_task(employee_id: int, team: str, now: datetime) -> FeedTask | None:
+    """Give the oldest unassigned open task of a team, with its deal, to one employee."""
+    conn = connections.get("default")
+    if dialect() == "postgres":
+        rows = await conn.execute_query_dict(_CLAIM_PG, [employee_id, team, now])
+    else:
+        # SQLite has one writer, so the statements need no lock, only one transaction; the
+        # conditional UPDATE comes first so the transaction never reads before it writes.
+        async with in_transaction() as tx:
+            rows = await tx.execute_query_dict(
+                """UPDATE task SET assignee_id = ?
+                   WHERE id = (SELECT id FROM task
+                               WHERE status = 'open' AND assignee_id IS NULL AND team = ?
+                               ORDER BY created_at, id LIMIT 1)
+                   RETURNING id, deal_id""",
+                [employee_id, team],
+            )
+            if rows:
+                deal_id = rows[0]["deal_id"]
+                await tx.execute_query(
+                    "UPDATE deal SET owner_id = ?, version = version + 1 WHERE id = ?",
+                    [employee_id, deal_id],
+                )
+                await tx.execute_query(
+                    """UPDATE contact SET owner_id = ?
+                       WHERE id = (SELECT contact_id FROM deal WHERE id = ?)
+                         AND owner_id IS NULL""",
+                    [employee_id, deal_id],
+                )
+                await tx.execute_query(
+                    """INSERT INTO timeline_event (deal_id, kind, text, data, actor_id, at)
+                       VALUES (?, 'assign', '', ?, ?, ?)""",
+                    [deal_id, json.dumps({"from": None, "to": employee_id}), employee_id, now],
+                )
+    if not rows:
+        return None
+    return FeedTask(rows[0]["id"], rows[0]["deal_id"], employee_id, True)
 
 
 async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:

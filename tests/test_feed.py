@@ -16,7 +16,7 @@ from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import load_by_hour, next_task, slots
 from storage import queries
-from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus
+from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus, TimelineEvent
 from tests.conftest import T0
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -46,8 +46,16 @@ async def test_next_task_hands_out_the_oldest_lead_once(crm: Crm) -> None:
     a, b = await _rep("a"), await _rep("b")
     got_a, got_b = await next_task(crm, a), await next_task(crm, b)
     assert got_a is not None and got_b is None
-    deal = await Deal.get(id=got_a.deal_id)  # type: ignore[attr-defined]
-    assert deal.owner_id == a.id  # type: ignore[attr-defined]
+    assert got_a.claimed and got_a.assignee_id == a.id
+    deal = await Deal.get(id=got_a.deal_id)
+    assert deal.owner_id == a.id and deal.version == 2  # type: ignore[attr-defined]
+    contact = await Contact.get(id=deal.contact_id)  # type: ignore[attr-defined]
+    assert contact.owner_id == a.id  # type: ignore[attr-defined]
+    event = await TimelineEvent.get(deal_id=deal.id, kind="assign")
+    assert event.data == {"from": None, "to": a.id} and event.actor_id == a.id  # type: ignore[attr-defined]
+    # Next time he asks, the claimed lead is simply his own due task.
+    again = await next_task(crm, a)
+    assert again is not None and again.id == got_a.id and not again.claimed
 
 
 async def test_concurrent_claimers_never_share_a_lead(crm: Crm) -> None:
