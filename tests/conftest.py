@@ -1,11 +1,11 @@
-"""Store fixtures: every store test runs on SQLite and on PostgreSQL (own database, dropped after)."""
+"""Store fixtures: every store test runs on SQLite and PostgreSQL (own database, dropped after)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import asyncpg

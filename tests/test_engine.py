@@ -12,7 +12,16 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
-from storage.models import Contact, Deal, DealStatus, Employee, Role, Task, TaskStatus, TimelineEvent
+from storage.models import (
+    Contact,
+    Deal,
+    DealStatus,
+    Employee,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 from tests.conftest import T0
 
 MOSCOW_LANDLINE = "+74951234567"
