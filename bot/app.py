@@ -63,8 +63,13 @@ log = logging.getLogger(__name__)
 # Routers of the staff bot, in the order they see an update; the client router comes last as
 # the catch-all for everybody who is not an employee. Modules are imported at start so a
 # missing one fails loudly there.
-STAFF_ROUTERS = ("handlers.common",)
+STAFF_ROUTERS = (
+    "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor", "handlers.rep",
+)
 CLIENT_ROUTERS = ("handlers.client",)
+# Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier)` that calls
+# `clockwork.add_job(func, seconds, name=...)`.
+JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
 
 
 def load_routers(modules: Iterable[str]) -> list[Router]:
@@ -120,8 +125,10 @@ class App:
         rates: Rates | None = None,
         callback_deadline: float = 2.0,
         polling_timeout: int = 10,
+        run_clock: bool = True,
     ) -> None:
-        """`manage_store=False` when the caller opened the store already (tests)."""
+        """Tests pass `manage_store=False` when they opened the store themselves and
+        `run_clock=False` to drive the clock with `app.clockwork.tick()` alone."""
         if not settings.bot_token:
             raise ValueError("settings.bot_token is empty")
         self.settings = settings
@@ -130,6 +137,7 @@ class App:
         self.rates = rates or Rates()
         self.callback_deadline = callback_deadline
         self.polling_timeout = polling_timeout
+        self.run_clock = run_clock
         self.i18n: I18n = create_i18n(settings.locale)
         self.updates = UpdateCounters()
         self.inflight = InFlight()
@@ -160,7 +168,7 @@ class App:
         self.bot, self.sender = staff.bot, staff.sender
         if settings.client_bot_token:
             self.client = self._bot_side(settings.client_bot_token)
-        self.notifier = BotNotifier(self.bot, self.sender, self.crm)
+        self.notifier = BotNotifier(self.bot, self.sender, self.crm, self.i18n)
         # With a client bot, clients talk to it and the staff bot serves employees only.
         staff_modules = STAFF_ROUTERS if self.client else (*STAFF_ROUTERS, *CLIENT_ROUTERS)
         self.dispatcher = self._dispatcher(self.staff, load_routers(staff_modules))
@@ -168,6 +176,8 @@ class App:
             self._dispatcher(self.client, load_routers(CLIENT_ROUTERS))
 
         clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
+        for name in JOB_MODULES:
+            importlib.import_module(name).setup_jobs(clockwork, self.crm, self.notifier)
         self._register_metrics(clockwork)
         self._spawn(self._set_menus())
 
@@ -188,13 +198,14 @@ class App:
                 allowed_updates=self.dispatcher.resolve_used_update_types(),
             )
         else:
-            staff.polling = self._poll(staff)
+            staff.polling = await self._poll(staff)
         if self.client is not None:
-            self.client.polling = self._poll(self.client)
+            self.client.polling = await self._poll(self.client)
 
         # The clock starts after intake so a push's follow-up presses find the bot listening;
         # its first tick runs at once and sends what fell due while we were down.
-        clockwork.start()
+        if self.run_clock:
+            clockwork.start()
         if settings.sip_listen:
             await self._start_listener()
         log.info(
@@ -230,17 +241,20 @@ class App:
         )
         # Handlers that write to clients use the bot clients talk to.
         side.dispatcher["client_sender"] = (self.client or side).sender
+        # ...and those that write to employees (a client's relayed message) use the staff bot.
+        side.dispatcher["staff_sender"] = self.bot_side.sender
         return side.dispatcher
 
-    def _poll(self, side: BotSide) -> asyncio.Task[None]:
-        async def run() -> None:
-            # A webhook left from an earlier webhook-mode run would make getUpdates fail (409).
-            await side.bot.delete_webhook(drop_pending_updates=False)
-            await side.dispatcher.start_polling(
+    async def _poll(self, side: BotSide) -> asyncio.Task[None]:
+        # A webhook left from an earlier webhook-mode run would make getUpdates fail (409).
+        await side.bot.delete_webhook(drop_pending_updates=False)
+        return asyncio.create_task(
+            side.dispatcher.start_polling(
                 side.bot, handle_signals=False, close_bot_session=False,
                 polling_timeout=self.polling_timeout,
-            )
-        return asyncio.create_task(run(), name=f"polling bot {side.bot.id}")
+            ),
+            name=f"polling bot {side.bot.id}",
+        )
 
     async def _set_menus(self) -> None:
         await set_client_menu((self.client or self.bot_side).bot, self.i18n, self.settings.locale)
@@ -251,7 +265,6 @@ class App:
 
     async def _start_listener(self) -> None:
         from telephony.bridge import call_sink
-
         from telephony.listener import parse_networks, start_listener
 
         host, port = split_host_port(self.settings.sip_listen)
@@ -330,8 +343,12 @@ class App:
         """Stop intake, finish what is in flight, drain, close; also after a failed start."""
         for side in self._sides():
             if side.polling is not None:
-                with contextlib.suppress(RuntimeError):  # polling had not started yet
+                try:
                     await side.dispatcher.stop_polling()
+                except RuntimeError:
+                    # Not started: the task has not run its first step (which takes the
+                    # dispatcher's lock without yielding), so cancelling it loses nothing.
+                    side.polling.cancel()
                 await asyncio.gather(side.polling, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()  # waits for webhook requests being handled

@@ -132,25 +132,31 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
 
 
 class InFlight(BaseMiddleware):
-    """Outer middleware on `update` counting handlers still running, so shutdown can wait."""
+    """Outer middleware on `update`: handlers still running (shutdown waits) and updates done."""
 
     def __init__(self) -> None:
-        self._running = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.running = 0
+        self.processed = 0
+        self._changed = asyncio.Condition()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        self._running += 1
-        self._idle.clear()
+        self.running += 1
         try:
             return await handler(event, data)
         finally:
-            self._running -= 1
-            if not self._running:
-                self._idle.set()
+            self.running -= 1
+            self.processed += 1
+            async with self._changed:
+                self._changed.notify_all()
 
     async def wait_idle(self) -> None:
-        await self._idle.wait()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.running == 0)
+
+    async def wait_processed(self, count: int) -> None:
+        """Until `count` updates in all went through (handled, failed or skipped)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.processed >= count and not self.running)
 
 
 class SeenUpdates:

@@ -90,9 +90,9 @@ def add_webhook(
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
-    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    await web.TCPSite(runner, host, port).start()
     return runner
 
 
