@@ -264,7 +264,10 @@ def load_playbook(path: Path | None = None) -> Playbook:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PlaybookError(f"{path}: {exc}") from None
+        # Python 3.11 puts the position only in the text: "Invalid value (at line 3, column 12)".
+        at = re.search(r"\(at line (\d+), column \d+\)$", str(exc))
+        where = f"{path}:{at[1]}" if at else str(path)
+        raise PlaybookError(f"{where}: {exc}") from None
     try:
         return Playbook.model_validate(data)
     except ValidationError as exc:
