@@ -67,6 +67,8 @@ class Clockwork:
         self._jobs.append(_PeriodicJob(name or func.__qualname__, func, seconds))
 
     def start(self) -> None:
+        # Two INFO lines a second per job would drown the log; failures are logged by _guarded.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         for job in self._jobs:

@@ -15,6 +15,7 @@ Helpers on `Harness` (h):
     await h.press(user, callback_data, message) -> Exchange     a press of a button that is
         on `message` (a message_id in the user's chat, or the message dict)
     await h.press_text(user, message, "Button label") -> Exchange
+    h.push(update)                                  queue an update, do not wait (polling)
     await h.tick()                                  the clock's jobs once (due pushes first)
     h.clock.advance(timedelta(...))                 time moves only when the test says so
     await h.restart()                               stop the App (gracefully) and start anew
@@ -184,6 +185,12 @@ class Harness:
     async def press_text(self, user: User, message: int | Json, label: str) -> Exchange:
         return await self.deliver(self.api.press(user, message, label))
 
+    def push(self, update: Json) -> None:
+        """Queue an update for polling without waiting (later `say`s wait for it too)."""
+        assert not self.webhook, "in webhook mode use deliver()"
+        self.api.push_update(update)
+        self._pushed += 1
+
     async def deliver(self, update: Json) -> Exchange:
         """Hand an update to the App the way Telegram would; return when it is handled."""
         since = len(self.api.sent)
@@ -192,8 +199,7 @@ class Harness:
             delivery = await self.api.post_update(self.settings.webhook_url, update)
             assert delivery.status == 200, f"webhook answered {delivery.status}"
         else:
-            self.api.push_update(update)
-            self._pushed += 1
+            self.push(update)
             async with _timeout(WAIT, f"update {update['update_id']} not handled"):
                 await app.inflight.wait_processed(self._pushed - self._processed_before)
         return Exchange(self.api.sent[since:])

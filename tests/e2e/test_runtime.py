@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections import Counter
 from datetime import timedelta
@@ -20,8 +21,8 @@ from crm.deals import ContactDraft, find_or_create_contact, open_deal
 from crm.staff import create_invite
 from storage.models import Employee, Invite, Role, Task
 from tests.e2e.conftest import HarnessFactory
-from tests.e2e.harness import Harness
-from tests.fakes import RateLimits
+from tests.e2e.harness import Harness, free_port
+from tests.fakes import FakeBotAPI, RateLimits, User
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,3 +214,49 @@ async def test_nextstep_run_without_a_token_says_so_in_one_line(tmp_path: Path) 
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and "NEXTSTEP_BOT_TOKEN" in lines[0]
     assert out == b""
+
+
+async def test_updates_arriving_around_a_restart_are_handled_once(harness: Harness) -> None:
+    rep = await harness.make_employee("rep", name="Busy")
+    updates = [harness.api.command(rep.user, "cancel") for _ in range(6)]
+    for update in updates[:3]:
+        harness.push(update)
+    await harness.restart()  # stops while those are being fetched or handled
+    for update in updates[3:]:
+        harness.push(update)
+    cancelled = "Отменено, ничего не изменилось."
+
+    def replies() -> list[dict[str, object]]:
+        return [m for m in harness.api.messages_to(rep.user.id) if m.get("text") == cancelled]
+
+    await harness.api.wait_for(lambda c: len(replies()) >= 6, timeout=10)
+    await harness.restart()  # a restart must not hand the handled ones over again
+    await harness.say(rep.user, "/help")
+    assert len(replies()) == 6
+
+
+async def test_nextstep_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with FakeBotAPI() as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTSTEP_")}
+        env.update(
+            PYTHONPATH=str(ROOT), NEXTSTEP_BOT_TOKEN=api.token, NEXTSTEP_TELEGRAM_API=api.base_url,
+            NEXTSTEP_DATABASE_URL=f"sqlite://{tmp_path / 'db.sqlite3'}",
+            NEXTSTEP_WEB_LISTEN=f"127.0.0.1:{free_port()}",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cli", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await api.wait_for("deleteWebhook", timeout=30)  # polling comes next
+            api.push_update(api.command(User(555, "Client"), "start"))
+            await api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 555)
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                _, err = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert "Traceback" not in err.decode()
