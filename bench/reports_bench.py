@@ -51,12 +51,22 @@ async def naive_reps(period: reports.Period) -> dict[int, tuple[int, int, int]]:
     calls: Counter[int] = Counter(
         cast(list[int], await Call.filter(**span).values_list("agent_id", flat=True))
     )
-    presses: Counter[int] = Counter(cast(list[int], await TimelineEvent.filter(
-        kind=EventKind.OUTCOME, at__gte=period.start, at__lt=period.end
-    ).values_list("actor_id", flat=True)))
-    won: Counter[int] = Counter(cast(list[int], await Deal.filter(
-        status="won", closed_at__gte=period.start, closed_at__lt=period.end
-    ).values_list("owner_id", flat=True)))
+    presses: Counter[int] = Counter(
+        cast(
+            list[int],
+            await TimelineEvent.filter(
+                kind=EventKind.OUTCOME, at__gte=period.start, at__lt=period.end
+            ).values_list("actor_id", flat=True),
+        )
+    )
+    won: Counter[int] = Counter(
+        cast(
+            list[int],
+            await Deal.filter(
+                status="won", closed_at__gte=period.start, closed_at__lt=period.end
+            ).values_list("owner_id", flat=True),
+        )
+    )
     people: set[int] = {*calls, *presses, *won}
     return {k: (calls[k], presses[k], won[k]) for k in people}
 
@@ -77,25 +87,32 @@ async def bench(kind: str, deals: int, runs: int) -> None:
         try:
             crm = Crm(load_playbook(), FakeClock(info.now))
             team = info.rep_teams[0]
-            print(f"\n{kind}: {info.deals:,} deals, {info.events:,} events, {info.calls:,} calls; "
-                  f"period 90 days; median of {runs}")
-            print(f"{'report':<22}{'SQL aggregate':>15}{'naive ORM':>12}{'speed-up':>10}"
-                  f"{'target':>9}")
+            print(
+                f"\n{kind}: {info.deals:,} deals, {info.events:,} events, {info.calls:,} calls; "
+                f"period 90 days; median of {runs}"
+            )
+            print(
+                f"{'report':<22}{'SQL aggregate':>15}{'naive ORM':>12}{'speed-up':>10}{'target':>9}"
+            )
             for scope in (None, team):
                 period = reports.Period(info.now - timedelta(days=90), info.now, scope)
                 label = "all teams" if scope is None else f"team {scope}"
                 for name, fast, slow in (
-                    ("funnel", lambda p=period: reports.funnel(crm, p),
-                     lambda p=period: naive_funnel(p)),
-                    ("reps", lambda p=period: reports.reps(crm, p),
-                     lambda p=period: naive_reps(p)),
+                    (
+                        "funnel",
+                        lambda p=period: reports.funnel(crm, p),
+                        lambda p=period: naive_funnel(p),
+                    ),
+                    ("reps", lambda p=period: reports.reps(crm, p), lambda p=period: naive_reps(p)),
                 ):
                     fast_s, rows = await _median(fast, runs)
                     slow_s, _ = await _median(slow, 1)
                     verdict = "ok" if fast_s <= TARGETS[kind] else "MISSED"
-                    print(f"{name + ', ' + label:<22}{fast_s * 1000:>12.0f} ms"
-                          f"{slow_s * 1000:>9.0f} ms{slow_s / fast_s:>9.1f}x"
-                          f"{TARGETS[kind]:>6.1f} s {verdict}")
+                    print(
+                        f"{name + ', ' + label:<22}{fast_s * 1000:>12.0f} ms"
+                        f"{slow_s * 1000:>9.0f} ms{slow_s / fast_s:>9.1f}x"
+                        f"{TARGETS[kind]:>6.1f} s {verdict}"
+                    )
                     if name == "funnel" and scope is None:
                         entered = {r.stage: r.entered for r in rows}  # type: ignore[attr-defined]
                         print(f"{'':<22}entered: {entered}")
