@@ -264,7 +264,7 @@ class App:
             )
 
     async def _start_listener(self) -> None:
-        from telephony.bridge import call_sink
+        from telephony.bridge import call_sink, ring_sink
         from telephony.listener import parse_networks, start_listener
 
         host, port = split_host_port(self.settings.sip_listen)
@@ -273,7 +273,7 @@ class App:
             allow=parse_networks(",".join(self.settings.sip_allow)),
             capture_ids=self.settings.hep_capture_ids or None,
             auth_key=self.settings.hep_auth_key.encode() or None,
-            clock=self.clock,
+            clock=self.clock, on_ring=ring_sink(self.crm, self.notifier),
         )
 
     async def _mark_unreachable(self, chat_id: int) -> None:
