@@ -7,8 +7,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 HEP_CAPTURE_ID = 2001
@@ -195,3 +197,23 @@ async def place_call(
         raise AssertionError(f"sipp failed: caller {caller_rc}, callee {callee_rc}; see {workdir}")
     # sipp's [call_id] is "<call number>-<pid>@<local ip>".
     return f"1-{caller.pid}@127.0.0.1"
+
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """What a capture run hands out (call records, notices), with a wait for the one expected."""
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self._changed = asyncio.Condition()
+
+    async def put(self, item: T) -> None:
+        async with self._changed:
+            self.items.append(item)
+            self._changed.notify_all()
+
+    async def wait_for(self, wanted: Callable[[T], bool]) -> T:
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: any(wanted(item) for item in self.items))
+        return next(item for item in self.items if wanted(item))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.telephony.kamailio import (
     BINARIES_PRESENT,
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
+    Inbox,
     Kamailio,
     place_call,
 )
@@ -31,20 +31,14 @@ pytestmark = [
 CLIENT = "+74951234567"
 
 
-class Notices:
-    def __init__(self) -> None:
-        self.seen: list[Notice] = []
-        self.changed = asyncio.Condition()
+class Notices(Inbox[Notice]):
+    """The notifier the domain is given: it collects what agents would be told."""
 
     async def notify(self, notice: Notice) -> None:
-        async with self.changed:
-            self.seen.append(notice)
-            self.changed.notify_all()
+        await self.put(notice)
 
-    async def wait_for(self, kind: NoticeKind) -> Notice:
-        async with asyncio.timeout(10), self.changed:
-            await self.changed.wait_for(lambda: any(n.kind == kind for n in self.seen))
-        return next(n for n in self.seen if n.kind == kind)
+    async def of_kind(self, kind: NoticeKind) -> Notice:
+        return await self.wait_for(lambda n: n.kind == kind)
 
 
 @pytest.fixture
@@ -74,7 +68,7 @@ async def test_busy_call_presses_busy_and_tells_the_agent(
     call_id = await place_call(
         proxy, "uas_486.xml", "uac_reject.xml", tmp_path, "101", "84951234567"
     )
-    notice = await notices.wait_for(NoticeKind.AUTO_OUTCOME)
+    notice = await notices.of_kind(NoticeKind.AUTO_OUTCOME)
     assert notice.employee_id == agent.id and notice.params["button"] == "busy"
     assert notice.params["sip_code"] == 486 and notice.params["attempt"] == 1
     closed = await Task.get(deal_id=deal.id, status=TaskStatus.DONE)
@@ -91,7 +85,7 @@ async def test_answered_call_lands_on_the_timeline_with_talk_time(
     notices, _ = wired
     _, deal = await _agent_and_deal(crm)
     call_id = await place_call(proxy, "uas_answer.xml", "uac_answer.xml", tmp_path, "101", CLIENT)
-    notice = await notices.wait_for(NoticeKind.ANSWERED_CALL)
+    notice = await notices.of_kind(NoticeKind.ANSWERED_CALL)
     assert notice.deal_id == deal.id
     call = await Call.get(call_id=call_id)
     assert call.disposition == "answered" and call.talk_seconds == 1
@@ -104,12 +98,12 @@ async def test_ringing_pops_the_card_and_a_missed_stranger_becomes_a_lead(
     notices, _ = wired
     agent, deal = await _agent_and_deal(crm)
     await place_call(proxy, "uas_ring.xml", "uac_cancel.xml", tmp_path, "84951234567", "101")
-    pop = await notices.wait_for(NoticeKind.SCREEN_POP)
+    pop = await notices.of_kind(NoticeKind.SCREEN_POP)
     assert pop.deal_id == deal.id and pop.employee_id == agent.id
-    await notices.wait_for(NoticeKind.MISSED_CALL)
+    await notices.of_kind(NoticeKind.MISSED_CALL)
 
     await place_call(proxy, "uas_ring.xml", "uac_cancel.xml", tmp_path, "89161234567", "101")
-    lead_notice = await notices.wait_for(NoticeKind.NEW_LEAD)
+    lead_notice = await notices.of_kind(NoticeKind.NEW_LEAD)
     lead = await Deal.get(id=lead_notice.deal_id)
     task = await Task.get(deal_id=lead.id, status=TaskStatus.OPEN)
     assert lead.source == "call" and task.kind == "callback_missed"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from tests.telephony.kamailio import (
     BINARIES_PRESENT,
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
+    Inbox,
     Kamailio,
     place_call,
 )
@@ -37,27 +37,11 @@ CASES = [
 ]
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.records: list[CallRecord] = []
-        self.arrived = asyncio.Condition()
-
-    async def on_call(self, record: CallRecord) -> None:
-        async with self.arrived:
-            self.records.append(record)
-            self.arrived.notify_all()
-
-    async def wait_for(self, call_id: str) -> CallRecord:
-        async with asyncio.timeout(10), self.arrived:
-            await self.arrived.wait_for(lambda: any(r.call_id == call_id for r in self.records))
-        return next(r for r in self.records if r.call_id == call_id)
-
-
 @pytest.fixture
-async def capture(proxy: Kamailio) -> AsyncIterator[tuple[Calls, SipListener]]:
-    calls = Calls()
+async def capture(proxy: Kamailio) -> AsyncIterator[tuple[Inbox[CallRecord], SipListener]]:
+    calls: Inbox[CallRecord] = Inbox()
     listener = await start_listener(
-        "127.0.0.1", proxy.capture_port, calls.on_call,
+        "127.0.0.1", proxy.capture_port, calls.put,
         capture_ids={HEP_CAPTURE_ID}, auth_key=HEP_AUTH_KEY,
     )  # fmt: skip
     yield calls, listener
@@ -67,7 +51,7 @@ async def capture(proxy: Kamailio) -> AsyncIterator[tuple[Calls, SipListener]]:
 @pytest.mark.parametrize(("uas", "uac", "disposition", "code", "rang", "talk"), CASES)
 async def test_call_through_kamailio(
     proxy: Kamailio,
-    capture: tuple[Calls, SipListener],
+    capture: tuple[Inbox[CallRecord], SipListener],
     tmp_path: Path,
     uas: str,
     uac: str,
@@ -78,7 +62,7 @@ async def test_call_through_kamailio(
 ) -> None:
     calls, listener = capture
     call_id = await place_call(proxy, uas, uac, tmp_path)
-    record = await calls.wait_for(call_id)
+    record = await calls.wait_for(lambda r: r.call_id == call_id)
     assert (record.disposition, record.sip_code, record.rang) == (disposition, code, rang)
     assert (record.caller, record.callee) == ("101", "200")
     assert record.talk_seconds == talk
