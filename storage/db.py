@@ -56,9 +56,7 @@ def dialect(conn: BaseDBAsyncClient | None = None) -> str:
 
 async def migrate(db_url: str) -> list[str]:
     """Apply pending aerich migrations; returns the versions applied."""
-    async with Command(
-        tortoise_config(db_url), app="models", location=str(MIGRATIONS)
-    ) as command:
+    async with Command(tortoise_config(db_url), app="models", location=str(MIGRATIONS)) as command:
         await command.init()
         return await command.upgrade(run_in_transaction=True)
 
@@ -73,6 +71,16 @@ async def close_store() -> None:
     await Tortoise.close_connections()
 
 
+def _checkpoint(path: str) -> None:
+    # Its own short-lived connection, opened and closed in the worker thread: a cancelled loop
+    # can then never close a connection a checkpoint is still running on.
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(path, timeout=1)) as conn,
+    ):
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 async def checkpoint_loop(path: str, interval: float = 1.0) -> None:
     """SQLite only: fold the WAL into the database file between commits.
 
@@ -80,14 +88,9 @@ async def checkpoint_loop(path: str, interval: float = 1.0) -> None:
     writers in WAL mode, but run on the store's one connection it would queue behind (and hold
     up) every transaction.
     """
-    conn = sqlite3.connect(path, timeout=1, check_same_thread=False)
-    try:
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(sqlite3.Error):
-                await asyncio.to_thread(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        conn.close()
+    while True:
+        await asyncio.sleep(interval)
+        await asyncio.to_thread(_checkpoint, path)
 
 
 @contextlib.asynccontextmanager
