@@ -25,6 +25,7 @@ from bot.cards import (
     format_when,
     load_card,
     load_deal_card,
+    stage_name,
     viewer_zone,
 )
 from bot.i18n import create_i18n, pick_lang, speaking
@@ -32,6 +33,7 @@ from bot.sender import Sender
 from crm.context import Crm
 from crm.engine import ladder_size
 from crm.notices import Notice, NoticeKind
+from crm.phones import pretty_phone
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,23 @@ class Rendered:
 def _quote(value: object) -> str:
     text = str(value or "")
     return html.escape(text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…")
+
+
+def _escaped_message(text: str) -> str:
+    """Plain text as a whole HTML message; a cut never splits an entity such as &amp;."""
+    escaped = html.escape(text)
+    if len(escaped) <= MAX_TEXT:
+        return escaped
+    cut = escaped[: MAX_TEXT - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _phone(number: object) -> str:
+    """A number as the card shows it (+7 495 123-45-67), escaped."""
+    return _quote(pretty_phone(str(number or "?")))
 
 
 class BotNotifier:
@@ -100,9 +119,11 @@ class BotNotifier:
         return None
 
     async def _with_card(
-        self, line: str | None, notice: Notice, employee: Employee, lang: str
+        self, line: str | None, notice: Notice, employee: Employee, lang: str,
+        card: Card | None = None,
     ) -> Rendered:
-        card = await self._card(notice, employee, lang)
+        """`line` (HTML) above the notice's card; pass `card` when it is already loaded."""
+        card = card or await self._card(notice, employee, lang)
         parts = [p for p in (line, card.text if card else None) if p]
         return Rendered("\n\n".join(parts), card.markup if card else None)
 
@@ -116,25 +137,27 @@ class BotNotifier:
         return Rendered("⏰ " + _("Task due") + "\n\n" + card.text, card.markup)
 
     async def _auto_outcome(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
-        params = notice.params
+        """'📞 Busy (SIP 486), attempt 1/5' and 'Next call: 10:05', or where the ladder's last
+        step took the deal. The attempt is the call just made; the card under it numbers the
+        next one."""
+        params, playbook = notice.params, self.crm.playbook
         button = str(params.get("button") or "")
-        line = "📞 " + button_label(self.crm.playbook, button, lang)
+        line = "📞 " + button_label(playbook, button, lang)
         if params.get("sip_code"):
-            line += f" ({params['sip_code']})"
-        due = params.get("due")
+            line += f" (SIP {params['sip_code']})"
+        size = ladder_size(playbook, button) if button in playbook.buttons else 0
+        attempt = params.get("attempt")
+        if size and isinstance(attempt, int) and attempt > 0:
+            line += ", " + attempt_text(attempt, size)
+        due, stage = params.get("due"), params.get("stage")
         if isinstance(due, str):
-            when = format_when(
-                datetime.fromisoformat(due),
-                self.crm.now(),
-                viewer_zone(self.crm.playbook, employee),
+            zone = viewer_zone(playbook, employee)
+            when = format_when(datetime.fromisoformat(due), self.crm.now(), zone)
+            line += "\n" + _("Next call: {when}").format(when=when)
+        elif stage:
+            line += "\n" + _("The deal went to {stage}").format(
+                stage=stage_name(playbook, str(stage), lang)
             )
-            line += ": " + _("next call at {when}").format(when=when)
-            size = (
-                ladder_size(self.crm.playbook, button) if button in self.crm.playbook.buttons else 0
-            )
-            attempt = params.get("attempt")
-            if size and isinstance(attempt, int):
-                line += ", " + attempt_text(attempt + 1, size)
         return await self._with_card(html.escape(line), notice, employee, lang)
 
     async def _answered_call(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
@@ -146,12 +169,16 @@ class BotNotifier:
 
     async def _missed_call(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         line = "☎️ " + _("Missed call from {number}").format(
-            number=_quote(notice.params.get("number") or "?")
+            number=_phone(notice.params.get("number"))
         )
         return await self._with_card(line, notice, employee, lang)
 
     async def _new_lead(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         line = "🆕 " + _("New lead")
+        if notice.params.get("source") == "missed_call":
+            line += "\n☎️ " + _("Missed call from {number}: call back").format(
+                number=_phone(notice.params.get("number"))
+            )
         text = notice.params.get("text")
         if text:
             line += "\n" + _quote(text)
@@ -159,12 +186,11 @@ class BotNotifier:
 
     async def _reminder(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         card = await self._card(notice, employee, lang)
-        task_open = card is not None and card.markup is not None
-        if not task_open:
+        if card is None or card.markup is None:  # done or moved since: nothing to remind of
             return Rendered("")
         minutes = notice.params.get("minutes") or self.crm.playbook.automations.reminder_minutes
         line = "🔔 " + _("In {minutes} min: the agreed call").format(minutes=minutes)
-        return await self._with_card(line, notice, employee, lang)
+        return await self._with_card(line, notice, employee, lang, card)
 
     async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         """ALERT, CLIENT_MESSAGE, DIGEST: the analytics and client-chat engineers fill the text."""
@@ -175,4 +201,4 @@ class BotNotifier:
             if words:
                 header += f": {html.escape(str(words))}"
             return await self._with_card(f"{header}\n{text}", notice, employee, lang)
-        return Rendered(html.escape(str(notice.params.get("text") or ""))[:MAX_TEXT])
+        return Rendered(_escaped_message(str(notice.params.get("text") or "")))
