@@ -111,7 +111,8 @@ async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> No
     body = f"💬 <b>{name}</b>\n{html.escape(content.text)}" if content.text else f"💬 <b>{name}</b>"
     markup = reply_keyboard(found.deal.id)
     if content.media_kind in ("photo", "document") and content.file_id:
-        media = await transferable(bot, staff.bot, content.file_id, content.media_kind)
+        filename = message.document.file_name if message.document else None
+        media = await transferable(bot, staff.bot, content.file_id, content.media_kind, filename)
         send = staff.send_photo if content.media_kind == "photo" else staff.send_document
         copy = await send(owner.tg_id, media, caption=body[:_CAPTION], reply_markup=markup)
     else:

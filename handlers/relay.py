@@ -131,7 +131,8 @@ async def _answer(
         message.photo[-1].file_id if message.photo else
         message.document.file_id if message.document else None,
     )
-    sent = await _deliver(target, content, bot, client_sender)
+    filename = message.document.file_name if message.document else None
+    sent = await _deliver(target, content, bot, client_sender, filename)
     if sent is None:
         await message.answer(_("Not delivered: the client has blocked the bot."))
         return
@@ -140,12 +141,15 @@ async def _answer(
 
 
 async def _deliver(
-    target: ReplyTarget, content: ChatContent, bot: Bot, client_sender: Sender
+    target: ReplyTarget, content: ChatContent, bot: Bot, client_sender: Sender,
+    filename: str | None,
 ) -> int | None:
     """Send to the client; his message id, or None if he blocked the bot."""
     text = html.escape(content.text)
     if content.media_kind and content.file_id:
-        media = await transferable(bot, client_sender.bot, content.file_id, content.media_kind)
+        media = await transferable(
+            bot, client_sender.bot, content.file_id, content.media_kind, filename
+        )
         send = client_sender.send_photo if content.media_kind == "photo" else (
             client_sender.send_document
         )
@@ -156,11 +160,13 @@ async def _deliver(
 
 
 async def transferable(
-    source: Bot, target: Bot, file_id: str, kind: str
+    source: Bot, target: Bot, file_id: str, kind: str, filename: str | None = None
 ) -> str | BufferedInputFile:
-    """A file id is valid only for the bot that received it: across bots, upload the bytes."""
+    """A file id is valid only for the bot that received it: across bots, upload the bytes
+    (under the sender's file name, so a document keeps its name and extension)."""
     if source.id == target.id:
         return file_id
     data = await source.download(file_id)
     assert data is not None
-    return BufferedInputFile(data.read(), filename="photo.jpg" if kind == "photo" else "file")
+    default = "photo.jpg" if kind == "photo" else "file"
+    return BufferedInputFile(data.read(), filename=filename or default)

@@ -4,7 +4,9 @@ Fixtures (tests/e2e/conftest.py; each runs on SQLite and PostgreSQL through `db_
     harness           long polling, the fake without rate limits
     webhook_harness   webhook mode: the fake POSTs updates to the App's own web server
     make_harness      `async with make_harness(rate_limits=..., rates=..., **settings)` for
-                      variants; the fixture `clock` (tests/conftest.py) is the app's clock
+                      variants; the fixture `clock` (tests/conftest.py) is the app's clock;
+                      `client_bot_token=CLIENT_TOKEN` runs a separate client bot (long polling)
+                      that the same fake serves as `h.client_api`
 
 Helpers on `Harness` (h):
     h.user("Ivan", lang="ru") -> User            a new Telegram user (not yet anything)
@@ -16,14 +18,17 @@ Helpers on `Harness` (h):
         on `message` (a message_id in the user's chat, or the message dict)
     await h.press_text(user, message, "Button label") -> Exchange
     h.push(update)                                  queue an update, do not wait (polling)
+    via=h.client_api on say/press/press_text/deliver/push: the update goes to the client bot
+        (made by that bot's view, so its message ids and buttons are the client bot's)
     await h.tick()                                  the clock's jobs once (due pushes first)
     h.clock.advance(timedelta(...))                 time moves only when the test says so
     await h.restart()                               stop the App (gracefully) and start anew
     h.api                                           the FakeBotAPI: messages_to, wait_for,
         wait_count, calls, block, fail_next, rate_limits ... (tests/fakes/botapi.py)
     h.app                                           the App: crm, notifier, sender, metrics...
-Exchange: .calls (all), .messages (sent or edited messages, as dicts), .last, .text (of the
-last), .to(chat_id), .answer (the answerCallbackQuery call of a press), .buttons (of .last).
+Exchange: .calls (all; with a client bot, both bots' merged by arrival), .messages (sent or
+edited messages, as dicts), .last, .text (of the last), .to(chat_id), .answer (the
+answerCallbackQuery call of a press), .buttons (of .last).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ MESSAGE_METHODS = frozenset({
     "editmessagereplymarkup", "sendmediagroup", "copymessage", "forwardmessage",
 })
 WAIT = 10.0  # seconds any single exchange may take before the test fails
+CLIENT_TOKEN = "987654321:AAFakeClientBotTokenForNextstepTests"
 # Telegram user ids handed out by Harness.user; employees and clients alike.
 _user_ids = itertools.count(10_001)
 
@@ -130,6 +136,12 @@ class Harness:
     def webhook(self) -> bool:
         return bool(self.settings.webhook_url)
 
+    @property
+    def client_api(self) -> FakeBotAPI:
+        """The fake's view of the client bot (make_harness(client_bot_token=...))."""
+        assert self.settings.client_bot_token, "this harness has no client bot"
+        return self.api.bot(self.settings.client_bot_token)
+
     async def start(self) -> App:
         self.app = App(
             self.settings, self.clock, manage_store=False, rates=self.rates, run_clock=False,
@@ -171,38 +183,49 @@ class Harness:
 
     # -- talking -------------------------------------------------------------------------------
 
-    async def say(self, user: User, text: str, **kwargs: Any) -> Exchange:
+    async def say(
+        self, user: User, text: str, *, via: FakeBotAPI | None = None, **kwargs: Any
+    ) -> Exchange:
+        api = via or self.api
         if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
-            update = self.api.command(user, name, args, **kwargs)
+            update = api.command(user, name, args, **kwargs)
         else:
-            update = self.api.message(user, text, **kwargs)
-        return await self.deliver(update)
+            update = api.message(user, text, **kwargs)
+        return await self.deliver(update, via=via)
 
-    async def press(self, user: User, callback_data: str, message: int | Json) -> Exchange:
-        return await self.deliver(self.api.callback(user, callback_data, message))
+    async def press(
+        self, user: User, callback_data: str, message: int | Json, *, via: FakeBotAPI | None = None
+    ) -> Exchange:
+        return await self.deliver((via or self.api).callback(user, callback_data, message), via=via)
 
-    async def press_text(self, user: User, message: int | Json, label: str) -> Exchange:
-        return await self.deliver(self.api.press(user, message, label))
+    async def press_text(
+        self, user: User, message: int | Json, label: str, *, via: FakeBotAPI | None = None
+    ) -> Exchange:
+        return await self.deliver((via or self.api).press(user, message, label), via=via)
 
-    def push(self, update: Json) -> None:
+    def push(self, update: Json, *, via: FakeBotAPI | None = None) -> None:
         """Queue an update for polling without waiting (later `say`s wait for it too)."""
         assert not self.webhook, "in webhook mode use deliver()"
-        self.api.push_update(update)
+        (via or self.api).push_update(update)
         self._pushed += 1
 
-    async def deliver(self, update: Json) -> Exchange:
+    async def deliver(self, update: Json, *, via: FakeBotAPI | None = None) -> Exchange:
         """Hand an update to the App the way Telegram would; return when it is handled."""
-        since = len(self.api.sent)
+        since = {id(bot): len(bot.sent) for bot in self.api.bots}
         app = self.running
         if self.webhook:
+            assert via in (None, self.api), "the harness runs a client bot in polling mode only"
             delivery = await self.api.post_update(self.settings.webhook_url, update)
             assert delivery.status == 200, f"webhook answered {delivery.status}"
         else:
-            self.push(update)
+            self.push(update, via=via)
             async with _timeout(WAIT, f"update {update['update_id']} not handled"):
                 await app.inflight.wait_processed(self._pushed - self._processed_before)
-        return Exchange(self.api.sent[since:])
+        per_bot = [bot.sent[since.get(id(bot), 0):] for bot in self.api.bots]
+        if len(per_bot) == 1:
+            return Exchange(per_bot[0])
+        return Exchange(sorted((c for calls in per_bot for c in calls), key=lambda c: c.time))
 
     async def tick(self) -> Exchange:
         since = len(self.api.sent)
@@ -227,6 +250,8 @@ async def running_harness(
     rates: Rates | None = None, webhook: bool = False, **settings: Any,
 ) -> AsyncIterator[Harness]:
     async with FakeBotAPI(rate_limits=rate_limits) as api:
+        if settings.get("client_bot_token"):
+            api.add_bot(settings["client_bot_token"])
         if webhook:
             port = free_port()
             settings.setdefault("web_listen", f"127.0.0.1:{port}")

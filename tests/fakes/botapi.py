@@ -3,6 +3,11 @@
 The bot reaches it over real HTTP (``TelegramAPIServer.from_base(api.base_url)``). Every request
 is validated against api.json; a violation is kept in ``violations`` and answered with a 400 the
 way Telegram answers. What the bot did is kept in ``sent`` for the test to assert on.
+
+One server can serve several bots (``api.add_bot(token)`` gives another bot's view, with its own
+identity, updates, chats, message ids and log). Like Telegram, a file_id is valid only for the bot
+that saw the file: another bot must download it (``getFile``, then ``/file/bot<token>/<path>``) and
+upload the bytes.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ _ERROR_DESCRIPTIONS = {
     502: "Bad Gateway",
 }
 
+_FILE_DIR = "files"  # the directory of getFile's file_path
 ChatKey: TypeAlias = int | str
 Json: TypeAlias = dict[str, Any]
 
@@ -219,6 +225,9 @@ class FakeBotAPI:
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
+        self._files: dict[str, bytes] = {}  # file_id -> content, for this bot only
+        # Every bot this server answers for, by token; views made by add_bot share the server.
+        self._bots: dict[str, FakeBotAPI] = {token: self}
         self._message_ids: dict[ChatKey, itertools.count[int]] = {}
         self._history: dict[ChatKey, dict[int, Json]] = {}
         # Raw (text, parse_mode, entities) per message, for the "message is not modified" check.
@@ -254,6 +263,7 @@ class FakeBotAPI:
     async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=50 * 1024 * 1024)  # Telegram's upload limit
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -267,12 +277,33 @@ class FakeBotAPI:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._closing = True
-        self._wake_pollers()  # a held getUpdates would otherwise delay shutdown
+        for bot in self._bots.values():
+            bot._closing = True
+            bot._wake_pollers()  # a held getUpdates would otherwise delay shutdown
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def add_bot(self, token: str, *, bot_username: str = "nextstep_client_bot") -> FakeBotAPI:
+        """Serve another bot token on this server; returns that bot's view (the same API)."""
+        assert self._client is not None, "enter the server first"
+        if token in self._bots:
+            raise ValueError("this token is served already")
+        bot = FakeBotAPI(token, rate_limits=self.rate_limits, bot_username=bot_username)
+        bot.base_url, bot._client = self.base_url, self._client
+        bot.violations = self.violations  # one list: a check of this server sees every bot's
+        self._bots[token] = bot
+        return bot
+
+    @property
+    def bots(self) -> list[FakeBotAPI]:
+        """Every bot this server serves, this one first."""
+        return list(self._bots.values())
+
+    def bot(self, token: str) -> FakeBotAPI:
+        """The view of a bot this server serves."""
+        return self._bots[token]
 
     # -- test controls -----------------------------------------------------------------------
 
@@ -301,7 +332,8 @@ class FakeBotAPI:
 
     def take_violations(self) -> list[Violation]:
         """Return and forget the violations, for tests that provoke them on purpose."""
-        taken, self.violations = self.violations, []
+        taken = list(self.violations)
+        self.violations.clear()  # in place: the bots of one server share the list
         return taken
 
     # -- what the bot did --------------------------------------------------------------------
@@ -394,14 +426,24 @@ class FakeBotAPI:
         contact: str | Mapping[str, Any] | None = None,
         photo: bool = False,
         entities: list[Json] | None = None,
+        document: str | None = None,
+        file_data: bytes | None = None,
     ) -> Json:
-        """An update with a message from a user; ``contact`` as a phone shares his own card."""
+        """An update with a message from a user; ``contact`` as a phone shares his own card.
+
+        ``photo`` or ``document`` (its file name) attach a file holding ``file_data``; the text
+        becomes its caption.
+        """
         chat_data = (chat or from_user.private_chat()).to_api()
         self._chats[chat_data["id"]] = chat_data
         message = self._new_message(chat_data, from_user.to_api())
-        text_key = "caption" if photo else "text"
+        text_key = "caption" if photo or document else "text"
         if photo:
-            message["photo"] = self._file("photo", None)
+            message["photo"] = self._file("photo", None, file_data)
+        if document is not None:
+            message["document"] = self._file("document", None, file_data) | {
+                "file_name": document
+            }
         if text is not None:
             message[text_key] = text
         if entities:
@@ -523,7 +565,8 @@ class FakeBotAPI:
 
     async def _handle(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
-        if request.match_info["token"] != self.token:
+        bot = self._bots.get(request.match_info["token"])
+        if bot is None:
             self.violations.append(Violation(name, "request with a wrong bot token"))
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
@@ -538,7 +581,7 @@ class FakeBotAPI:
             typed = {**form, **await request.json()}
         else:
             form.update((key, str(value)) for key, value in (await request.post()).items())
-        call = await self._serve(name, form, uploads, typed)
+        call = await bot._serve(name, form, uploads, typed)
         if call.ok:
             return web.json_response({"ok": True, "result": call.result})
         body: Json = {"ok": False, "error_code": call.error_code, "description": call.description}
@@ -709,11 +752,18 @@ class FakeBotAPI:
         self._sources[key] = source
         return message
 
-    def _file(self, kind: str, value: Upload | str | None) -> Any:
+    def _file(self, kind: str, value: Upload | str | None, content: bytes | None = None) -> Any:
+        """The media object of a file sent as ``value`` (or a user's own file when None)."""
         if isinstance(value, str) and not value.startswith(("attach://", "http://", "https://")):
-            file_id = value  # resending by file_id keeps the id
+            file_id = value  # resending by file_id keeps the id...
+            if file_id not in self._files:  # ...of a file this bot has seen
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
-            file_id = f"fake-file-{next(self._file_ids)}"
+            # Ids carry the bot's id so one bot's file_id never works for another by accident.
+            file_id = f"fake-file-{self.me['id']}-{next(self._file_ids)}"
+            if isinstance(value, Upload):
+                content = value.data
+            self._files[file_id] = content if content is not None else f"{kind} {file_id}".encode()
         data: Json = {"file_id": file_id, "file_unique_id": f"u-{file_id}"}
         if isinstance(value, Upload):
             data["file_size"] = len(value.data)
@@ -906,7 +956,27 @@ class FakeBotAPI:
             "accepted_gift_types": no_gifts,
         }
 
-    @staticmethod
-    def _get_file(params: Json) -> Json:
+    def _get_file(self, params: Json) -> Json:
         file_id = params["file_id"]
-        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_path": f"f/{file_id}"}
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id, "file_unique_id": f"u-{file_id}",
+            "file_size": len(self._files[file_id]), "file_path": f"{_FILE_DIR}/{file_id}",
+        }
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file this bot has seen (sent by it or to it)."""
+        return self._files[file_id]
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """``GET /file/bot<token>/<file_path>``, the download URL getFile's path leads to."""
+        bot = self._bots.get(request.match_info["token"])
+        path = request.match_info["path"]
+        content = bot._files.get(path.removeprefix(f"{_FILE_DIR}/")) if bot else None
+        if bot is None or not path.startswith(f"{_FILE_DIR}/") or content is None:
+            self.violations.append(Violation("file download", f"no file at {path!r}"))
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        return web.Response(body=content, content_type="application/octet-stream")
