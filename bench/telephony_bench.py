@@ -1,18 +1,35 @@
-"""Replay a realistic HEP capture through decode + parse + correlate on one core.
+"""Replay a realistic HEP capture through decode + parse + correlate on one core, then write
+finished calls to the store through the same domain call the listener uses.
 
-`python -m bench.telephony_bench [copies]`. The stream is Kamailio's own HEP v3 mirror of the
-nine test scenarios (tests/telephony/data/kamailio_hep.capture: both legs, 100 Trying,
-hop-by-hop ACKs, CANCELs, a 500-for-503), repeated with fresh Call-IDs and shifted times.
-Prints figures only; nothing here asserts on speed.
+`python -m bench.telephony_bench [--copies N] [--db sqlite|postgres|both|none] [--deals N]`.
+The stream is Kamailio's own HEP v3 mirror of the nine test scenarios
+(tests/telephony/data/kamailio_hep.capture: both legs, 100 Trying, hop-by-hop ACKs, CANCELs, a
+500-for-503), repeated with fresh Call-IDs and shifted times. The store phase records calls of
+the dataset's agents (extensions) to their clients (numbers in the national 8… form) with the
+capture's mix of dispositions: each busy/no-answer call presses the agent's button through the
+engine, as in production. Prints figures only; nothing here asserts on speed.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import re
-import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
+from bench.dataset import generate, scratch_store
+from bench.store_bench import Run, timed
+from config.playbook import load_playbook
+from crm.calls import record_call
+from crm.calltypes import CallRecord
+from crm.clock import FakeClock
+from crm.context import Crm
+from crm.notices import Notice
+from storage.db import store
 from telephony.dialogs import Correlator
 from telephony.hep import decode_hep, encode_hep
 from telephony.sip import SIPMessage, _read_fallback, parse_sip
@@ -47,19 +64,22 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>10,.0f}/s"
 
 
-def main(copies: int) -> None:
+def pipeline(copies: int) -> list[CallRecord]:
+    """Decode, parse and correlate the stream; print the rates; return the finished calls."""
     stream = build_stream(copies)
     payloads = [decode_hep(d).payload for d in stream]
 
     started = time.perf_counter()
     correlator = Correlator()
-    calls = 0
+    records: list[CallRecord] = []
     for datagram in stream:
         packet = decode_hep(datagram)
         assert packet.timestamp and packet.src_ip and packet.src_port
         msg = parse_sip(packet.payload)
-        calls += len(correlator.feed(msg, packet.timestamp, (packet.src_ip, packet.src_port)))
-    pipeline = time.perf_counter() - started
+        finished = correlator.feed(msg, packet.timestamp, (packet.src_ip, packet.src_port))
+        records += finished
+    correlated = time.perf_counter() - started
+    calls = len(records)
 
     started = time.perf_counter()
     pyvoip_ok = 0
@@ -84,12 +104,85 @@ def main(copies: int) -> None:
     print(
         f"stream: {n:,} HEP datagrams, {calls:,} calls classified, {copies} copies of the capture"
     )
-    print(f"decode+parse+correlate  {rate(n, pipeline)} messages  {rate(calls, pipeline)} calls")
+    print(
+        f"decode+parse+correlate  {rate(n, correlated)} messages  {rate(calls, correlated)} calls"
+    )
     print(f"pyVoIP SIPMessage bare  {rate(n, bare_pyvoip)} messages  ({pyvoip_ok:,} parsed, "
           f"{n - pyvoip_ok:,} raised)")  # fmt: skip
     print(f"parse_sip (ours)        {rate(n, ours)} messages  ({fallback_used:,} via fallback)")
     print(f"fallback reader alone   {rate(n, reader_only)} messages")
 
+    return records
+
+
+class _Discard:
+    """Agents are told nothing here; the notices are only counted."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+
+    async def notify(self, notice: Notice) -> None:
+        self.kinds[notice.kind] += 1
+
+
+async def _agents_and_clients(limit: int) -> list[tuple[str, str]]:
+    """(agent extension, client number as the PBX dials it) for open deals with a task."""
+    from tortoise import connections
+
+    rows = await connections.get("default").execute_query_dict(
+        f"""SELECT e.sip_ext, p.e164 FROM deal d
+            JOIN employee e ON e.id = d.owner_id
+            JOIN contact_phone p ON p.contact_id = d.contact_id
+            WHERE d.status = 'open' AND e.sip_ext IS NOT NULL
+            LIMIT {int(limit)}"""
+    )
+    return [(r["sip_ext"], "8" + r["e164"].removeprefix("+7")) for r in rows]
+
+
+async def store_phase(kind: str, deals: int, seconds: float, captured: list[CallRecord]) -> Run:
+    async with scratch_store(kind) as url:
+        info = await generate(url + ("?minsize=16&maxsize=16" if kind == "postgres" else ""), deals)
+        url = info.db_url
+
+        async def measure() -> Run:
+            async with store(url):
+                crm = Crm(load_playbook(), FakeClock(info.now))
+                pairs = await _agents_and_clients(50_000)
+                notifier = _Discard()
+
+                def calls() -> Iterator[CallRecord]:
+                    # Each (agent, client) pair once: one deal, one open task, one press.
+                    for i, (ext, number) in enumerate(pairs):
+                        template = captured[i % len(captured)]
+                        yield replace(template, call_id=f"bench-{i}", caller=ext, callee=number)
+
+                async def record(call: CallRecord) -> bool:
+                    return not (await record_call(crm, call, notifier)).duplicate
+
+                run = await timed(seconds, 16, calls(), record)
+                print(f"{kind:<8} notices: {dict(notifier.kinds)}")
+                return run
+
+        return await asyncio.create_task(measure())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, default=2000)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both", "none"], default="both")
+    parser.add_argument("--deals", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    captured = pipeline(args.copies)
+    kinds = [] if args.db == "none" else ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    for kind in kinds:
+        run = asyncio.run(store_phase(kind, args.deals, args.seconds, captured))
+        verdict = "PASS" if run.per_second >= 500 else "MISS"
+        print(
+            f"{kind:<8} calls written to the store, 16 at a time: {run.summary()} "
+            f"({run.ops:,} calls, {run.failures} failed)  target >= 500/s  {verdict}"
+        )
+
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    main()

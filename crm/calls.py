@@ -14,21 +14,13 @@ from tortoise.transactions import in_transaction
 
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
-from crm.deals import ContactDraft, find_contact, find_or_create_contact, open_deal
+from crm.deals import ContactDraft, find_or_create_contact, open_deal
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.phones import normalize_phone
-from storage.models import (
-    Call,
-    Contact,
-    Deal,
-    DealStatus,
-    Employee,
-    EventKind,
-    Task,
-    TaskStatus,
-    TimelineEvent,
-)
+from storage import queries
+from storage.models import Call, Employee, EventKind, Task, TaskStatus, TimelineEvent
+from storage.queries import CallTarget
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
 AUTO_BUTTON = {
@@ -77,46 +69,36 @@ async def _sides(record: CallRecord) -> _Sides:
     return _Sides(Direction.UNKNOWN, None, record.callee)
 
 
-async def _deal_for(contact: Contact | None, agent: Employee | None) -> Deal | None:
-    if contact is None:
-        return None
-    deals = Deal.filter(contact_id=contact.id, status=DealStatus.OPEN).order_by("-created_at")
-    if agent is not None:
-        own = await deals.filter(owner_id=agent.id).first()
-        if own:
-            return own
-    return await deals.first()
-
-
 async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallEffect:
     """Log a finished call on its deal and act on it. A call id seen before changes nothing."""
     sides = await _sides(record)
     e164 = normalize_phone(sides.remote)
-    contact = await find_contact(ContactDraft(phones=(e164,))) if e164 else None
-    deal = await _deal_for(contact, sides.agent)
+    agent_id = sides.agent.id if sides.agent else None
+    target = await queries.call_target(e164, agent_id) if e164 else None
+    deal_id = target.deal_id if target else None
     try:
         async with in_transaction():
             await Call.create(
-                call_id=record.call_id, direction=sides.direction, agent=sides.agent,
+                call_id=record.call_id, direction=sides.direction, agent_id=agent_id,
                 agent_ext=sides.agent.sip_ext if sides.agent else None, remote=sides.remote,
-                remote_e164=e164, contact=contact, deal=deal,
-                disposition=record.disposition, sip_code=record.sip_code,
+                remote_e164=e164, contact_id=target.contact_id if target else None,
+                deal_id=deal_id, disposition=record.disposition, sip_code=record.sip_code,
                 started_at=record.started_at, answered_at=record.answered_at,
                 ended_at=record.ended_at, talk_seconds=record.talk_seconds,
             )
-            if deal is not None:
+            if deal_id is not None:
                 await TimelineEvent.create(
-                    deal_id=deal.id, kind=EventKind.CALL, at=record.ended_at, actor=sides.agent,
+                    deal_id=deal_id, kind=EventKind.CALL, at=record.ended_at, actor_id=agent_id,
                     data=_call_data(record, sides.direction),
                 )
     except IntegrityError:
         return CallEffect(duplicate=True, direction=sides.direction)
 
     if sides.agent is None:
-        return CallEffect(direction=sides.direction, deal_id=deal.id if deal else None)
+        return CallEffect(direction=sides.direction, deal_id=deal_id)
     if sides.direction == Direction.OUTBOUND:
-        return await _after_outbound(crm, record, sides.agent, deal, notifier)
-    return await _after_inbound(crm, record, sides.agent, contact, deal, e164, notifier)
+        return await _after_outbound(crm, record, sides.agent, target, notifier)
+    return await _after_inbound(crm, record, sides.agent, target, e164, notifier)
 
 
 def _call_data(record: CallRecord, direction: Direction) -> dict[str, object]:
@@ -128,31 +110,29 @@ def _call_data(record: CallRecord, direction: Direction) -> dict[str, object]:
 
 
 async def _after_outbound(
-    crm: Crm, record: CallRecord, agent: Employee, deal: Deal | None, notifier: Notifier
+    crm: Crm, record: CallRecord, agent: Employee, target: CallTarget | None, notifier: Notifier
 ) -> CallEffect:
-    if deal is None:
-        return CallEffect(direction=Direction.OUTBOUND)
-    task = await Task.get_or_none(deal_id=deal.id, status=TaskStatus.OPEN)
-    if task is None:
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal.id)
+    if target is None or target.deal_id is None or target.task_id is None:
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=target.deal_id if target else None)
+    deal_id, task_id = target.deal_id, target.task_id
     if record.disposition == Disposition.ANSWERED:
         await notifier.notify(
-            Notice(agent.id, NoticeKind.ANSWERED_CALL, task_id=task.id, deal_id=deal.id,
+            Notice(agent.id, NoticeKind.ANSWERED_CALL, task_id=task_id, deal_id=deal_id,
                    params={"talk_seconds": record.talk_seconds})
         )
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal.id)
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
     button = AUTO_BUTTON.get(record.disposition)
     if button is None:
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal.id)
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
     outcome = await apply_outcome(
         crm,
-        Press(task.id, button, agent, source="sip",
+        Press(task_id, button, agent, source="sip",
               data={"call_id": record.call_id, "sip_code": record.sip_code}),
     )
     if outcome.status == Status.DONE:
         await notifier.notify(
             Notice(
-                agent.id, NoticeKind.AUTO_OUTCOME, task_id=outcome.next_task_id, deal_id=deal.id,
+                agent.id, NoticeKind.AUTO_OUTCOME, task_id=outcome.next_task_id, deal_id=deal_id,
                 params={
                     "button": button, "sip_code": record.sip_code,
                     "disposition": str(record.disposition), "attempt": outcome.attempt,
@@ -161,22 +141,22 @@ async def _after_outbound(
                 },
             )
         )
-    return CallEffect(direction=Direction.OUTBOUND, deal_id=deal.id, outcome=outcome)
+    return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome)
 
 
 async def _after_inbound(
-    crm: Crm, record: CallRecord, agent: Employee, contact: Contact | None, deal: Deal | None,
-    e164: str | None, notifier: Notifier,
+    crm: Crm, record: CallRecord, agent: Employee, target: CallTarget | None, e164: str | None,
+    notifier: Notifier,
 ) -> CallEffect:
+    deal_id = target.deal_id if target else None
     if record.disposition not in MISSED:
-        return CallEffect(direction=Direction.INBOUND, deal_id=deal.id if deal else None)
-    if deal is not None:
-        owner_id = deal.owner_id or agent.id  # type: ignore[attr-defined]
+        return CallEffect(direction=Direction.INBOUND, deal_id=deal_id)
+    if target is not None and deal_id is not None:
         await notifier.notify(
-            Notice(owner_id, NoticeKind.MISSED_CALL, deal_id=deal.id,
+            Notice(target.owner_id or agent.id, NoticeKind.MISSED_CALL, deal_id=deal_id,
                    params={"number": e164, "sip_code": record.sip_code})
         )
-        return CallEffect(direction=Direction.INBOUND, deal_id=deal.id)
+        return CallEffect(direction=Direction.INBOUND, deal_id=deal_id)
     if e164 is None:
         return CallEffect(direction=Direction.INBOUND)
     # A missed call from a stranger is a lead: whoever's phone rang calls back.
@@ -206,13 +186,11 @@ async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int
     e164 = normalize_phone(caller)
     if agent is None or e164 is None:
         return None
-    contact = await find_contact(ContactDraft(phones=(e164,)))
-    deal = await _deal_for(contact, agent)
-    if deal is None:
+    target = await queries.call_target(e164, agent.id)
+    if target is None or target.deal_id is None:
         return None
-    task = await Task.get_or_none(deal_id=deal.id, status=TaskStatus.OPEN)
     await notifier.notify(
-        Notice(agent.id, NoticeKind.SCREEN_POP, task_id=task.id if task else None,
-               deal_id=deal.id, params={"number": e164})
+        Notice(agent.id, NoticeKind.SCREEN_POP, task_id=target.task_id, deal_id=target.deal_id,
+               params={"number": e164})
     )
-    return deal.id
+    return target.deal_id

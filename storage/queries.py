@@ -197,3 +197,28 @@ async def load_press_target(task_id: int) -> PressTarget | None:
         task_id,
     )
     return PressTarget(**rows[0]) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """The client behind a number: his contact, and his open deal and task if any."""
+
+    contact_id: int
+    deal_id: int | None
+    owner_id: int | None
+    task_id: int | None
+
+
+async def call_target(e164: str, agent_id: int | None) -> CallTarget | None:
+    """One join for a call's far side; with several open deals the agent's own comes first."""
+    rows = await _rows(
+        """SELECT p.contact_id, d.id AS deal_id, d.owner_id, t.id AS task_id
+           FROM contact_phone p
+           LEFT JOIN deal d ON d.contact_id = p.contact_id AND d.status = 'open'
+           LEFT JOIN task t ON t.deal_id = d.id AND t.status = 'open'
+           WHERE p.e164 = ?
+           ORDER BY CASE WHEN d.owner_id = ? THEN 0 ELSE 1 END, d.created_at DESC
+           LIMIT 1""",
+        e164, agent_id,
+    )
+    return CallTarget(**rows[0]) if rows else None
