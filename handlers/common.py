@@ -18,6 +18,7 @@ from aiogram.types import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
+    InlineKeyboardMarkup,
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -43,6 +44,26 @@ class LangChoice(CallbackData, prefix="lang"):
     code: str
 
 
+class ShiftToggle(CallbackData, prefix="sh"):
+    """Start (on=1) or end (on=0) the rep's shift: only reps on shift get new chat leads."""
+
+    on: int
+
+
+def shift_keyboard(on_shift: bool) -> InlineKeyboardMarkup:
+    """The one button that flips the shift from where it stands."""
+    keyboard = InlineKeyboardBuilder()
+    keyboard.button(
+        text=_("End shift") if on_shift else _("Start shift"),
+        callback_data=ShiftToggle(on=0 if on_shift else 1),
+    )
+    return keyboard.as_markup()
+
+
+def shift_text(on_shift: bool) -> str:
+    return _("You are on shift") if on_shift else _("You are off shift")
+
+
 def role_name(role: Role) -> str:
     return {
         Role.REP: _("rep"),
@@ -64,6 +85,8 @@ def role_commands(role: Role | None) -> list[BotCommand]:
         BotCommand(command="find", description=_("Find a client by name, phone or tag")),
         BotCommand(command="add", description=_("Add a client and a deal")),
     ]
+    if role is Role.REP:
+        commands.append(BotCommand(command="shift", description=_("Start or end your shift")))
     if role in (Role.SUPERVISOR, Role.ADMIN):
         commands += [
             BotCommand(command="report", description=_("Team analytics")),
@@ -105,6 +128,8 @@ def help_text(role: Role) -> str:
         _("/find: find a client by name, phone or tag"),
         _("/add: add a client, e.g. /add Ivan Petrov +79161234567"),
     ]
+    if role is Role.REP:
+        lines.append(_("/shift: start or end your shift (new leads go to reps on shift)"))
     if role in (Role.SUPERVISOR, Role.ADMIN):
         lines += [_("/report: team analytics"), _("/overdue: overdue tasks of the team")]
     if role is Role.ADMIN:
@@ -150,7 +175,10 @@ async def start_with_code(
 @router.message(CommandStart())
 @router.message(Command("help"))
 async def show_help(message: Message, employee: Employee) -> None:
-    await message.answer(help_text(employee.role))
+    is_rep = employee.role is Role.REP
+    await message.answer(
+        help_text(employee.role), reply_markup=shift_keyboard(employee.on_shift) if is_rep else None
+    )
 
 
 @router.message(Command("lang"))

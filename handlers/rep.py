@@ -53,9 +53,11 @@ from crm.deals import (
     split_name_and_phone,
 )
 from crm.engine import Outcome, Press, Status, apply_outcome
+from crm.leads import set_shift
 from crm.permissions import can_act_on
 from crm.phones import REGION_ZONES, normalize_phone
 from crm.search import find_deals
+from handlers.common import ShiftToggle, shift_keyboard, shift_text
 from storage.models import Contact, Deal, Employee, Task, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -273,6 +275,23 @@ def _conveyor_text(on: bool) -> str:
         if on
         else _("Conveyor off: press Next task or send /next for the next card.")
     )
+
+
+@router.message(Command("shift"))
+async def shift_command(message: Message, employee: Employee) -> None:
+    await set_shift(employee, not employee.on_shift)
+    on = employee.on_shift
+    await message.answer(shift_text(on), reply_markup=shift_keyboard(on))
+
+
+@router.callback_query(ShiftToggle.filter())
+async def shift_button(
+    callback: CallbackQuery, callback_data: ShiftToggle, employee: Employee,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await set_shift(employee, bool(callback_data.on))
+    callback_answer.text = shift_text(employee.on_shift)
+    await _edit_markup(_card_message(callback), shift_keyboard(employee.on_shift))
 
 
 @router.message(Command("today"))

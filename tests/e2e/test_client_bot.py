@@ -161,3 +161,38 @@ async def test_photos_and_documents_cross_between_the_bots(two_bots: Harness) ->
         (True, None), (True, "photo"), (True, "document"), (False, "photo"), (False, "document"),
     ]
     assert_bots_kept_apart(h, rep, client)
+
+
+async def test_a_rep_off_shift_gets_no_new_leads_until_he_is_back(two_bots: Harness) -> None:
+    h = two_bots
+    anna = await h.make_employee("rep", name="Anna")
+    boris = await h.make_employee("rep", name="Boris", lang="en")
+    menu = [c for c in h.api.calls("setMyCommands")
+            if c.params.get("scope", {}).get("chat_id") == boris.user.id][-1]
+    assert "shift" in {cmd["command"] for cmd in menu.params["commands"]}
+
+    off = await h.say(boris.user, "/shift")
+    assert off.text == "You are off shift"
+    assert [b["text"] for b in off.buttons] == ["Start shift"]
+
+    async def owners_of_new_leads(n: int) -> list[int]:
+        before = await Deal.all().count()
+        for _ in range(n):
+            await h.say(h.user("Client"), "hi", via=h.client_api)
+        deals = await Deal.all().order_by("id").offset(before)
+        return [d.owner_id for d in deals]  # type: ignore[attr-defined]
+
+    assert await owners_of_new_leads(3) == [anna.employee.id] * 3
+
+    back = await h.press_text(boris.user, off.last, "Start shift")
+    assert back.answer is not None and back.answer.params["text"] == "You are on shift"
+    assert [b["text"] for b in back.buttons] == ["End shift"]
+    assert await owners_of_new_leads(2) == [boris.employee.id, anna.employee.id]
+
+    # In Russian, and from /help's button as well.
+    helped = await h.say(anna.user, "/help")
+    assert "/shift" in helped.text
+    ended = await h.press_text(anna.user, helped.last, "Закончить смену")
+    assert ended.answer is not None and ended.answer.params["text"] == "Вы не на смене"
+    assert await owners_of_new_leads(2) == [boris.employee.id] * 2
+    assert (await h.say(anna.user, "/shift")).text == "Вы на смене"
