@@ -141,6 +141,19 @@ def _clip(text: str, limit: int = _LINE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def disposition_name(value: object) -> str:
+    """A call's outcome in the viewer's language (the timeline stores the machine value)."""
+    names = {
+        "answered": _("call answered"),
+        "busy": _("line busy"),
+        "no_answer": _("no answer"),
+        "cancelled": _("hung up while ringing"),
+        "unavailable": _("number unavailable"),
+        "failed": _("call failed"),
+    }
+    return names.get(str(value), str(value))
+
+
 def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneInfo) -> str:
     """One timeline event in one short line (plain text; the caller escapes it)."""
     data = line.data
@@ -162,7 +175,8 @@ def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneI
         )
     elif line.kind == EventKind.CALL:
         body = _("Call: {disposition}, {seconds} s").format(
-            disposition=data.get("disposition", "?"), seconds=data.get("talk_seconds", 0)
+            disposition=disposition_name(data.get("disposition", "?")),
+            seconds=data.get("talk_seconds", 0),
         )
     elif line.kind == EventKind.MSG_IN:
         body = _("Client wrote:")

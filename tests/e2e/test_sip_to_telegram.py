@@ -183,6 +183,6 @@ async def test_an_answered_call_brings_the_card_with_the_talk_time(desk: Desk) -
     event = await TimelineEvent.get(deal_id=desk.deal.id, kind="call")
     assert event.data["talk_seconds"] == call.talk_seconds
     # The card's timeline shows the call with its talk time; the task waits for a choice.
-    assert f"answered, {call.talk_seconds} с" in message["text"]
+    assert f"Звонок: разговор, {call.talk_seconds} с" in message["text"]
     task = await Task.get(deal_id=desk.deal.id, status=TaskStatus.OPEN)
     assert _pressable_tasks(message) == {task.id}
