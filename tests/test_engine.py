@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from tortoise.exceptions import IntegrityError
 
+from config.playbook import Playbook
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
@@ -187,3 +188,23 @@ async def test_a_button_not_offered_at_the_stage_is_refused(crm: Crm) -> None:
     rep = await _rep()
     deal = await _deal(crm, rep)
     assert (await _press(crm, deal, "no_answer", rep)).status == Status.NOT_OFFERED  # type: ignore[attr-defined]
+
+
+async def test_a_sub_outcome_can_carry_its_own_ladder(crm: Crm, clock: FakeClock) -> None:
+    """Busy retries sooner than the default ladder; the attempt counter stays shared."""
+    data = crm.playbook.model_dump()
+    data["ladders"]["busy_fast"] = {"steps": ["10m", "1h"], "then": "archive"}
+    data["buttons"]["busy"] |= {"ladder": "busy_fast"}
+    crm.playbook = Playbook.model_validate(data)
+    rep = await _rep()
+    deal = await _deal(crm, rep)
+    busy = await _press(crm, deal, "busy", rep)
+    assert busy.next_due == clock.now() + timedelta(minutes=10)  # type: ignore[attr-defined]
+    clock.set(busy.next_due)  # type: ignore[attr-defined]
+    pickup = await _press(crm, deal, "no_pickup", rep)
+    # The second attempt on the default ladder is +30 min.
+    assert pickup.attempt == 2 and pickup.next_due == clock.now() + timedelta(minutes=30)  # type: ignore[attr-defined]
+    clock.set(pickup.next_due)  # type: ignore[attr-defined]
+    # Busy's ladder has two steps: its third attempt archives the deal.
+    final = await _press(crm, deal, "busy", rep)
+    assert final.deal_status == DealStatus.ARCHIVED  # type: ignore[attr-defined]
