@@ -44,7 +44,7 @@ from bot.middlewares import (
 )
 from bot.notifier import BotNotifier
 from bot.scheduler import Clockwork
-from bot.sender import Rates, RetryAfterMiddleware, Sender
+from bot.sender import Rates, ResponseTypeCache, RetryAfterMiddleware, Sender
 from bot.web import MetricsRegistry, Sample, add_webhook, bound_port, build_web_app, start_web
 from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
@@ -216,6 +216,7 @@ class App:
     def _bot_side(self, token: str) -> BotSide:
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.settings.telegram_api))
         retry = RetryAfterMiddleware()
+        session.middleware(ResponseTypeCache())
         session.middleware(retry)
         bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
         sender = Sender(bot, on_forbidden=self._mark_unreachable, rates=self.rates)
