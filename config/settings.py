@@ -98,4 +98,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = "NEXTSTEP_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
-        raise SettingsError(f"bad setting {name}: {err['msg']}") from None
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"bad setting {name}: {message}") from None
