@@ -113,7 +113,7 @@ class ContactPhone(Model):
 
     id = fields.IntField(primary_key=True)
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
-        "models.Contact", related_name="phones", on_delete=fields.CASCADE
+        "models.Contact", related_name="phones", on_delete=fields.CASCADE, db_index=True
     )
     e164 = fields.CharField(max_length=20, unique=True)
 
@@ -124,7 +124,7 @@ class ContactPhone(Model):
 class Deal(Model):
     id = fields.IntField(primary_key=True)
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
-        "models.Contact", related_name="deals", on_delete=fields.CASCADE
+        "models.Contact", related_name="deals", on_delete=fields.CASCADE, db_index=True
     )
     title = fields.CharField(max_length=200, default="")
     amount = fields.BigIntField(default=0)
@@ -155,7 +155,7 @@ class Task(Model):
 
     id = fields.IntField(primary_key=True)
     deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
-        "models.Deal", related_name="tasks", on_delete=fields.CASCADE
+        "models.Deal", related_name="tasks", on_delete=fields.CASCADE, db_index=True
     )
     kind = fields.CharField(max_length=32)
     status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.OPEN)
@@ -209,10 +209,10 @@ class Call(Model):
     remote = fields.CharField(max_length=64, default="")
     remote_e164 = fields.CharField(max_length=20, null=True)
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
-        "models.Contact", null=True, related_name=False, on_delete=fields.SET_NULL
+        "models.Contact", null=True, related_name=False, on_delete=fields.SET_NULL, db_index=True
     )
     deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
-        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL
+        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL, db_index=True
     )
     disposition = fields.CharField(max_length=16)
     sip_code = fields.SmallIntField(null=True)
@@ -230,10 +230,10 @@ class ChatMessage(Model):
 
     id = fields.IntField(primary_key=True)
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
-        "models.Contact", related_name=False, on_delete=fields.CASCADE
+        "models.Contact", related_name=False, on_delete=fields.CASCADE, db_index=True
     )
     deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
-        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL
+        "models.Deal", null=True, related_name=False, on_delete=fields.SET_NULL, db_index=True
     )
     incoming = fields.BooleanField()
     employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
