@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if not args.verbose:
+        # Tortoise announces every connect and shutdown at INFO; a CLI run needs none of it.
+        logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         settings = load_settings()
         module = importlib.import_module(COMMANDS[args.command])
