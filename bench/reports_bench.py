@@ -16,7 +16,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import cast
 
@@ -120,16 +120,18 @@ async def bench(kind: str, deals: int, runs: int) -> None:
             await close_store()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.reports_bench", description=__doc__)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args(argv)  # `python -m bench` passes every bench's options
     kinds = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     for kind in kinds:
-        asyncio.run(bench(kind, args.deals, args.runs))
+        # A task each: Tortoise keeps its set-up in a context variable, one store per context.
+        await asyncio.create_task(bench(kind, args.deals, args.runs))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(asyncio.run(main()))

@@ -572,7 +572,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seconds", type=float, default=12.0, help="length of each phase")
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # `python -m bench` passes every bench's options
     kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     # A task each: Tortoise keeps its set-up in a context variable, one store per context.
     figures = [
