@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise.expressions import Q
 
@@ -94,7 +94,7 @@ async def send_digests(crm: Crm, notifier: Notifier, render: DigestText) -> int:
     if hour is None or local.hour < hour:
         return 0
     today = local.date()
-    since = datetime.combine(today, time(), tzinfo=zone)
+    since = datetime.combine(today, time(), tzinfo=zone).astimezone(UTC)
     due = await Employee.filter(
         Q(digest_sent_on__isnull=True) | Q(digest_sent_on__lt=today),
         role=Role.SUPERVISOR, active=True,

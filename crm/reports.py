@@ -187,8 +187,11 @@ class _Sql:
 
 
 async def _rows(sql: _Sql, text: str, *params: Any) -> list[dict[str, Any]]:
+    # SQLite compares stored times as text, all written in UTC ("…+00:00"): a moment passed
+    # in another offset would compare wrongly by that offset, so every moment goes in UTC.
+    values = [p.astimezone(UTC) if isinstance(p, datetime) else p for p in params]
     conn = connections.get("default")
-    return list(await conn.execute_query_dict(sql.params(text), list(params)))
+    return list(await conn.execute_query_dict(sql.params(text), values))
 
 
 def _sql(crm: Crm, period: Period) -> _Sql:

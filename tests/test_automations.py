@@ -112,3 +112,20 @@ async def test_undelivered_digest_is_retried(crm: Crm) -> None:
     assert await automations.send_digests(crm, notifier, _render) == 1
     assert await automations.send_digests(crm, notifier, _render) == 0
 
+
+
+async def test_digest_counts_the_whole_local_day_from_midnight(
+    crm: Crm, clock: FakeClock
+) -> None:
+    # 01:00 in Moscow is 22:00 UTC the day before: SQLite compares times as text, so the day's
+    # start must reach the store in UTC or the first hours of the local day go missing.
+    await Employee.create(name="boss", role=Role.SUPERVISOR, team="main")
+    rep = await Employee.create(name="rep", role=Role.REP, team="main")
+    clock.set(T0 - timedelta(hours=9))
+    await _press(crm, await _deal(crm, rep, "+74951110001"), "refused", rep, reason="price")
+    clock.set(T0)
+    notifier = Recorder()
+    assert await automations.send_digests(crm, notifier, _render) == 1
+    assert notifier.notices[0].params["text"] == (
+        "boss main 2026-11-25 overdue=0 tries=0 out=0 lost=price=1"
+    )
