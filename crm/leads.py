@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
 
 from crm.chat import ChatContent, record_incoming
 from crm.context import Crm
@@ -152,13 +153,15 @@ async def pick_rep(crm: Crm, team: str) -> Employee | None:
 
 
 async def _open_tasks(reps: list[Employee]) -> dict[int, int]:
-    rows = await Task.filter(
-        assignee_id__in=[r.id for r in reps], status=TaskStatus.OPEN
-    ).values_list("assignee_id", flat=True)
-    counts: dict[int, int] = {}
-    for assignee in rows:
-        counts[int(assignee)] = counts.get(int(assignee), 0) + 1  # type: ignore[call-overload]
-    return counts
+    # Counted by the store: a rep carries thousands of open tasks, one row each would be loaded
+    # on every lead otherwise.
+    rows = (
+        await Task.filter(assignee_id__in=[r.id for r in reps], status=TaskStatus.OPEN)
+        .annotate(n=Count("id"))
+        .group_by("assignee_id")
+        .values_list("assignee_id", "n")
+    )
+    return {int(assignee): int(n) for assignee, n in rows}
 
 
 async def _take_turn(rep: Employee, team: str) -> bool:
