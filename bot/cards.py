@@ -1,7 +1,7 @@
 """The task card: what a rep needs to make the call and press the outcome, in one message.
 
 `render_card` is pure (data in, HTML text + keyboard out) so it is tested without Telegram;
-`load_card` fetches a card's data in three queries. Every user-supplied string is escaped.
+`load_card` fetches a card's data in one query. Every user-supplied string is escaped.
 """
 
 from __future__ import annotations
@@ -20,19 +20,13 @@ from config.playbook import Playbook
 from crm.context import Crm
 from crm.engine import Outcome, ladder_size
 from crm.phones import pretty_phone
-from storage.models import (
-    ContactPhone,
-    Deal,
-    DealStatus,
-    Employee,
-    EventKind,
-    Task,
-    TaskStatus,
-    TimelineEvent,
-)
+from storage import queries
+from storage.models import DealStatus, Employee, EventKind, TaskStatus
+from storage.queries import CardRow
 
 MAX_TEXT = 4096
 TIMELINE_LINES = 3
+CLIENT_TIME = "🕒 "  # starts the header's line of the client's time, on every card
 _LINE_CHARS = 200  # one timeline line (a long note) never crowds out the rest of the card
 
 
@@ -207,13 +201,13 @@ def render_card(
     if data.client_tz:
         client_now = now.astimezone(ZoneInfo(data.client_tz))
         lines.append(
-            "🕒 "
+            CLIENT_TIME
             + _("client's time {time}, {offset}").format(
                 time=client_now.strftime("%H:%M"), offset=utc_offset(client_now)
             )
         )
     else:
-        lines.append("🕒 " + _("client's time zone is unknown: pick the region below"))
+        lines.append(CLIENT_TIME + _("client's time zone is unknown: pick the region below"))
     stage = _("Stage: {stage}").format(
         stage=f"<b>{esc(stage_name(playbook, data.stage, lang))}</b>"
     )
@@ -287,61 +281,62 @@ def outcome_summary(
     return line
 
 
-def closed_card(card_text: str, summary: str, conveyor: bool) -> tuple[str, InlineKeyboardMarkup]:
+def card_header(text: str) -> str | None:
+    """The header paragraph of a card in a message's HTML text, past any line the message put
+    before the card ("⏰ Task due"); the client's time line is always in it. None: no card."""
+    for paragraph in text.split("\n\n"):
+        if any(line.startswith(CLIENT_TIME) for line in paragraph.split("\n")):
+            return paragraph
+    return None
+
+
+def closed_card(header: str, summary: str, conveyor: bool) -> tuple[str, InlineKeyboardMarkup]:
     """The card edited in place after an outcome: its header lines and what happened."""
-    head = card_text.split("\n\n", 1)[0]
-    return _fit(f"{head}\n\n✅ {html.escape(summary)}"), keyboards.after_outcome_keyboard(conveyor)
+    return _fit(f"{header}\n\n✅ {html.escape(summary)}"), keyboards.after_outcome_keyboard(
+        conveyor
+    )
 
 
-async def load_card_data(task: Task | None, deal: Deal) -> CardData:
-    """Card data of a deal whose contact is already loaded: two more queries."""
-    contact = deal.contact
-    phones = (
-        await ContactPhone.filter(contact_id=contact.id)
-        .order_by("id")
-        .values_list("e164", flat=True)
-    )
-    events = (
-        await TimelineEvent.filter(deal_id=deal.id).order_by("-at", "-id").limit(TIMELINE_LINES)
-    )
+def card_data(row: CardRow) -> CardData:
     return CardData(
-        deal_id=deal.id,
-        stage=deal.stage,
-        status=deal.status,
-        amount=deal.amount,
-        tags=tuple(dict.fromkeys([*contact.tags, *deal.tags])),
-        contact_name=contact.name,
-        company=contact.company,
-        phones=tuple(str(p) for p in phones),
-        client_tz=contact.tz,
+        deal_id=row.deal_id,
+        stage=row.stage,
+        status=DealStatus(row.deal_status),
+        amount=row.amount,
+        tags=row.tags,
+        contact_name=row.contact_name,
+        company=row.company,
+        phones=row.phones,
+        client_tz=row.contact_tz,
         task=TaskView(
-            id=task.id,
-            kind=task.kind,
-            due_at=task.due_at,
-            attempt=task.attempt,
-            planned_by=task.planned_by,
-            open=task.status == TaskStatus.OPEN,
+            id=row.task_id,
+            kind=row.task_kind or "",
+            due_at=row.due_at,
+            attempt=row.attempt,
+            planned_by=row.planned_by,
+            open=row.task_status == TaskStatus.OPEN,
         )
-        if task
+        if row.task_id is not None and row.due_at is not None
         else None,
-        events=tuple(TimelineLine(e.at, e.kind, e.text, e.data) for e in events),
+        events=tuple(TimelineLine(e.at, EventKind(e.kind), e.text, e.data) for e in row.events),
     )
 
 
 async def load_card(crm: Crm, task_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of one task (open or closed), None if there is no such task."""
-    task = await Task.get_or_none(id=task_id).select_related("deal", "deal__contact")
-    if task is None:
+    row = await queries.card_of_task(task_id, TIMELINE_LINES)
+    if row is None:
         return None
-    data = await load_card_data(task, task.deal)
-    return render_card(data, crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer))
+    return render_card(
+        card_data(row), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
+    )
 
 
 async def load_deal_card(crm: Crm, deal_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of a deal's open task, or of the deal alone when it is closed."""
-    deal = await Deal.get_or_none(id=deal_id).select_related("contact")
-    if deal is None:
+    row = await queries.card_of_deal(deal_id, TIMELINE_LINES)
+    if row is None:
         return None
-    task = await Task.get_or_none(deal_id=deal_id, status=TaskStatus.OPEN)
-    data = await load_card_data(task, deal)
-    return render_card(data, crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer))
+    return render_card(
+        card_data(row), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
+    )

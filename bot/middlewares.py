@@ -6,7 +6,8 @@ Handler data for every update (ContextMiddleware):
     settings.locale); `_()` already speaks `lang` inside the handler.
 Callback queries (CallbackDeadlineMiddleware): handlers set `callback_answer.text` /
 `.show_alert` and never call `callback.answer()` themselves; the query is answered after the
-handler, or blank at the deadline if the handler is slow (then a late text is dropped).
+handler, or earlier when the handler calls `callback_answer.send_now()`, or blank at the
+deadline if the handler is slow (then a late text is dropped).
 """
 
 from __future__ import annotations
@@ -80,16 +81,46 @@ class ContextMiddleware(BaseMiddleware):
         return result
 
 
-class _ExpiringCallbackAnswer(CallbackAnswer):
-    """A CallbackAnswer that, once answered blank at the deadline, ignores late settings."""
+class CallbackReply(CallbackAnswer):
+    """The one answer to a callback query. The middleware sends it after the handler; a handler
+    that knows its text early calls `send_now()`, so the button's spinner stops while the
+    handler goes on. Settings made after the answer went out are dropped."""
+
+    def __init__(self, query: CallbackQuery) -> None:
+        super().__init__(answered=False)
+        self._query = query
+        self._sending: asyncio.Future[None] | None = None
+
+    def send_now(self) -> None:
+        """Answer with what is set so far, without waiting for the request to be sent."""
+        if self.answered or self.disabled:
+            return
+        self._sending = asyncio.ensure_future(self._send())
+        self._answered = True
 
     def expire(self) -> None:
-        self._answered = True
+        """Answer blank now (the deadline passed) and take no text after."""
+        self.send_now()
         self._disabled = True
+
+    async def settle(self) -> None:
+        """Answer if nobody has, and wait until the answer was sent."""
+        self.send_now()
+        if self._sending is not None:
+            await self._sending
+
+    async def _send(self) -> None:
+        try:
+            await self._query.answer(
+                text=self.text, show_alert=self.show_alert, url=self.url,
+                cache_time=self.cache_time,
+            )
+        except Exception:
+            log.exception("answering callback query %s failed", self._query.id)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in {"text", "show_alert", "url", "cache_time"} and self.answered:
-            log.debug("callback answer %s=%r came after the deadline; dropped", name, value)
+            log.debug("callback answer %s=%r came after the answer; dropped", name, value)
             return
         super().__setattr__(name, value)
 
@@ -107,28 +138,15 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, CallbackQuery):
             return await handler(event, data)
-        answer = _ExpiringCallbackAnswer(answered=False)
-        data["callback_answer"] = answer
+        reply = data["callback_answer"] = CallbackReply(event)
         work = asyncio.ensure_future(handler(event, data))
         try:
             done, _ = await asyncio.wait({work}, timeout=self.deadline)
             if not done:
-                await self._answer(event, answer)
-                answer.expire()
+                reply.expire()
             return await work
         finally:
-            if not answer.answered and not answer.disabled:
-                await self._answer(event, answer)
-
-    @staticmethod
-    async def _answer(event: CallbackQuery, answer: CallbackAnswer) -> None:
-        try:
-            await event.answer(
-                text=answer.text, show_alert=answer.show_alert, url=answer.url,
-                cache_time=answer.cache_time,
-            )
-        except Exception:
-            log.exception("answering callback query %s failed", event.id)
+            await reply.settle()
 
 
 class InFlight(BaseMiddleware):

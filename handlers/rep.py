@@ -6,8 +6,10 @@ and renders the answer. Callback data is never trusted: the engine checks owners
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiogram import Bot, F, Router
@@ -32,6 +34,7 @@ from bot.callbacks import (
 )
 from bot.cards import (
     Card,
+    card_header,
     closed_card,
     format_when,
     load_card,
@@ -41,6 +44,7 @@ from bot.cards import (
     task_kind_name,
     viewer_zone,
 )
+from bot.middlewares import CallbackReply
 from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
@@ -112,6 +116,16 @@ async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | N
             raise
 
 
+async def _replace(
+    card_message: Message | None, chat: Message, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """The card's message edited, or a new message in the chat when it is not known."""
+    if card_message is not None:
+        await _edit(card_message, text, markup)
+    else:
+        await chat.answer(text, reply_markup=markup)
+
+
 def _card_message(callback: CallbackQuery) -> Message | None:
     """The card the button was on (None when Telegram no longer gives the message)."""
     return callback.message if isinstance(callback.message, Message) else None
@@ -122,26 +136,35 @@ async def _send_card(target: Message, card: Card, prefix: str | None = None) -> 
     await target.answer(text, reply_markup=card.markup)
 
 
-async def _show_next(target: Message, crm: Crm, employee: Employee, lang: str) -> None:
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+async def _next_reply(crm: Crm, employee: Employee, lang: str) -> Reply:
     """The most urgent task's card, or when the next one falls due."""
     task = await feed.next_task(crm, employee)
     if task is not None:
         card = await load_card(crm, task.id, lang, employee)
         if card is not None:
-            await _send_card(target, card)
-            return
+            return Reply(card.text, card.markup)
     upcoming = await feed.next_upcoming(employee)
     if upcoming is None:
-        await target.answer(_("Nothing to do: no tasks and no new leads. Well done!"))
-        return
+        return Reply(_("Nothing to do: no tasks and no new leads. Well done!"))
     zone = viewer_zone(crm.playbook, employee)
-    await target.answer(
+    return Reply(
         _("Nothing due now. Next: {task} at {when}.").format(
             task=html.escape(task_kind_name(crm.playbook, upcoming.kind, lang)),
             when=format_when(upcoming.due_at, crm.now(), zone),
         ),
-        reply_markup=keyboards.next_keyboard(),
+        keyboards.next_keyboard(),
     )
+
+
+async def _show_next(target: Message, crm: Crm, employee: Employee, lang: str) -> None:
+    reply = await _next_reply(crm, employee, lang)
+    await target.answer(reply.text, reply_markup=reply.markup)
 
 
 async def _after_done(
@@ -158,15 +181,25 @@ async def _after_done(
     """Close the card in place with what happened; in conveyor mode hand out the next card."""
     zone = viewer_zone(crm.playbook, employee)
     summary = outcome_summary(crm.playbook, lang, button, outcome, crm.now(), zone, reason)
-    old = await load_card(crm, task_id, lang, employee)
-    if old is not None:
-        text, markup = closed_card(old.text, summary, employee.conveyor)
-        if card_message is not None:
-            await _edit(card_message, text, markup)
-        else:
-            await chat.answer(text, reply_markup=markup)
-    if employee.conveyor:
-        await _show_next(chat, crm, employee, lang)
+    # The card as the rep saw it is in the pressed message; after a typed step only the
+    # message id is known, and the card is read again.
+    shown = card_message.html_text if card_message is not None and card_message.text else None
+    header = card_header(shown) if shown else None
+    if header is None:
+        old = await load_card(crm, task_id, lang, employee)
+        header = card_header(old.text) if old else None
+    closing: asyncio.Task[None] | None = None
+    if header is not None:
+        text, markup = closed_card(header, summary, employee.conveyor)
+        closing = asyncio.create_task(_replace(card_message, chat, text, markup))
+    # The next card is read while the closed one is on its way, and sent after it.
+    try:
+        reply = await _next_reply(crm, employee, lang) if employee.conveyor else None
+    finally:
+        if closing is not None:
+            await closing
+    if reply is not None:
+        await chat.answer(reply.text, reply_markup=reply.markup)
 
 
 async def _show_fresh(
@@ -183,18 +216,42 @@ async def _show_fresh(
 async def _press(
     crm: Crm,
     press: Press,
-    callback_answer: CallbackAnswer | None,
+    callback_answer: CallbackReply | None,
     card_message: Message | None,
     chat: Message,
     employee: Employee,
     lang: str,
     state: FSMContext,
 ) -> Outcome:
-    """Apply a press and render every status but the two that ask for more (time, reason)."""
+    """Apply a press and render every status but the two that ask for more (time, reason).
+
+    The callback is answered as soon as its text is known, before the cards are rendered."""
     outcome = await apply_outcome(crm, press)
-    notice: str | None = None
-    if outcome.status == Status.DONE:
+    status = outcome.status
+    if status in (Status.NEEDS_TIME, Status.NEEDS_REASON):
+        return outcome
+    if status != Status.NOT_OFFERED:
         await state.clear()
+    if status == Status.FORBIDDEN:
+        log.warning(
+            "employee %s pressed %s on task %s of someone else's deal %s",
+            employee.id,
+            press.button,
+            press.task_id,
+            outcome.deal_id,
+        )
+    notice = {
+        Status.NOTE_ADDED: _("Note added"),
+        Status.ALREADY_HANDLED: _("Already handled"),
+        Status.FORBIDDEN: _("Not your deal"),
+        Status.NOT_OFFERED: _("This button is not offered at this stage"),
+    }.get(status)
+    if callback_answer is not None:
+        callback_answer.text = notice
+        callback_answer.send_now()
+    elif notice:
+        await chat.answer(notice)
+    if status == Status.DONE:
         await _after_done(
             crm,
             card_message,
@@ -206,32 +263,8 @@ async def _press(
             outcome,
             press.reason,
         )
-    elif outcome.status == Status.NOTE_ADDED:
-        await state.clear()
-        notice = _("Note added")
+    elif status != Status.FORBIDDEN:
         await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
-    elif outcome.status == Status.ALREADY_HANDLED:
-        await state.clear()
-        notice = _("Already handled")
-        await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
-    elif outcome.status == Status.FORBIDDEN:
-        await state.clear()
-        log.warning(
-            "employee %s pressed %s on task %s of someone else's deal %s",
-            employee.id,
-            press.button,
-            press.task_id,
-            outcome.deal_id,
-        )
-        notice = _("Not your deal")
-    elif outcome.status == Status.NOT_OFFERED:
-        notice = _("This button is not offered at this stage")
-        await _show_fresh(crm, card_message, employee, lang, outcome.deal_id)
-    if notice:
-        if callback_answer is not None:
-            callback_answer.text = notice
-        else:
-            await chat.answer(notice)
     return outcome
 
 
@@ -355,7 +388,7 @@ async def outcome_button(
     employee: Employee,
     lang: str,
     state: FSMContext,
-    callback_answer: CallbackAnswer,
+    callback_answer: CallbackReply,
 ) -> None:
     pb = crm.playbook
     spec = pb.buttons.get(callback_data.button)
@@ -366,6 +399,7 @@ async def outcome_button(
         return
     task_id, button = callback_data.task, callback_data.button
     if spec.submenu:
+        callback_answer.send_now()
         await _edit_markup(card_message, keyboards.submenu_keyboard(pb, lang, task_id, button))
         return
     if spec.note:
@@ -440,7 +474,7 @@ async def slot_button(
     employee: Employee,
     lang: str,
     state: FSMContext,
-    callback_answer: CallbackAnswer,
+    callback_answer: CallbackReply,
 ) -> None:
     card_message = _card_message(callback)
     if card_message is None:
@@ -494,7 +528,7 @@ async def reason_button(
     employee: Employee,
     lang: str,
     state: FSMContext,
-    callback_answer: CallbackAnswer,
+    callback_answer: CallbackReply,
 ) -> None:
     spec = crm.playbook.buttons.get(callback_data.button)
     card_message = _card_message(callback)
