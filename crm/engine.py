@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from config.playbook import Playbook
 from crm.context import Crm
+from crm.deals import open_deal
 from crm.permissions import can_act_on
 from storage.models import (
     Contact,
@@ -222,8 +223,6 @@ class _Stale(Exception):
 
 async def _after_won(crm: Crm, target: PressTarget, now: datetime) -> int | None:
     """Automation on Paid: remember the purchase and plan the repeat sale."""
-    from crm.deals import open_deal  # deals imports engine's neighbours; keep the cycle lazy
-
     contact = await Contact.get(id=target.contact_id)
     contact.last_purchase_at = now
     await contact.save(update_fields=["last_purchase_at"])
