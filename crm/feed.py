@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
@@ -44,8 +45,10 @@ async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee 
     """Make employee the owner of the deal, its open task and (if unowned) its contact."""
     now = crm.now()
     async with in_transaction():
+        # Bumped in the store, not from the caller's copy: a press that loaded the deal before
+        # this must fail its version check even if the copy is older than the store.
         await Deal.filter(id=deal.id).update(
-            owner_id=employee.id, team=employee.team, version=deal.version + 1
+            owner_id=employee.id, team=employee.team, version=F("version") + 1
         )
         await Task.filter(deal_id=deal.id, status=TaskStatus.OPEN).update(
             assignee_id=employee.id, team=employee.team

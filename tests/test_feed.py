@@ -14,7 +14,7 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Press, Status, apply_outcome
-from crm.feed import load_by_hour, next_task, slots
+from crm.feed import assign_deal, load_by_hour, next_task, slots
 from storage import queries
 from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus, TimelineEvent
 from tests.conftest import T0
@@ -85,6 +85,28 @@ async def test_due_pushes_are_claimed_exactly_once(crm: Crm, clock: FakeClock) -
     assert await queries.claim_due_pushes(clock.now(), 100) == []
     await queries.release_push(pushed[0])
     assert [t for t, _ in await queries.claim_due_pushes(clock.now(), 100)] == [pushed[0]]
+
+
+async def test_reassigning_moves_the_deal_and_bumps_the_stored_version(
+    crm: Crm,
+) -> None:
+    old, new = await _rep("old"), await _rep("new")
+    boss = await Employee.create(name="boss", role=Role.SUPERVISOR)
+    added = await quick_add(crm, ContactDraft(name="c", phones=("+74951110001",)),
+                            owner_id=old.id, team="main")
+    deal = added.deal
+    assert deal is not None
+    task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
+    # The old owner presses while the supervisor's screen still holds the deal as loaded.
+    assert (await apply_outcome(crm, Press(task.id, "busy", old))).status == Status.DONE
+    await assign_deal(crm, deal, new, actor=boss)
+    stored = await Deal.get(id=deal.id)
+    assert stored.owner_id == new.id  # type: ignore[attr-defined]
+    assert stored.version == 3  # created 1, pressed 2, reassigned 3: each change bumps it
+    next_task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
+    assert next_task.assignee_id == new.id  # type: ignore[attr-defined]
+    event = await TimelineEvent.get(deal_id=deal.id, kind="assign")
+    assert event.data == {"from": old.id, "to": new.id}
 
 
 async def test_load_by_hour_and_slots_show_the_reps_load(crm: Crm) -> None:
