@@ -76,13 +76,15 @@ async def add_stage(crm: Crm, key: str, name: str) -> EditError | None:
     # New stages go before the terminal ones and offer the buttons of the first stage.
     first_terminal = await Stage.filter(terminal__not_isnull=True).order_by("position").first()
     position = first_terminal.position if first_terminal else await Stage.all().count()
-    await Stage.filter(position__gte=position).update(position=F("position") + 1)
     template = crm.playbook.initial_stage
-    await Stage.create(
-        key=key, position=position, name_ru=name, name_en=name, color="#6E7681",
-        buttons=list(template.buttons),
-    )
-    await _renumber()
+    # One transaction: a failed insert must not leave the later stages shifted over a gap.
+    async with in_transaction():
+        await Stage.filter(position__gte=position).update(position=F("position") + 1)
+        await Stage.create(
+            key=key, position=position, name_ru=name, name_en=name, color="#6E7681",
+            buttons=list(template.buttons),
+        )
+        await _renumber()
     await refresh_pipeline(crm)
     return None
 
