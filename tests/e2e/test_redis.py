@@ -187,13 +187,14 @@ async def test_a_webhook_update_delivered_to_two_processes_is_handled_once(
 async def test_two_processes_push_every_due_task_exactly_once(
     db_url: str, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    # More due tasks than one claim takes (Clockwork.batch = 200), due before both start: the
-    # first process claims 200 and pushes them at about 30 a second, the second claims the rest.
+    # Twice as many due tasks as one claim takes (Clockwork.batch = 200), due before both start:
+    # the first process claims 200 and pushes them at about 30 a second, which leaves the second
+    # process (started once the first is up, seconds later on a busy machine) ~7 s to claim.
     reps = [
         await Employee.create(name=f"Rep {n}", role=Role.REP, team="main", tg_id=900_000 + n)
         for n in range(70)
     ]
-    tasks = await make_due_tasks(Crm(load_playbook(), clock), reps, per_employee=3)
+    tasks = await make_due_tasks(Crm(load_playbook(), clock), reps, per_employee=6)
     real_now = datetime.now(UTC)  # the processes run on the system clock
     await Task.filter(id__in=[t.id for t in tasks]).update(due_at=real_now - timedelta(minutes=1))
 
