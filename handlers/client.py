@@ -24,14 +24,12 @@ from crm.chat import ChatContent, link_relay, stop
 from crm.context import Crm
 from crm.leads import Intake, TelegramClient, alert_notices, intake
 from crm.notices import Notice, NoticeKind, Notifier
-from handlers.relay import reply_keyboard, transferable
+from handlers.relay import CAPTION, TEXT, escaped_within, reply_keyboard, transferable
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
 router = Router(name="client")
 router.message.filter(MagicData(F.employee.is_(None)))
-
-_CAPTION = 1024
 
 
 def content_of(message: Message) -> ChatContent:
@@ -106,15 +104,18 @@ async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> No
     owner = await Employee.get_or_none(id=owner_id, active=True) if owner_id else None
     if owner is None or owner.tg_id is None:
         return  # in the team queue: whoever claims it sees the timeline
-    name = html.escape(found.contact.name or _("Client"))
+    name = found.contact.name or _("Client")
     content = found.message
-    body = f"💬 <b>{name}</b>\n{html.escape(content.text)}" if content.text else f"💬 <b>{name}</b>"
+    body = f"💬 <b>{html.escape(name)}</b>"
+    if content.text:  # his text gets what the header leaves (a client may send 4096 characters)
+        limit = CAPTION if content.file_id else TEXT
+        body += "\n" + escaped_within(content.text, limit - len(f"💬 {name}\n"))
     markup = reply_keyboard(found.deal.id)
     if content.media_kind in ("photo", "document") and content.file_id:
         filename = message.document.file_name if message.document else None
         media = await transferable(bot, staff.bot, content.file_id, content.media_kind, filename)
         send = staff.send_photo if content.media_kind == "photo" else staff.send_document
-        copy = await send(owner.tg_id, media, caption=body[:_CAPTION], reply_markup=markup)
+        copy = await send(owner.tg_id, media, caption=body, reply_markup=markup)
     else:
         copy = await staff.send(owner.tg_id, body, reply_markup=markup)
     if copy is not None:

@@ -38,7 +38,8 @@ router = Router(name="relay")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
 
-_CAPTION = 1024
+CAPTION = 1024  # Telegram's limits, in characters after entity parsing
+TEXT = 4096
 
 
 class Reply(CallbackData, prefix="rp"):
@@ -57,6 +58,12 @@ def reply_button(deal_id: int) -> InlineKeyboardButton:
 
 def reply_keyboard(deal_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[reply_button(deal_id)]])
+
+
+def escaped_within(text: str, room: int) -> str:
+    """Plain text as HTML showing at most `room` characters: cut before escaping, since Telegram
+    counts what is shown (&amp; is one) and a cut after escaping could split an entity."""
+    return html.escape(text if len(text) <= room else text[: room - 1] + "…")
 
 
 def refusal_text(refusal: ReplyRefusal) -> str:
@@ -145,7 +152,6 @@ async def _deliver(
     filename: str | None,
 ) -> int | None:
     """Send to the client; his message id, or None if he blocked the bot."""
-    text = html.escape(content.text)
     if content.media_kind and content.file_id:
         media = await transferable(
             bot, client_sender.bot, content.file_id, content.media_kind, filename
@@ -153,9 +159,10 @@ async def _deliver(
         send = client_sender.send_photo if content.media_kind == "photo" else (
             client_sender.send_document
         )
-        result = await send(target.chat_id, media, caption=text[:_CAPTION] or None)
+        caption = escaped_within(content.text, CAPTION)
+        result = await send(target.chat_id, media, caption=caption or None)
     else:
-        result = await client_sender.send(target.chat_id, text)
+        result = await client_sender.send(target.chat_id, escaped_within(content.text, TEXT))
     return result.message_id if result is not None else None
 
 

@@ -100,3 +100,28 @@ async def test_round_robin_across_three_reps_on_shift(harness: Harness) -> None:
         owners.append(deal.owner_id)  # type: ignore[attr-defined]
     ids = [r.employee.id for r in reps]
     assert owners == ids + ids
+
+
+async def test_long_texts_and_captions_are_relayed_whole_or_cut_within_telegram_limits(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep")
+    client = harness.user("Dana")
+    text = "Q&A " * 1024  # Telegram's longest message, every & escaped as &amp;
+    said = await harness.say(client, text)
+    relayed = next(m for m in said.to(rep.user.id) if m["text"].startswith("💬"))
+    assert len(relayed["text"]) == 4096 and relayed["text"].endswith("…")
+    assert relayed["text"].count("Q&A ") > 1000
+
+    caption = "a<b " * 341  # 1023 characters, each < escaped as &lt;
+    said = await harness.deliver(harness.api.message(client, caption, photo=True))
+    copy = next(m for m in said.to(rep.user.id) if "photo" in m)
+    assert len(copy["caption"]) <= 1024 and copy["caption"].count("a<b ") > 250
+    assert not harness.api.violations
+
+    rep_reply = "&" * 1024
+    answer = await harness.deliver(
+        harness.api.message(rep.user, rep_reply, reply_to=copy["message_id"], photo=True)
+    )
+    [delivered] = answer.to(client.id)
+    assert delivered["caption"] == rep_reply
