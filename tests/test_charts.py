@@ -6,10 +6,12 @@ import contextlib
 import csv
 import io
 import struct
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
+from bot import charts
 from bot.charts import (
     CAPTION_LIMIT,
     CHART_SIZE,
@@ -17,6 +19,7 @@ from bot.charts import (
     Names,
     Report,
     draw_png,
+    kind_title,
     render_png,
     summary,
     to_csv,
@@ -85,11 +88,23 @@ def test_chart_is_a_png_of_the_fixed_size(kind: Kind, data: dict[Kind, object]) 
     assert len(png) > 10_000  # a drawn chart, not a blank canvas
 
 
-async def test_rendering_runs_off_the_loop_in_the_callers_language() -> None:
+async def test_rendering_runs_off_the_loop_in_the_callers_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def spying_draw(report: Report, names: Names) -> bytes:
+        seen.append((threading.current_thread().name, kind_title(report.kind)))
+        return draw_png(report, names)
+
+    monkeypatch.setattr(charts, "draw_png", spying_draw)
     report = Report(Kind.FUNNEL, PERIOD, FULL[Kind.FUNNEL])
     with russian():
         png = await render_png(report, NAMES)
     assert _png_size(png) == CHART_SIZE
+    [(thread, title)] = seen
+    assert thread != threading.current_thread().name and thread.startswith("charts")
+    assert title == "Воронка"
 
 
 @pytest.mark.parametrize("kind", list(Kind))
