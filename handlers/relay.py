@@ -20,6 +20,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.sender import Sender
@@ -97,14 +98,16 @@ async def telegram_reply(
 @router.callback_query(Reply.filter())
 async def reply_pressed(
     callback: CallbackQuery, callback_data: Reply, employee: Employee, state: FSMContext,
+    callback_answer: CallbackAnswer,
 ) -> None:
+    # The middleware answers the query once, after the handler: answering here too was refused.
     target = await reply_target(employee, callback_data.deal_id)
     if isinstance(target, ReplyRefusal):
-        await callback.answer(refusal_text(target), show_alert=True)
+        callback_answer.text = refusal_text(target)
+        callback_answer.show_alert = True
         return
     await state.set_state(Replying.waiting)
     await state.update_data(deal_id=callback_data.deal_id)
-    await callback.answer()
     if callback.message is not None:
         await callback.message.answer(
             _("Send the reply for the client: text, a photo or a document. /cancel to stop.")

@@ -53,6 +53,7 @@ async def test_reply_button_then_text_and_a_returning_client_stays_on_his_deal(
     relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith("💬"))
     pressed = await harness.press(rep.user, _reply_button(relayed), relayed)
     assert "Пришлите ответ" in pressed.to(rep.user.id)[-1]["text"]
+    assert [c.ok for c in pressed.calls if c.method == "answerCallbackQuery"] == [True]
     sent = await harness.say(rep.user, "Hi Boris")
     assert [m["text"] for m in sent.to(client.id)] == ["Hi Boris"]
 
@@ -78,6 +79,9 @@ async def test_stop_is_confirmed_once_and_nothing_more_is_sent(harness: Harness)
     )
     assert refused.to(client.id) == []
     assert "/stop" in refused.to(rep.user.id)[-1]["text"]
+    pressed = await harness.press(rep.user, _reply_button(relayed), relayed)
+    [answer] = [c for c in pressed.calls if c.method == "answerCallbackQuery"]
+    assert answer.ok and answer.params["show_alert"] and "/stop" in answer.params["text"]
 
 
 async def test_keyword_alert_reaches_owner_and_supervisor(harness: Harness) -> None:
