@@ -163,15 +163,16 @@ async def _after_inbound(
     contact, _ = await find_or_create_contact(
         crm, ContactDraft(name=e164, phones=(e164,), source="call"), owner_id=agent.id
     )
-    lead = await open_deal(
-        crm, contact, owner_id=agent.id, team=agent.team, source="call",
-        task_kind="callback_missed",
-    )
-    await Call.filter(call_id=record.call_id).update(contact_id=contact.id, deal_id=lead.id)
-    await TimelineEvent.create(
-        deal_id=lead.id, kind=EventKind.CALL, at=record.ended_at, actor=agent,
-        data=_call_data(record, Direction.INBOUND),
-    )
+    async with in_transaction():  # the lead and the call's link to it, or neither
+        lead = await open_deal(
+            crm, contact, owner_id=agent.id, team=agent.team, source="call",
+            task_kind="callback_missed",
+        )
+        await Call.filter(call_id=record.call_id).update(contact_id=contact.id, deal_id=lead.id)
+        await TimelineEvent.create(
+            deal_id=lead.id, kind=EventKind.CALL, at=record.ended_at, actor=agent,
+            data=_call_data(record, Direction.INBOUND),
+        )
     task = await Task.get(deal_id=lead.id, status=TaskStatus.OPEN)
     await notifier.notify(
         Notice(agent.id, NoticeKind.NEW_LEAD, task_id=task.id, deal_id=lead.id,

@@ -25,9 +25,9 @@ from tests.e2e.conftest import HarnessFactory
 from tests.e2e.harness import Harness, Staff
 from tests.fakes import Call
 from tests.telephony.kamailio import (
-    BINARIES_PRESENT,
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
+    NEEDS_BINARIES,
     Kamailio,
     free_udp_port,
     place_call,
@@ -36,7 +36,7 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    pytest.mark.skipif(not BINARIES_PRESENT, reason="kamailio and sipp binaries are not installed"),
+    NEEDS_BINARIES,
 ]
 
 CLIENT = "+74951234567"  # a Moscow landline: the client's zone is known

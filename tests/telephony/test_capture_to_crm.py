@@ -14,9 +14,9 @@ from storage.models import Call, Deal, Employee, Role, Task, TaskStatus, Timelin
 from telephony.bridge import call_sink, ring_sink
 from telephony.listener import SipListener, start_listener
 from tests.telephony.kamailio import (
-    BINARIES_PRESENT,
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
+    NEEDS_BINARIES,
     Inbox,
     Kamailio,
     place_call,
@@ -24,7 +24,7 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    pytest.mark.skipif(not BINARIES_PRESENT, reason="kamailio and sipp binaries are not installed"),
+    NEEDS_BINARIES,
     pytest.mark.parametrize("proxy", ["hep"], indirect=True),
 ]
 

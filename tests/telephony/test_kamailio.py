@@ -10,9 +10,9 @@ import pytest
 from crm.calltypes import CallRecord, Disposition
 from telephony.listener import SipListener, start_listener
 from tests.telephony.kamailio import (
-    BINARIES_PRESENT,
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
+    NEEDS_BINARIES,
     Inbox,
     Kamailio,
     place_call,
@@ -20,7 +20,7 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    pytest.mark.skipif(not BINARIES_PRESENT, reason="kamailio and sipp binaries are not installed"),
+    NEEDS_BINARIES,
 ]
 
 CASES = [
