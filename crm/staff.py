@@ -10,6 +10,7 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
+from storage import queries
 from storage.models import Employee, Invite, Role
 
 INVITE_TTL = timedelta(days=7)
@@ -72,4 +73,4 @@ async def redeem_invite(crm: Crm, code: str, user: TelegramUser) -> JoinResult:
 
 
 async def employee_by_tg(tg_id: int) -> Employee | None:
-    return await Employee.get_or_none(tg_id=tg_id, active=True)
+    return await queries.active_employee_by_tg(tg_id)
