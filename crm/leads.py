@@ -18,6 +18,7 @@ from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal, open_deal_of
 from crm.notices import Notice, NoticeKind
 from crm.phones import normalize_phone
+from crm.staff import TelegramUser
 from storage.models import (
     ChatMessage,
     Contact,
@@ -33,14 +34,6 @@ from storage.models import (
 SOURCE = "telegram"
 LEAD_TASK = "lead"
 DEFAULT_TEAM = "main"
-
-
-@dataclass(frozen=True)
-class TelegramClient:
-    id: int
-    name: str
-    username: str | None = None
-    lang: str | None = None
 
 
 class AlertKind(enum.StrEnum):
@@ -70,7 +63,7 @@ class Intake:
 
 
 async def intake(
-    crm: Crm, client: TelegramClient, content: ChatContent, *,
+    crm: Crm, client: TelegramUser, content: ChatContent, *,
     client_message_id: int | None = None, shared_phone: str | None = None,
     team: str = DEFAULT_TEAM,
 ) -> Intake:
@@ -96,7 +89,7 @@ async def intake(
 
 
 async def _contact_for(
-    crm: Crm, client: TelegramClient, phone: str | None
+    crm: Crm, client: TelegramUser, phone: str | None
 ) -> tuple[Contact, bool]:
     """By Telegram user first, then by the shared phone (linking that contact to the user)."""
     contact = await Contact.get_or_none(tg_user_id=client.id)

@@ -22,8 +22,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.sender import Sender
 from crm.chat import ChatContent, link_relay, stop
 from crm.context import Crm
-from crm.leads import Intake, TelegramClient, alert_notices, intake
+from crm.leads import Intake, alert_notices, intake
 from crm.notices import Notice, NoticeKind, Notifier
+from crm.staff import TelegramUser
 from handlers.relay import CAPTION, TEXT, escaped_within, reply_keyboard, transferable
 from storage.models import Employee
 
@@ -43,10 +44,10 @@ def content_of(message: Message) -> ChatContent:
     return ChatContent(text)
 
 
-def _client(message: Message) -> TelegramClient:
+def _client(message: Message) -> TelegramUser:
     user = message.from_user
     assert user is not None  # the router sees private messages only from users
-    return TelegramClient(user.id, user.full_name, user.username, user.language_code)
+    return TelegramUser(user.id, user.full_name, user.username, user.language_code)
 
 
 @router.message(Command("stop"))

@@ -10,8 +10,9 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import next_task
-from crm.leads import AlertKind, TelegramClient, alert_notices, intake, set_shift
+from crm.leads import AlertKind, alert_notices, intake, set_shift
 from crm.notices import NoticeKind
+from crm.staff import TelegramUser
 from storage.models import (
     ChatMessage,
     Contact,
@@ -27,7 +28,7 @@ from storage.models import (
 )
 from tests.conftest import T0
 
-ANNA = TelegramClient(id=5001, name="Anna", username="anna", lang="ru")
+ANNA = TelegramUser(id=5001, name="Anna", username="anna", lang="ru")
 SHARED = ChatContent(media_kind="contact")
 
 
@@ -66,12 +67,12 @@ async def test_round_robin_across_three_reps_survives_a_restart(crm: Crm, clock:
     reps = await _reps("A", "B", "C")
     owners = []
     for n in range(4):
-        found = await intake(crm, TelegramClient(6000 + n, f"c{n}"), _text("hi"))
+        found = await intake(crm, TelegramUser(6000 + n, f"c{n}"), _text("hi"))
         owners.append(found.deal.owner_id)  # type: ignore[attr-defined]
     # "Restart": a new Crm object; the rotation lives in the store.
     again = Crm(crm.playbook, clock)
     for n in range(4, 6):
-        found = await intake(again, TelegramClient(6000 + n, f"c{n}"), _text("hi"))
+        found = await intake(again, TelegramUser(6000 + n, f"c{n}"), _text("hi"))
         owners.append(found.deal.owner_id)  # type: ignore[attr-defined]
     a, b, c = (r.id for r in reps)
     assert owners == [a, b, c, a, b, c]
@@ -79,11 +80,11 @@ async def test_round_robin_across_three_reps_survives_a_restart(crm: Crm, clock:
 
 async def test_a_rep_who_joins_gets_the_next_lead_then_takes_his_place(crm: Crm) -> None:
     a, b = await _reps("A", "B")
-    await intake(crm, TelegramClient(6100, "x"), _text("hi"))
+    await intake(crm, TelegramUser(6100, "x"), _text("hi"))
     [late] = [await Employee.create(name="Late", role=Role.REP, team="main")]
     owners = []
     for n in range(1, 4):
-        found = await intake(crm, TelegramClient(6100 + n, "x"), _text("hi"))
+        found = await intake(crm, TelegramUser(6100 + n, "x"), _text("hi"))
         owners.append(found.deal.owner_id)  # type: ignore[attr-defined]
     assert owners == [b.id, late.id, a.id]
 
@@ -93,12 +94,12 @@ async def test_least_loaded_picks_the_rep_with_fewest_open_tasks(crm: Crm) -> No
     a, b, c = await _reps("A", "B", "C")
     # Give A two leads and B one by hand: C is the least loaded.
     for n, owner in enumerate((a, a, b)):
-        found = await intake(crm, TelegramClient(6200 + n, "x"), _text("hi"))
+        found = await intake(crm, TelegramUser(6200 + n, "x"), _text("hi"))
         await Deal.filter(id=found.deal.id).update(owner_id=owner.id)
         await Task.filter(deal_id=found.deal.id).update(assignee_id=owner.id)
-    found = await intake(crm, TelegramClient(6299, "x"), _text("hi"))
+    found = await intake(crm, TelegramUser(6299, "x"), _text("hi"))
     assert found.deal.owner_id == c.id  # type: ignore[attr-defined]
-    found = await intake(crm, TelegramClient(6298, "x"), _text("hi"))
+    found = await intake(crm, TelegramUser(6298, "x"), _text("hi"))
     # Now B and C have one each; of equals the one longest without a lead (B) wins.
     assert found.deal.owner_id == b.id  # type: ignore[attr-defined]
 
@@ -109,7 +110,7 @@ async def test_only_reps_on_shift_of_the_team_get_leads(crm: Crm) -> None:
     await Employee.create(name="Other team", role=Role.REP, team="north", on_shift=True)
     await Employee.create(name="Boss", role=Role.SUPERVISOR, team="main", on_shift=True)
     owners = {
-        (await intake(crm, TelegramClient(6300 + n, "x"), _text("hi"))).deal.owner_id  # type: ignore[attr-defined]
+        (await intake(crm, TelegramUser(6300 + n, "x"), _text("hi"))).deal.owner_id  # type: ignore[attr-defined]
         for n in range(3)
     }
     assert owners == {on.id}
