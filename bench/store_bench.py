@@ -579,8 +579,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
         await asyncio.create_task(bench_store(kind, args.deals, args.seconds)) for kind in kinds
     ]
     print()
-    print("\n".join(report(figures)))
-    return 0
+    lines = report(figures)
+    print("\n".join(lines))
+    return 1 if any(line.rstrip().endswith("MISS") for line in lines) else 0  # a miss fails
 
 
 if __name__ == "__main__":
