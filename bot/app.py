@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import importlib
 import logging
 import secrets
@@ -208,6 +209,10 @@ class App:
             clockwork.start()
         if settings.sip_listen:
             await self._start_listener()
+        # What start built (modules, models, routers, the playbook) lives as long as the app:
+        # out of the collector's sight, a full collection scans only what handling allocated
+        # (a 170 ms pause of every update at 280k objects, 4 ms frozen).
+        gc.freeze()
         log.info(
             "nextstep running: %s, web on %s:%s",
             "webhook" if settings.webhook_url else "long polling", host, self.web_port,
@@ -367,3 +372,4 @@ class App:
         if self._redis is not None:
             await self._redis.aclose()
         await self._stack.aclose()
+        gc.unfreeze()  # what this app built may now go (tests start many apps in one process)

@@ -55,8 +55,9 @@ def color_square(color: str) -> str:
     return min(PALETTE, key=distance)[1]
 
 
-def region_name(key: str) -> str:
-    names = {
+def region_names() -> dict[str, str]:
+    """The regions of REGION_ZONES by key, in the current language."""
+    return {
         "kgd": _("Kaliningrad"),
         "msk": _("Moscow"),
         "sam": _("Samara"),
@@ -69,7 +70,6 @@ def region_name(key: str) -> str:
         "mag": _("Magadan"),
         "kam": _("Kamchatka"),
     }
-    return names.get(key, key)
 
 
 def _back(builder: InlineKeyboardBuilder, task_id: int) -> None:
@@ -106,8 +106,9 @@ def card_keyboard(
     ]
     sizes = [2] * ((len(offered) + 1) // 2)
     if zone_unknown:
+        names = region_names()
         buttons += [
-            _button(region_name(key), ZonePick(task=task_id, zone=key)) for key in REGION_ZONES
+            _button(names.get(key, key), ZonePick(task=task_id, zone=key)) for key in REGION_ZONES
         ]
         sizes += [3] * ((len(REGION_ZONES) + 2) // 3)
     return _laid_out(buttons, *sizes)
