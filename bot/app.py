@@ -28,7 +28,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
@@ -86,7 +86,12 @@ def build_dispatcher(
     callback_deadline: float = 2.0,
 ) -> Dispatcher:
     """A dispatcher with `routers` in the given order; update middlewares run outermost first."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation)
+    # Updates of one user are handled one after the other (two quick messages from a new client
+    # must not open two deals); RedisEventIsolation does the same across processes.
+    dispatcher = Dispatcher(
+        storage=storage or MemoryStorage(),
+        events_isolation=events_isolation or SimpleEventIsolation(),
+    )
     for middleware in update_middlewares:
         dispatcher.update.outer_middleware(middleware)
     dispatcher.callback_query.outer_middleware(CallbackDeadlineMiddleware(callback_deadline))
