@@ -110,6 +110,23 @@ def release_routers(dispatcher: Dispatcher) -> None:
     dispatcher.sub_routers.clear()
 
 
+async def mark_unreachable(chat_id: int) -> None:
+    """A 403: the user blocked the bot. Employees are flagged, clients count as stopped."""
+    await Employee.filter(tg_id=chat_id).update(reachable=False)
+    await Contact.filter(tg_user_id=chat_id).update(stopped=True)
+
+
+def build_bot_side(settings: Settings, token: str, rates: Rates | None = None) -> BotSide:
+    """A bot on settings.telegram_api with 429 retries and its rate-limited sender."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
+    retry = RetryAfterMiddleware()
+    session.middleware(ResponseTypeCache())
+    session.middleware(retry)
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    sender = Sender(bot, on_forbidden=mark_unreachable, rates=rates or Rates())
+    return BotSide(bot, sender, retry)
+
+
 @dataclass
 class BotSide:
     """One bot token with what serves it."""
@@ -224,13 +241,7 @@ class App:
         )
 
     def _bot_side(self, token: str) -> BotSide:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(self.settings.telegram_api))
-        retry = RetryAfterMiddleware()
-        session.middleware(ResponseTypeCache())
-        session.middleware(retry)
-        bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-        sender = Sender(bot, on_forbidden=self._mark_unreachable, rates=self.rates)
-        return BotSide(bot, sender, retry)
+        return build_bot_side(self.settings, token, self.rates)
 
     def _dispatcher(self, side: BotSide, routers: list[Router]) -> Dispatcher:
         storage: BaseStorage | None = None
@@ -275,22 +286,9 @@ class App:
             )
 
     async def _start_listener(self) -> None:
-        from telephony.bridge import call_sink, ring_sink
-        from telephony.listener import parse_networks, start_listener
+        from telephony.bridge import start_capture
 
-        host, port = split_host_port(self.settings.sip_listen)
-        self.listener = await start_listener(
-            host, port, call_sink(self.crm, self.notifier),
-            allow=parse_networks(",".join(self.settings.sip_allow)),
-            capture_ids=self.settings.hep_capture_ids or None,
-            auth_key=self.settings.hep_auth_key.encode() or None,
-            clock=self.clock, on_ring=ring_sink(self.crm, self.notifier),
-        )
-
-    async def _mark_unreachable(self, chat_id: int) -> None:
-        """A 403: the user blocked the bot. Employees are flagged, clients count as stopped."""
-        await Employee.filter(tg_id=chat_id).update(reachable=False)
-        await Contact.filter(tg_user_id=chat_id).update(stopped=True)
+        self.listener = await start_capture(self.settings, self.crm, self.notifier)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

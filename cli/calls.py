@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-
+from bot.app import build_bot_side
 from bot.i18n import create_i18n
 from bot.notifier import BotNotifier
-from bot.sender import RetryAfterMiddleware, Sender
 from cli.common import crm_session
-from config.settings import Settings, split_host_port
+from config.settings import Settings
 from crm.notices import Notice, Notifier
 from storage.models import Call
-from telephony.bridge import call_sink, ring_sink
-from telephony.listener import parse_networks, start_listener
+from telephony.bridge import start_capture
 
 log = logging.getLogger("nextstep.sip")
 
@@ -71,25 +63,13 @@ async def _listen(settings: Settings) -> int:
     if not settings.sip_listen:
         print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
         return 2
-    host, port = split_host_port(settings.sip_listen)
-    async with crm_session(settings) as crm, contextlib.AsyncExitStack() as stack:
-        notifier: Notifier = _LogNotifier()
-        sender: Sender | None = None
-        if settings.bot_token:
-            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
-            session.middleware(RetryAfterMiddleware())
-            bot = Bot(settings.bot_token, session=session,
-                      default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-            stack.push_async_callback(bot.session.close)
-            sender = Sender(bot)
-            notifier = BotNotifier(bot, sender, crm, create_i18n(settings.locale))
-        listener = await start_listener(
-            host, port, call_sink(crm, notifier),
-            allow=parse_networks(",".join(settings.sip_allow)),
-            capture_ids=settings.hep_capture_ids or None,
-            auth_key=settings.hep_auth_key.encode() or None,
-            clock=crm.clock, on_ring=ring_sink(crm, notifier),
+    async with crm_session(settings) as crm:
+        side = build_bot_side(settings, settings.bot_token) if settings.bot_token else None
+        notifier: Notifier = (
+            BotNotifier(side.bot, side.sender, crm, create_i18n(settings.locale))
+            if side else _LogNotifier()
         )
+        listener = await start_capture(settings, crm, notifier)
         log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -98,7 +78,8 @@ async def _listen(settings: Settings) -> int:
         await stop.wait()
         # Finish the calls already captured before letting go of the store and the bot.
         await listener.close()
-        if sender is not None:
-            await sender.drain()
+        if side is not None:
+            await side.sender.drain()
+            await side.bot.session.close()
         log.info("stopped: %s", listener.counters)
     return 0

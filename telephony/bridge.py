@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from config.settings import Settings, split_host_port
 from crm.calls import record_call, ringing
 from crm.calltypes import CallRecord, Ringing
 from crm.context import Crm
 from crm.notices import Notifier
-from telephony.listener import OnCall, OnRing
+from telephony.listener import OnCall, OnRing, SipListener, parse_networks, start_listener
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +30,15 @@ def ring_sink(crm: Crm, notifier: Notifier) -> OnRing:
         await ringing(crm, ring.caller, ring.callee, notifier)
 
     return on_ring
+
+
+async def start_capture(settings: Settings, crm: Crm, notifier: Notifier) -> SipListener:
+    """The listener on NEXTSTEP_SIP_LISTEN with the settings' allow-list and HEP checks."""
+    host, port = split_host_port(settings.sip_listen)
+    return await start_listener(
+        host, port, call_sink(crm, notifier),
+        allow=parse_networks(",".join(settings.sip_allow)),
+        capture_ids=settings.hep_capture_ids or None,
+        auth_key=settings.hep_auth_key.encode() or None,
+        clock=crm.clock, on_ring=ring_sink(crm, notifier),
+    )  # fmt: skip
