@@ -59,8 +59,7 @@ class _Sides:
 async def _sides(record: CallRecord) -> _Sides:
     """The agent is the side whose user part is an employee's extension."""
     agents = {
-        e.sip_ext: e
-        for e in await Employee.filter(sip_ext__in=[record.caller, record.callee], active=True)
+        e.sip_ext: e for e in await queries.active_employees_by_ext(record.caller, record.callee)
     }
     if record.caller in agents:
         return _Sides(Direction.OUTBOUND, agents[record.caller], record.callee)

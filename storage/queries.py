@@ -361,3 +361,16 @@ async def active_employee_by_tg(tg_id: int) -> Employee | None:
         _params("SELECT * FROM employee WHERE tg_id = ? AND active = ?"), [tg_id, True]
     )
     return found[0] if found else None
+
+
+async def active_employees_by_ext(*extensions: str) -> list[Employee]:
+    """Active employees with these SIP extensions: every captured call asks, written out like
+    active_employee_by_tg."""
+    conn = connections.get("default")
+    marks = ", ".join("?" for _ in extensions)
+    return list(
+        await conn.executor_class(model=Employee, db=conn).execute_select(
+            _params(f"SELECT * FROM employee WHERE sip_ext IN ({marks}) AND active = ?"),
+            [*extensions, True],
+        )
+    )
