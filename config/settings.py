@@ -46,11 +46,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _zone_exists(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("locale")
     @classmethod
@@ -79,6 +75,15 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgres://", "asyncpg://", "postgresql://")):
             raise ValueError("must start with sqlite:// or postgres://")
         return value
+
+
+def known_zone(value: str) -> str:
+    """The IANA zone name itself, if this machine's zone database knows it."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
 
 
 def split_host_port(value: str) -> tuple[str, int]:

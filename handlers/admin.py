@@ -9,7 +9,6 @@ import html
 import logging
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import keyboards
 from bot.callbacks import PipelineAction
+from bot.editing import edit_text
 from crm import pipeline
 from crm.context import Crm
 from storage.models import Deal, DealStatus, Employee, Role, Stage
@@ -84,16 +84,6 @@ async def _stage_view(stage: Stage) -> tuple[str, InlineKeyboardMarkup]:
     return text, keyboards.stage_keyboard(stage.id)
 
 
-async def _edit(message: Message | None, text: str, markup: InlineKeyboardMarkup) -> None:
-    if message is None:
-        return
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
-
-
 @router.message(Command("pipeline"))
 async def pipeline_command(message: Message, lang: str, state: FSMContext) -> None:
     await state.clear()
@@ -114,7 +104,7 @@ async def pipeline_button(
     message = callback.message if isinstance(callback.message, Message) else None
     action = callback_data.action
     if action == "list":
-        await _edit(message, *await _overview(lang))
+        await edit_text(message, *await _overview(lang))
         return
     if action == "add":
         await state.set_state(PipelineEdit.new_key)
@@ -125,12 +115,12 @@ async def pipeline_button(
         return
     if action == "buttons":
         markup = keyboards.label_buttons_keyboard(crm.playbook, lang)
-        await _edit(message, _("Pick a button to rename:"), markup)
+        await edit_text(message, _("Pick a button to rename:"), markup)
         return
     if action == "button" and callback_data.arg in crm.playbook.buttons:
         spec = crm.playbook.buttons[callback_data.arg]
         text = f"<b>{html.escape(spec.label.ru)}</b> / <b>{html.escape(spec.label.en)}</b>"
-        await _edit(message, text, keyboards.label_lang_keyboard(callback_data.arg))
+        await edit_text(message, text, keyboards.label_lang_keyboard(callback_data.arg))
         return
     if action == "label" and callback_data.arg in crm.playbook.buttons:
         await state.set_state(PipelineEdit.label)
@@ -142,11 +132,9 @@ async def pipeline_button(
     if stage is None:
         log.warning("admin %s: pipeline action %r on a missing stage", employee.id, callback.data)
         callback_answer.text = _("No such stage (removed meanwhile?)")
-        await _edit(message, *await _overview(lang))
+        await edit_text(message, *await _overview(lang))
         return
-    await _stage_action(
-        message, crm, employee, lang, state, callback_answer, stage, callback_data
-    )
+    await _stage_action(message, crm, employee, lang, state, callback_answer, stage, callback_data)
 
 
 async def _stage_action(
@@ -161,31 +149,33 @@ async def _stage_action(
 ) -> None:
     action = data.action
     if action == "stage":
-        await _edit(message, *await _stage_view(stage))
+        await edit_text(message, *await _stage_view(stage))
     elif action == "rename" and data.lang in ("ru", "en"):
         await state.set_state(PipelineEdit.rename)
         await state.update_data(stage=stage.key, lang=data.lang)
         if message:
             await message.answer(_("Type the new name (/cancel to stop):"))
     elif action == "colour":
-        await _edit(message, *(await _stage_view(stage))[:1], keyboards.palette_keyboard(stage.id))
+        await edit_text(
+            message, *(await _stage_view(stage))[:1], keyboards.palette_keyboard(stage.id)
+        )
     elif action == "setcolour" and data.arg.isdigit() and int(data.arg) < len(keyboards.PALETTE):
         await _report(
             callback_answer,
             await pipeline.recolor_stage(crm, stage.key, keyboards.PALETTE[int(data.arg)][0]),
         )
-        await _edit(message, *await _stage_view(await Stage.get(id=stage.id)))
+        await edit_text(message, *await _stage_view(await Stage.get(id=stage.id)))
     elif action in ("up", "down"):
         await _report(
             callback_answer,
             await pipeline.move_stage(crm, stage.key, -1 if action == "up" else 1),
         )
-        await _edit(message, *await _overview(lang))
+        await edit_text(message, *await _overview(lang))
     elif action == "remove":
         targets = await Stage.filter(terminal=None).exclude(id=stage.id).order_by("position")
         rows = [(t.id, t.name_en if lang == "en" else t.name_ru) for t in targets]
         text = (await _stage_view(stage))[0] + "\n\n" + _("Remove it: where do its deals go?")
-        await _edit(message, text, keyboards.move_targets_keyboard(stage.id, rows))
+        await edit_text(message, text, keyboards.move_targets_keyboard(stage.id, rows))
     elif action == "removeto" and data.arg.isdigit():
         target = await Stage.get_or_none(id=int(data.arg))
         result = await pipeline.remove_stage(crm, stage.key, target.key if target else "")
@@ -196,7 +186,7 @@ async def _stage_action(
         callback_answer.text = _("Stage removed, deals moved: {n}").format(n=result)
         text, markup = await _overview(lang)
         moved = _("Stage removed, deals moved: {n}").format(n=result)
-        await _edit(message, f"{moved}\n\n{text}", markup)
+        await edit_text(message, f"{moved}\n\n{text}", markup)
     else:
         log.warning("admin %s: unknown pipeline action %r", employee.id, data.pack())
         callback_answer.text = _("Unknown button")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, MagicData, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -44,6 +43,7 @@ from bot.cards import (
     task_kind_name,
     viewer_zone,
 )
+from bot.editing import edit_markup, edit_text
 from bot.middlewares import CallbackReply
 from crm import feed
 from crm.context import Crm
@@ -96,32 +96,12 @@ class AddDeal(StatesGroup):
 # -- sending and editing cards ---
 
 
-async def _edit(message: Message | None, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    if message is None:
-        return
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
-
-
-async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | None) -> None:
-    if message is None:
-        return
-    try:
-        await message.edit_reply_markup(reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
-
-
 async def _replace(
     card_message: Message | None, chat: Message, text: str, markup: InlineKeyboardMarkup | None
 ) -> None:
     """The card's message edited, or a new message in the chat when it is not known."""
     if card_message is not None:
-        await _edit(card_message, text, markup)
+        await edit_text(card_message, text, markup)
     else:
         await chat.answer(text, reply_markup=markup)
 
@@ -210,7 +190,7 @@ async def _show_fresh(
         return
     card = await load_deal_card(crm, deal_id, lang, employee)
     if card is not None:
-        await _edit(card_message, card.text, card.markup)
+        await edit_text(card_message, card.text, card.markup)
 
 
 async def _press(
@@ -299,7 +279,7 @@ async def conveyor_button(
     employee.conveyor = bool(callback_data.on)
     await employee.save(update_fields=["conveyor"])
     callback_answer.text = _conveyor_text(employee.conveyor)
-    await _edit_markup(_card_message(callback), keyboards.after_outcome_keyboard(employee.conveyor))
+    await edit_markup(_card_message(callback), keyboards.after_outcome_keyboard(employee.conveyor))
 
 
 def _conveyor_text(on: bool) -> str:
@@ -319,12 +299,14 @@ async def shift_command(message: Message, employee: Employee) -> None:
 
 @router.callback_query(ShiftToggle.filter())
 async def shift_button(
-    callback: CallbackQuery, callback_data: ShiftToggle, employee: Employee,
+    callback: CallbackQuery,
+    callback_data: ShiftToggle,
+    employee: Employee,
     callback_answer: CallbackAnswer,
 ) -> None:
     await set_shift(employee, bool(callback_data.on))
     callback_answer.text = shift_text(employee.on_shift)
-    await _edit_markup(_card_message(callback), shift_keyboard(employee.on_shift))
+    await edit_markup(_card_message(callback), shift_keyboard(employee.on_shift))
 
 
 @router.message(Command("today"))
@@ -400,7 +382,7 @@ async def outcome_button(
     task_id, button = callback_data.task, callback_data.button
     if spec.submenu:
         callback_answer.send_now()
-        await _edit_markup(card_message, keyboards.submenu_keyboard(pb, lang, task_id, button))
+        await edit_markup(card_message, keyboards.submenu_keyboard(pb, lang, task_id, button))
         return
     if spec.note:
         await state.set_state(AskNote.text)
@@ -420,7 +402,7 @@ async def outcome_button(
     if outcome.status == Status.NEEDS_TIME:
         await _ask_time(crm, card_message, employee, lang, state, task_id, button)
     elif outcome.status == Status.NEEDS_REASON:
-        await _edit_markup(card_message, keyboards.reasons_keyboard(pb, lang, task_id, button))
+        await edit_markup(card_message, keyboards.reasons_keyboard(pb, lang, task_id, button))
 
 
 async def _ask_time(
@@ -434,7 +416,7 @@ async def _ask_time(
 ) -> None:
     slots = await feed.slots(crm, employee)
     zone = viewer_zone(crm.playbook, employee)
-    await _edit_markup(
+    await edit_markup(
         card_message, keyboards.slots_keyboard(slots, task_id, button, crm.now(), zone)
     )
     await state.set_state(AskTime.when)
@@ -463,7 +445,7 @@ async def back_button(
         await state.clear()
     card = await load_card(crm, callback_data.task, lang, employee)
     if card is not None:
-        await _edit(_card_message(callback), card.text, card.markup)
+        await edit_text(_card_message(callback), card.text, card.markup)
 
 
 @router.callback_query(SlotPick.filter())
@@ -611,7 +593,7 @@ async def zone_button(
     await set_contact_zone(deal.contact_id, zone)  # type: ignore[attr-defined]
     card = await load_card(crm, task.id, lang, employee)
     if card is not None:
-        await _edit(_card_message(callback), card.text, card.markup)
+        await edit_text(_card_message(callback), card.text, card.markup)
 
 
 # -- finding and adding clients ---
