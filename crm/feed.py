@@ -11,8 +11,19 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
+from crm.permissions import can_act_on
 from storage import queries
-from storage.models import Contact, Deal, Employee, EventKind, Task, TaskStatus, TimelineEvent
+from storage.models import (
+    Contact,
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 from storage.queries import FeedTask
 
 
@@ -63,6 +74,23 @@ async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee 
         )
     deal.owner_id = employee.id  # type: ignore[attr-defined]
     deal.version += 1
+
+
+async def reassign(
+    crm: Crm, actor: Employee, deal_id: int, rep_id: int
+) -> tuple[Deal, Employee] | None:
+    """A supervisor (his team's deals) or an admin gives an open deal to an active rep of the
+    deal's team; None when any of that does not hold (forged buttons included)."""
+    if actor.role == Role.REP:
+        return None
+    deal = await Deal.get_or_none(id=deal_id, status=DealStatus.OPEN)
+    rep = await Employee.get_or_none(id=rep_id, role=Role.REP, active=True)
+    if deal is None or rep is None or rep.team != deal.team:
+        return None
+    if not can_act_on(actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]
+        return None
+    await assign_deal(crm, deal, rep, actor=actor)
+    return deal, rep
 
 
 async def load_by_hour(employee: Employee, day: date, zone: ZoneInfo) -> dict[int, int]:

@@ -26,7 +26,7 @@ from bot.scheduler import Clockwork
 from crm import automations
 from crm.automations import DigestFigures
 from crm.context import Crm
-from crm.feed import assign_deal
+from crm.feed import reassign
 from crm.notices import Notifier
 from crm.permissions import can_act_on
 from crm.reports import Period, overdue_tasks
@@ -225,12 +225,11 @@ async def reassign_to(
     callback: CallbackQuery, callback_data: ReassignTo, employee: Employee, crm: Crm,
     callback_answer: CallbackAnswer,
 ) -> None:
-    deal = await _deal_for(employee, callback_data.deal)
-    rep = await Employee.get_or_none(id=callback_data.rep, role=Role.REP, active=True)
-    if deal is None or rep is None or rep.team != deal.team:
+    done = await reassign(crm, employee, callback_data.deal, callback_data.rep)
+    if done is None:
         callback_answer.text = _not_allowed()
         return
-    await assign_deal(crm, deal, rep, actor=employee)
+    deal, rep = done
     text = _("«{deal}» now belongs to {rep}.").format(
         deal=html.escape(deal.title), rep=html.escape(rep.name)
     )

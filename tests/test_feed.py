@@ -14,7 +14,7 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Press, Status, apply_outcome
-from crm.feed import assign_deal, load_by_hour, next_task, slots
+from crm.feed import assign_deal, load_by_hour, next_task, reassign, slots
 from storage import queries
 from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus, TimelineEvent
 from tests.conftest import T0
@@ -92,8 +92,9 @@ async def test_reassigning_moves_the_deal_and_bumps_the_stored_version(
 ) -> None:
     old, new = await _rep("old"), await _rep("new")
     boss = await Employee.create(name="boss", role=Role.SUPERVISOR)
-    added = await quick_add(crm, ContactDraft(name="c", phones=("+74951110001",)),
-                            owner_id=old.id, team="main")
+    added = await quick_add(
+        crm, ContactDraft(name="c", phones=("+74951110001",)), owner_id=old.id, team="main"
+    )
     deal = added.deal
     assert deal is not None
     task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
@@ -181,3 +182,23 @@ async def test_every_open_deal_always_has_exactly_one_next_step(
         done = [r for r in results if r.status == Status.DONE]
         assert len(done) <= 1
         await _assert_one_next_step()
+
+
+async def test_reassign_only_by_whom_and_to_whom_it_may(crm: Crm) -> None:
+    owner, other = await _rep("owner"), await _rep("other")
+    boss = await Employee.create(name="boss", role=Role.SUPERVISOR, team="main")
+    far_boss = await Employee.create(name="far", role=Role.SUPERVISOR, team="north")
+    far_rep = await Employee.create(name="far rep", role=Role.REP, team="north")
+    added = await quick_add(
+        crm, ContactDraft("A", ("+74951111111",)), owner_id=owner.id, team="main"
+    )
+    deal_id = added.deal.id  # type: ignore[union-attr]
+    assert await reassign(crm, other, deal_id, other.id) is None  # a rep cannot
+    assert await reassign(crm, far_boss, deal_id, other.id) is None  # another team's supervisor
+    assert await reassign(crm, boss, deal_id, far_rep.id) is None  # a rep of another team
+    done = await reassign(crm, boss, deal_id, other.id)
+    assert done is not None and done[1].id == other.id
+    task = await Task.get(deal_id=deal_id, status=TaskStatus.OPEN)
+    assert task.assignee_id == other.id  # type: ignore[attr-defined]
+    await Deal.filter(id=deal_id).update(status="won")
+    assert await reassign(crm, boss, deal_id, owner.id) is None  # a closed deal stays put
