@@ -68,7 +68,7 @@ STAFF_ROUTERS = (
     "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor", "handlers.rep",
 )
 CLIENT_ROUTERS = ("handlers.client",)
-# Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier)` that calls
+# Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls
 # `clockwork.add_job(func, seconds, name=...)`.
 JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
 
@@ -200,7 +200,9 @@ class App:
 
         clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
         for name in JOB_MODULES:
-            importlib.import_module(name).setup_jobs(clockwork, self.crm, self.notifier)
+            importlib.import_module(name).setup_jobs(
+                clockwork, self.crm, self.notifier, self.i18n, settings.locale
+            )
         self._register_metrics(clockwork)
         self._spawn(self._set_menus())
 

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import charts
 from bot.charts import Kind, Names
-from bot.i18n import create_i18n, speaking
+from bot.i18n import speaking
 from bot.scheduler import Clockwork
 from crm import automations
 from crm.automations import DigestFigures
@@ -38,9 +38,6 @@ router.callback_query.filter(MagicData(F.employee))
 
 PERIOD_DAYS = (7, 30, 90)
 AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
-DIGEST_LANG = "ru"  # for supervisors who never chose a language: the default UI language
-
-
 class ReportKind(CallbackData, prefix="rk"):
     kind: Kind
 
@@ -262,10 +259,13 @@ def digest_text(crm: Crm, i18n: I18n, default_lang: str) -> automations.DigestTe
     return render
 
 
-def setup_jobs(clockwork: Clockwork, crm: Crm, notifier: Notifier) -> None:
+def setup_jobs(
+    clockwork: Clockwork, crm: Crm, notifier: Notifier, i18n: I18n, default_lang: str
+) -> None:
     """Reminders and digests on the runtime's clock (bot.app.JOB_MODULES); each run decides
-    from the store, so ticking often costs one indexed query."""
-    render = digest_text(crm, create_i18n(DIGEST_LANG), DIGEST_LANG)
+    from the store, so ticking often costs one indexed query. A supervisor who never chose a
+    language gets his digest in the bot's default one (NEXTSTEP_LOCALE)."""
+    render = digest_text(crm, i18n, default_lang)
 
     async def reminders() -> int:
         return await automations.send_reminders(crm, notifier)
