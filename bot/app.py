@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 # the catch-all for everybody who is not an employee. Modules are imported at start so a
 # missing one fails loudly there.
 STAFF_ROUTERS = (
-    "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor", "handlers.rep",
+    "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor",
+    "handlers.lookup", "handlers.rep",
 )
 CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls

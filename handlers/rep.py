@@ -1,4 +1,4 @@
-"""The rep's workspace: the feed, the card's buttons and sub-menus, asking the time, quick add.
+"""The rep's workspace: the feed, the card's buttons and sub-menus, asking the time, notes.
 
 Thin: every decision is crm's (engine, feed, deals); this module reads the update, makes the call
 and renders the answer. Callback data is never trusted: the engine checks ownership and staleness.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, MagicData, StateFilter
+from aiogram.filters import Command, MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -24,7 +24,6 @@ from bot import keyboards
 from bot.callbacks import (
     ConveyorToggle,
     NextTask,
-    OpenDeal,
     ReasonPick,
     SlotPick,
     SubMenuBack,
@@ -32,37 +31,29 @@ from bot.callbacks import (
     ZonePick,
 )
 from bot.cards import (
-    Card,
     card_header,
     closed_card,
     format_when,
     load_card,
     load_deal_card,
     outcome_summary,
-    stage_name,
     task_kind_name,
     viewer_zone,
 )
-from bot.editing import edit_markup, edit_text
+from bot.editing import edit_markup, edit_text, pressed_message
 from bot.middlewares import CallbackReply
 from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
 from crm.deals import (
-    ContactDraft,
-    find_or_create_contact,
-    open_deal,
-    open_deal_of,
     set_contact_zone,
-    split_name_and_phone,
 )
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.leads import set_shift
 from crm.permissions import can_act_on
-from crm.phones import REGION_ZONES, normalize_phone
-from crm.search import find_deals
+from crm.phones import REGION_ZONES
 from handlers.common import ShiftToggle, shift_keyboard, shift_text
-from storage.models import Contact, Deal, Employee, Task, TaskStatus
+from storage.models import Employee, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +63,6 @@ router.callback_query.filter(MagicData(F.employee))
 
 WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "c", "n", "d")
 OTHER_REASON = "other"  # the reason that asks the rep to type what it was
-FIND_LIMIT = 10
 
 
 class AskTime(StatesGroup):
@@ -87,12 +77,6 @@ class AskNote(StatesGroup):
     text = State()  # data: task, button, card
 
 
-class AddDeal(StatesGroup):
-    name = State()
-    phone = State()
-    amount = State()
-
-
 # -- sending and editing cards ---
 
 
@@ -104,16 +88,6 @@ async def _replace(
         await edit_text(card_message, text, markup)
     else:
         await chat.answer(text, reply_markup=markup)
-
-
-def _card_message(callback: CallbackQuery) -> Message | None:
-    """The card the button was on (None when Telegram no longer gives the message)."""
-    return callback.message if isinstance(callback.message, Message) else None
-
-
-async def _send_card(target: Message, card: Card, prefix: str | None = None) -> None:
-    text = f"{prefix}\n\n{card.text}" if prefix else card.text
-    await target.answer(text, reply_markup=card.markup)
 
 
 @dataclass(frozen=True)
@@ -258,7 +232,7 @@ async def next_command(message: Message, crm: Crm, employee: Employee, lang: str
 
 @router.callback_query(NextTask.filter())
 async def next_button(callback: CallbackQuery, crm: Crm, employee: Employee, lang: str) -> None:
-    if (message := _card_message(callback)) is not None:
+    if (message := pressed_message(callback)) is not None:
         await _show_next(message, crm, employee, lang)
 
 
@@ -279,7 +253,9 @@ async def conveyor_button(
     employee.conveyor = bool(callback_data.on)
     await employee.save(update_fields=["conveyor"])
     callback_answer.text = _conveyor_text(employee.conveyor)
-    await edit_markup(_card_message(callback), keyboards.after_outcome_keyboard(employee.conveyor))
+    await edit_markup(
+        pressed_message(callback), keyboards.after_outcome_keyboard(employee.conveyor)
+    )
 
 
 def _conveyor_text(on: bool) -> str:
@@ -306,7 +282,7 @@ async def shift_button(
 ) -> None:
     await set_shift(employee, bool(callback_data.on))
     callback_answer.text = shift_text(employee.on_shift)
-    await edit_markup(_card_message(callback), shift_keyboard(employee.on_shift))
+    await edit_markup(pressed_message(callback), shift_keyboard(employee.on_shift))
 
 
 @router.message(Command("today"))
@@ -374,7 +350,7 @@ async def outcome_button(
 ) -> None:
     pb = crm.playbook
     spec = pb.buttons.get(callback_data.button)
-    card_message = _card_message(callback)
+    card_message = pressed_message(callback)
     if spec is None or card_message is None:
         log.warning("employee %s pressed an unknown button %r", employee.id, callback_data.button)
         callback_answer.text = _("Unknown button")
@@ -445,7 +421,7 @@ async def back_button(
         await state.clear()
     card = await load_card(crm, callback_data.task, lang, employee)
     if card is not None:
-        await edit_text(_card_message(callback), card.text, card.markup)
+        await edit_text(pressed_message(callback), card.text, card.markup)
 
 
 @router.callback_query(SlotPick.filter())
@@ -458,7 +434,7 @@ async def slot_button(
     state: FSMContext,
     callback_answer: CallbackReply,
 ) -> None:
-    card_message = _card_message(callback)
+    card_message = pressed_message(callback)
     if card_message is None:
         return
     when = datetime.fromtimestamp(callback_data.minute * 60, UTC)
@@ -513,7 +489,7 @@ async def reason_button(
     callback_answer: CallbackReply,
 ) -> None:
     spec = crm.playbook.buttons.get(callback_data.button)
-    card_message = _card_message(callback)
+    card_message = pressed_message(callback)
     if spec is None or not 0 <= callback_data.index < len(spec.reasons) or card_message is None:
         log.warning("employee %s sent a bad reason pick %s", employee.id, callback.data)
         callback_answer.text = _("Unknown button")
@@ -593,197 +569,7 @@ async def zone_button(
     await set_contact_zone(deal.contact_id, zone)  # type: ignore[attr-defined]
     card = await load_card(crm, task.id, lang, employee)
     if card is not None:
-        await edit_text(_card_message(callback), card.text, card.markup)
-
-
-# -- finding and adding clients ---
-
-
-@router.callback_query(OpenDeal.filter())
-async def open_deal_button(
-    callback: CallbackQuery,
-    callback_data: OpenDeal,
-    crm: Crm,
-    employee: Employee,
-    lang: str,
-    callback_answer: CallbackAnswer,
-) -> None:
-    deal = await Deal.get_or_none(id=callback_data.deal)
-    message = _card_message(callback)
-    if deal is None or message is None:
-        callback_answer.text = _("Unknown button")
-        return
-    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
-        log.warning("employee %s opened someone else's deal %s", employee.id, deal.id)
-        callback_answer.text = _("Not your deal")
-        return
-    card = await load_deal_card(crm, deal.id, lang, employee)
-    if card is not None:
-        await _send_card(message, card)
-
-
-@router.message(Command("find"))
-async def find(
-    message: Message, command: CommandObject, crm: Crm, employee: Employee, lang: str
-) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await message.answer(_("Send /find and a name, a phone or a tag, e.g. /find Anna"))
-        return
-    deals = await find_deals(query, employee, FIND_LIMIT)
-    if not deals:
-        await message.answer(_("Nothing found for “{query}”.").format(query=html.escape(query)))
-        return
-    rows = [
-        (d.id, f"{d.contact.name or _('No name')} · {stage_name(crm.playbook, d.stage, lang)}")
-        for d in deals
-    ]
-    await message.answer(
-        _("Found: {n}").format(n=len(deals)), reply_markup=keyboards.deals_keyboard(rows)
-    )
-
-
-async def _added(
-    message: Message,
-    crm: Crm,
-    employee: Employee,
-    lang: str,
-    draft: ContactDraft,
-    amount: int = 0,
-) -> None:
-    """A new client's deal card, or the existing client's with "Already in the CRM"."""
-    contact, created = await find_or_create_contact(crm, draft, owner_id=employee.id)
-    deal: Deal | None
-    if created:
-        deal = await open_deal(
-            crm,
-            contact,
-            owner_id=employee.id,
-            team=employee.team,
-            source=draft.source,
-            amount=amount,
-        )
-        prefix = None
-    else:
-        prefix = "ℹ️ " + _("Already in the CRM")
-        deal = await _existing_deal(crm, contact, employee, amount)
-        if deal is None:
-            await message.answer(prefix + ": " + _("another rep's client."))
-            return
-    card = await load_deal_card(crm, deal.id, lang, employee)
-    if card is not None:
-        await _send_card(message, card, prefix)
-
-
-async def _existing_deal(
-    crm: Crm, contact: Contact, employee: Employee, amount: int
-) -> Deal | None:
-    """The contact's open deal if the rep may see it; a returning client gets a new deal."""
-    deal = await open_deal_of(contact.id)
-    if deal is None:
-        owner = contact.owner_id or employee.id  # type: ignore[attr-defined]
-        if owner != employee.id and not can_act_on(employee, owner, employee.team):
-            return None
-        return await open_deal(
-            crm, contact, owner_id=employee.id, team=employee.team, source="manual", amount=amount
-        )
-    return deal if can_act_on(employee, deal.owner_id, deal.team) else None  # type: ignore[attr-defined]
-
-
-@router.message(Command("add"))
-async def add_command(
-    message: Message,
-    command: CommandObject,
-    crm: Crm,
-    employee: Employee,
-    lang: str,
-    state: FSMContext,
-) -> None:
-    if command.args:
-        name, phone = split_name_and_phone(command.args)
-        if phone:
-            await _added(
-                message,
-                crm,
-                employee,
-                lang,
-                ContactDraft(name=name, phones=(phone,), source="manual"),
-            )
-            return
-    await state.set_state(AddDeal.name)
-    await message.answer(_("New client. What is the name? (/cancel to stop)"))
-
-
-@router.message(AddDeal.name, F.text, ~F.text.startswith("/"))
-async def add_name(message: Message, state: FSMContext) -> None:
-    await state.update_data(name=(message.text or "").strip()[:200])
-    await state.set_state(AddDeal.phone)
-    await message.answer(_("The phone number?"))
-
-
-@router.message(AddDeal.phone, F.text, ~F.text.startswith("/"))
-async def add_phone(message: Message, state: FSMContext) -> None:
-    phone = normalize_phone(message.text or "")
-    if phone is None:
-        await message.answer(_("That is not a phone number. Try like this: +7 999 123-45-67"))
-        return
-    await state.update_data(phone=phone)
-    await state.set_state(AddDeal.amount)
-    await message.answer(_("The deal amount? Send a number, or 0 if not known yet."))
-
-
-@router.message(AddDeal.amount, F.text, ~F.text.startswith("/"))
-async def add_amount(
-    message: Message, crm: Crm, employee: Employee, lang: str, state: FSMContext
-) -> None:
-    amount = _parse_amount(message.text or "")
-    if amount is None:
-        await message.answer(_("Send the amount as a number, e.g. 15000 or 15 000,50"))
-        return
-    data = await state.get_data()
-    await state.clear()
-    draft = ContactDraft(name=str(data["name"]), phones=(str(data["phone"]),), source="manual")
-    await _added(message, crm, employee, lang, draft, amount)
-
-
-def _parse_amount(text: str) -> int | None:
-    """'15 000,50' → 1500050 minor units; None if it is not an amount."""
-    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        value = round(float(cleaned) * 100)
-    except ValueError:
-        return None
-    return value if 0 <= value < 10**15 else None
-
-
-@router.message(StateFilter(None), F.contact)
-async def shared_contact(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
-    shared = message.contact
-    assert shared is not None  # the filter
-    phone = normalize_phone(shared.phone_number)
-    if phone is None:
-        await message.answer(_("That is not a phone number. Try like this: +7 999 123-45-67"))
-        return
-    name = " ".join(p for p in (shared.first_name, shared.last_name) if p)
-    await _added(
-        message, crm, employee, lang, ContactDraft(name=name, phones=(phone,), source="manual")
-    )
-
-
-@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), ~F.reply_to_message)
-async def quick_add_text(message: Message, crm: Crm, employee: Employee, lang: str) -> None:
-    name, phone = split_name_and_phone(message.text or "")
-    if phone is None:
-        await message.answer(
-            _(
-                "To add a client send a phone number or “Name +7 999 123-45-67”. /help lists "
-                "the commands."
-            )
-        )
-        return
-    await _added(
-        message, crm, employee, lang, ContactDraft(name=name, phones=(phone,), source="manual")
-    )
+        await edit_text(pressed_message(callback), card.text, card.markup)
 
 
 # -- forged or stale data ---
