@@ -20,7 +20,7 @@ import json
 import random
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -559,29 +559,43 @@ def report(figures: Sequence[Figures]) -> list[str]:
                 _verdict(f.load_seconds < 60 * max(1, f.deals) / 1_000_000),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return table(rows)
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as left-aligned columns; the verdict, if any, last."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
 
 
-async def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.store_bench", description=__doc__.split("\n")[0]
-    )
+async def per_database(
+    prog: str,
+    doc: str,
+    argv: Sequence[str] | None,
+    bench: Callable[[str, int, float], Coroutine[Any, Any, Any]],
+    report: Callable[[list[Any]], list[str]],
+) -> int:
+    """The command line every per-database bench shares: run, print the targets, exit 1 on a
+    miss so `python -m bench` reports it."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seconds", type=float, default=12.0, help="length of each phase")
     args, _ = parser.parse_known_args(argv)  # `python -m bench` passes every bench's options
     kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     # A task each: Tortoise keeps its set-up in a context variable, one store per context.
-    figures = [
-        await asyncio.create_task(bench_store(kind, args.deals, args.seconds)) for kind in kinds
+    figures: list[Any] = [
+        await asyncio.create_task(bench(k, args.deals, args.seconds)) for k in kinds
     ]
-    print()
     lines = report(figures)
-    print("\n".join(lines))
-    return 1 if any(line.rstrip().endswith("MISS") for line in lines) else 0  # a miss fails
+    print("\n" + "\n".join(lines))
+    return 1 if any(line.endswith("MISS") for line in lines) else 0
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    return await per_database("python -m bench.store_bench", __doc__, argv, bench_store, report)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ as in production. Also printed: the CPU time the bot's process and this one used
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -54,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dataset import generate, scratch_store
-from bench.store_bench import Run, timed
+from bench.store_bench import Run, per_database, table, timed
 from bot.callbacks import ReasonPick, TaskAction
 from config.playbook import Playbook, load_playbook
 from crm.clock import FakeClock
@@ -491,28 +490,11 @@ def report(figures: Sequence[Figures]) -> list[str]:
                 _verdict(ok),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    return table(rows)
 
 
 async def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.webhook_bench", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--deals", type=int, default=1_000_000)
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--seconds", type=float, default=12.0, help="length of each phase")
-    args, _ = parser.parse_known_args(argv)  # `python -m bench` passes every bench's options
-    kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
-    # A task each: Tortoise keeps its set-up in a context variable, one store per context.
-    figures = [
-        await asyncio.create_task(bench_webhook(kind, args.deals, args.seconds)) for kind in kinds
-    ]
-    print()
-    print("\n".join(report(figures)))
-    return 0
+    return await per_database("python -m bench.webhook_bench", __doc__, argv, bench_webhook, report)
 
 
 if __name__ == "__main__":
