@@ -51,7 +51,7 @@ from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
 from crm.clock import Clock, SystemClock
 from crm.context import Crm
-from crm.pipeline import refresh_pipeline
+from crm.pipeline import load_pipeline
 from handlers.common import set_client_menu, set_employee_menu
 from storage.db import store
 from storage.models import Contact, Employee
@@ -184,7 +184,7 @@ class App:
         if self.manage_store:
             await self._stack.enter_async_context(store(settings.database_url))
         self.crm = Crm(load_playbook(settings.playbook), self.clock)
-        await refresh_pipeline(self.crm)
+        await load_pipeline(self.crm)
         if settings.redis_url:
             self._redis = Redis.from_url(settings.redis_url)
 

@@ -9,7 +9,7 @@ from config.playbook import load_playbook
 from config.settings import Settings
 from crm.clock import SystemClock
 from crm.context import Crm
-from crm.pipeline import refresh_pipeline
+from crm.pipeline import load_pipeline
 from storage.db import store
 
 
@@ -18,5 +18,5 @@ async def crm_session(settings: Settings) -> AsyncIterator[Crm]:
     playbook = load_playbook(settings.playbook)
     async with store(settings.database_url):
         crm = Crm(playbook, SystemClock())
-        await refresh_pipeline(crm)
+        await load_pipeline(crm)
         yield crm

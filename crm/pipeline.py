@@ -1,8 +1,8 @@
 """The pipeline as the admin edits it from the bot.
 
-The playbook file is the starting point: its stages seed the `stage` table on first start.
-After that the table is the truth for stages and `button_label` overrides the file's labels;
-refresh_pipeline() folds both into crm.playbook so every next card shows the change.
+The playbook file is the starting point: its stages seed the `stage` table on first start
+(load_pipeline). After that the table is the truth for stages and `button_label` overrides the
+file's labels; refresh_pipeline() folds both into crm.playbook so every next card shows the change.
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ class EditError(enum.StrEnum):
     UNKNOWN_BUTTON = "unknown_button"
 
 
-async def refresh_pipeline(crm: Crm, base: Playbook | None = None) -> None:
-    """Seed the stage table once, then rebuild crm.playbook from the table and label overrides."""
-    base = base or crm.playbook
+async def load_pipeline(crm: Crm) -> None:
+    """At start: seed the stage table from the playbook file if it is empty, then load it.
+
+    Workers starting together on an empty database may all find it empty and all seed; the
+    insert skips a key another worker stored first (ON CONFLICT DO NOTHING on the unique key),
+    so each stage is stored once whoever wins each row.
+    """
     if not await Stage.exists():
         await Stage.bulk_create(
             [
@@ -42,9 +46,16 @@ async def refresh_pipeline(crm: Crm, base: Playbook | None = None) -> None:
                     key=s.key, position=i, name_ru=s.name.ru, name_en=s.name.en, color=s.color,
                     terminal=s.terminal, buttons=list(s.buttons),
                 )
-                for i, s in enumerate(base.stages)
-            ]
+                for i, s in enumerate(crm.playbook.stages)
+            ],
+            ignore_conflicts=True,
         )
+    await refresh_pipeline(crm)
+
+
+async def refresh_pipeline(crm: Crm) -> None:
+    """Rebuild crm.playbook from the stage table and label overrides."""
+    base = crm.playbook
     rows = await Stage.all().order_by("position", "id")
     stages = tuple(
         StageSpec(
