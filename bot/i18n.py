@@ -18,8 +18,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from config.settings import SUPPORTED_LANGS
+
 LOCALES_DIR = Path(__file__).with_name("locales")
-SUPPORTED_LANGS = ("ru", "en")
 
 
 class CatalogConflict(RuntimeError):

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A bot token is "<bot id>:<35 url-safe characters>"; anything else is a typo worth stopping on.
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+# The languages the bot speaks (bot/locales); here, below bot/ and crm/, so both can check a choice.
+SUPPORTED_LANGS = ("ru", "en")
 
 
 class Settings(BaseSettings):
@@ -51,8 +53,8 @@ class Settings(BaseSettings):
     @field_validator("locale")
     @classmethod
     def _locale_supported(cls, value: str) -> str:
-        if value not in ("ru", "en"):
-            raise ValueError("must be ru or en")
+        if value not in SUPPORTED_LANGS:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGS)}")
         return value
 
     @field_validator("sip_allow")

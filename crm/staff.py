@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
 from storage import queries
 from storage.models import Employee, Invite, Role
@@ -70,6 +71,20 @@ async def redeem_invite(crm: Crm, code: str, user: TelegramUser) -> JoinResult:
         )
         await Invite.filter(id=invite.id).update(used_by_id=employee.id)
     return JoinResult(JoinStatus.JOINED, employee)
+
+
+async def set_language(employee: Employee, lang: str) -> None:
+    """The language the employee chose for the bot; it wins over his Telegram client's."""
+    if lang not in SUPPORTED_LANGS:
+        raise ValueError(f"unsupported language {lang!r}")
+    await Employee.filter(id=employee.id).update(lang=lang)
+    employee.lang = lang
+
+
+async def set_conveyor(employee: Employee, on: bool) -> None:
+    """Conveyor mode: the rep's next card comes by itself after each outcome."""
+    await Employee.filter(id=employee.id).update(conveyor=on)
+    employee.conveyor = on
 
 
 async def employee_by_tg(tg_id: int) -> Employee | None:

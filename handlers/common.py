@@ -26,9 +26,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import SUPPORTED_LANGS, speaking
+from bot.i18n import speaking
+from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
-from crm.staff import JoinStatus, TelegramUser, redeem_invite
+from crm.staff import JoinStatus, TelegramUser, redeem_invite, set_language
 from storage.models import Employee, Role
 
 log = logging.getLogger(__name__)
@@ -194,8 +195,7 @@ async def set_lang(
     callback: CallbackQuery, callback_data: LangChoice, employee: Employee,
     callback_answer: CallbackAnswer, i18n: I18n, bot: Bot,
 ) -> None:
-    employee.lang = callback_data.code
-    await employee.save(update_fields=["lang"])
+    await set_language(employee, callback_data.code)
     with i18n.use_locale(callback_data.code):
         await set_employee_menu(bot, i18n, employee, callback_data.code)
         callback_answer.text = _("Language: English")

@@ -52,6 +52,7 @@ from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.leads import set_shift
 from crm.permissions import can_act_on
 from crm.phones import REGION_ZONES
+from crm.staff import set_conveyor
 from handlers.common import ShiftToggle, shift_keyboard, shift_text
 from storage.models import Employee, Task, TaskStatus
 
@@ -238,8 +239,7 @@ async def next_button(callback: CallbackQuery, crm: Crm, employee: Employee, lan
 
 @router.message(Command("conveyor"))
 async def conveyor_command(message: Message, employee: Employee) -> None:
-    employee.conveyor = not employee.conveyor
-    await employee.save(update_fields=["conveyor"])
+    await set_conveyor(employee, not employee.conveyor)
     await message.answer(_conveyor_text(employee.conveyor))
 
 
@@ -250,8 +250,7 @@ async def conveyor_button(
     employee: Employee,
     callback_answer: CallbackAnswer,
 ) -> None:
-    employee.conveyor = bool(callback_data.on)
-    await employee.save(update_fields=["conveyor"])
+    await set_conveyor(employee, bool(callback_data.on))
     callback_answer.text = _conveyor_text(employee.conveyor)
     await edit_markup(
         pressed_message(callback), keyboards.after_outcome_keyboard(employee.conveyor)
