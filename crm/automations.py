@@ -19,6 +19,7 @@ from tortoise.expressions import Q
 from crm import reports
 from crm.context import Crm
 from crm.notices import Notice, NoticeKind, Notifier
+from storage.db import reports_connection
 from storage.models import Employee, Role, Task, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,11 @@ DigestText = Callable[[Employee, DigestFigures], str]
 async def digest_figures(crm: Crm, team: str, since: datetime) -> DigestFigures:
     now = crm.now()
     period = reports.Period(since, now, team)
-    overdue = await Task.filter(status=TaskStatus.OPEN, team=team, due_at__lt=now).count()
+    overdue = (
+        await Task.filter(status=TaskStatus.OPEN, team=team, due_at__lt=now)
+        .using_db(reports_connection())
+        .count()
+    )
     zone = crm.playbook.working_hours.zone
     return DigestFigures(
         team=team, day=now.astimezone(zone).date(), overdue=overdue,

@@ -13,12 +13,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tortoise import connections
+from tortoise.exceptions import OperationalError
 
 from crm import reports
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
+from storage.db import dialect, reports_connection
 from storage.models import Call, Deal, Employee, Role, Task, TaskStatus
 from tests.conftest import T0
 
@@ -168,3 +171,30 @@ async def test_empty_period_gives_zero_rows(crm: Crm, story: object) -> None:
     assert await reports.dynamics(crm, period) == ()
     dialing = await reports.dialing(crm, period)
     assert (dialing.reached_after, dialing.by_hour, dialing.gave_up) == ((), (), 0)
+
+
+async def test_reports_read_beside_the_store_on_sqlite(
+    crm: Crm, clock: FakeClock, db_url: str
+) -> None:
+    """On a SQLite file reports read on a connection of their own: a report's read transaction
+    does not hold up a press on the store's one connection, and that connection never writes."""
+    store_conn = connections.get("default")
+    if dialect() == "postgres":
+        assert reports_connection() is store_conn  # the pool serves both
+        return
+    report_conn = reports_connection()
+    assert report_conn is not store_conn
+    rep = await Employee.create(name="r1", role=Role.REP, team="main")
+    deal = await _deal(crm, rep, "+74951110001", "site", 100_000)
+    with pytest.raises(OperationalError, match="readonly"):
+        await report_conn.execute_query("UPDATE deal SET amount = 0")
+    await report_conn.execute_query("BEGIN")  # a long report: its snapshot stays open
+    try:
+        seen = await report_conn.execute_query_dict("SELECT COUNT(*) AS n FROM task")
+        await _press(crm, clock, deal, 0, "busy", rep)  # commits while the report reads
+        again = await report_conn.execute_query_dict("SELECT COUNT(*) AS n FROM task")
+        assert again == seen  # the report's snapshot, unchanged by the press
+    finally:
+        await report_conn.execute_query("COMMIT")
+    after = await report_conn.execute_query_dict("SELECT COUNT(*) AS n FROM task")
+    assert after[0]["n"] == seen[0]["n"] + 1  # the press's next task, once the report is done
