@@ -2,6 +2,7 @@
 
 Every datagram lands in exactly one counter bucket:
 received == denied + auth_failed + ignored + malformed + parsed.
+Finished calls and rings then wait in a bounded backlog for their handlers (telephony.backlog).
 """
 
 from __future__ import annotations
@@ -9,22 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
-from collections.abc import Callable, Collection, Coroutine, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import ClassVar
 
-from crm.calltypes import CallRecord, Ringing
+from crm.calltypes import CallRecord
 from crm.clock import Clock, SystemClock
+from telephony.backlog import Backlog, BacklogLimits, OnCall, OnRing
 from telephony.dialogs import Correlator, DialogLimits
 from telephony.hep import PROTO_SIP, HepError, decode_hep, is_hep
 from telephony.sip import SipParseError, parse_sip
 
-log = logging.getLogger(__name__)
-
-OnCall = Callable[[CallRecord], Coroutine[Any, Any, None]]
-OnRing = Callable[[Ringing], Coroutine[Any, Any, None]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -34,10 +31,17 @@ _ADDRESS_CACHE_SIZE = 4096
 # HEP carries the sender's capture time; trusted only this close to our clock, since timeouts
 # compare it with our clock (a sender an hour off would otherwise never or instantly time out).
 MAX_CLOCK_SKEW = timedelta(minutes=1)
+# Shutdown waits this long for the backlog's calls to be recorded; what is left is counted.
+DRAIN_TIMEOUT = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
 class ListenerCounters:
+    # The fields that are levels rather than running totals.
+    GAUGES: ClassVar[frozenset[str]] = frozenset(
+        {"open_dialogs", "calls_queued", "rings_queued", "handlers_busy"}
+    )
+
     received: int = 0
     hep: int = 0  # datagrams from allowed sources with the HEP3 magic
     raw: int = 0  # the other datagrams from allowed sources, read as raw SIP
@@ -47,11 +51,18 @@ class ListenerCounters:
     malformed: int = 0  # bad HEP framing or unreadable SIP
     parsed: int = 0  # SIP messages handed to the correlator
     pyvoip_fallbacks: int = 0  # parsed by our reader because pyVoIP raised or misread
-    calls: int = 0  # finished calls handed to on_call
+    calls: int = 0  # finished calls handed to the backlog
     timed_out: int = 0  # of those, closed by a timeout
     evicted: int = 0  # of those, closed early because the dialog table was full
     open_dialogs: int = 0
     on_call_errors: int = 0
+    calls_dropped: int = 0  # beyond the backlog's limit, or still waiting when shutdown gave up
+    rings: int = 0  # ringing events handed to the backlog
+    on_ring_errors: int = 0
+    rings_dropped: int = 0  # stale by their turn, pushed out by newer ones, or cut by shutdown
+    calls_queued: int = 0
+    rings_queued: int = 0
+    handlers_busy: int = 0  # on_call/on_ring coroutines running
 
 
 class SipCaptureProtocol(asyncio.DatagramProtocol):
@@ -65,16 +76,15 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         clock: Clock,
         correlator: Correlator,
         on_ring: OnRing | None = None,
+        backlog_limits: BacklogLimits | None = None,
     ) -> None:
-        self._on_call = on_call
-        self._on_ring = on_ring
         self._allow = tuple(allow)
         self._capture_ids = frozenset(capture_ids) if capture_ids else None
         self._auth_key = auth_key
         self._clock = clock
         self.correlator = correlator
         self.counters = ListenerCounters()
-        self.pending: set[asyncio.Task[None]] = set()
+        self.backlog = Backlog(on_call, on_ring, self.counters, clock, backlog_limits)
         self._allowed_cache: dict[str, bool] = {}
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
@@ -120,10 +130,8 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         if message.parser != "pyvoip":
             counters.pyvoip_fallbacks += 1
         self._emit(self.correlator.feed(message, at, src))
-        ringing = self.correlator.take_ringing()
-        if self._on_ring is not None:
-            for ring in ringing:
-                self._spawn(self._on_ring(ring))
+        for ring in self.correlator.take_ringing():
+            self.backlog.add_ring(ring, at)
 
     def sweep(self) -> None:
         self._emit(self.correlator.sweep(self._clock.now()))
@@ -133,19 +141,7 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         counters.open_dialogs = len(correlator)
         counters.timed_out, counters.evicted = correlator.stats.timed_out, correlator.stats.evicted
         for record in records:
-            self.counters.calls += 1
-            self._spawn(self._on_call(record))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self.pending.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.pending.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self.counters.on_call_errors += 1
-            log.error("call handler failed", exc_info=error)
+            self.backlog.add_call(record)
 
     def _allowed(self, host: str) -> bool:
         cached = self._allowed_cache.get(host)
@@ -162,7 +158,7 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
 
 
 class SipListener:
-    """A running capture listener; `close()` stops it and waits for pending on_call tasks."""
+    """A running capture listener; `close()` stops it and drains its backlog."""
 
     def __init__(
         self,
@@ -188,14 +184,13 @@ class SipListener:
             await asyncio.sleep(every.total_seconds())
             self.protocol.sweep()
 
-    async def close(self) -> None:
+    async def close(self, drain_timeout: timedelta = DRAIN_TIMEOUT) -> None:
         self._transport.close()
         self._sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sweeper
         # Dialogs still open are calls in progress, not finished calls: nothing to hand over.
-        if self.protocol.pending:
-            await asyncio.gather(*self.protocol.pending, return_exceptions=True)
+        await self.protocol.backlog.drain(drain_timeout)
 
 
 def parse_networks(spec: str) -> tuple[Network, ...]:
@@ -215,6 +210,7 @@ async def start_listener(
     limits: DialogLimits | None = None,
     sweep_every: timedelta = timedelta(seconds=1),
     on_ring: OnRing | None = None,
+    backlog_limits: BacklogLimits | None = None,
 ) -> SipListener:
     """Bind host:port (port 0 picks a free one, see `SipListener.address`) and start capturing."""
     protocol = SipCaptureProtocol(
@@ -225,6 +221,7 @@ async def start_listener(
         clock=clock or SystemClock(),
         correlator=Correlator(limits),
         on_ring=on_ring,
+        backlog_limits=backlog_limits,
     )
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, port))

@@ -101,7 +101,7 @@ async def _stream(datagrams: list[bytes]) -> None:
         protocol.datagram_received(datagram, ("127.0.0.1", 5060))
     clock.advance(timedelta(days=1))
     protocol.sweep()
-    await asyncio.gather(*protocol.pending)
+    await protocol.backlog.drain(timedelta(seconds=30))
     c = protocol.counters
     assert c.received == len(datagrams) + 1
     assert c.received == c.denied + c.hep + c.raw
