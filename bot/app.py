@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import importlib
 import logging
@@ -51,7 +52,7 @@ from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
 from crm.clock import Clock, SystemClock
 from crm.context import Crm
-from crm.pipeline import load_pipeline
+from crm.pipeline import load_pipeline, refresh_pipeline
 from handlers.common import set_client_menu, set_employee_menu
 from storage.db import store
 from storage.models import Contact, Employee
@@ -72,6 +73,8 @@ CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls
 # `clockwork.add_job(func, seconds, name=...)`.
 JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
+# How stale another worker's pipeline edit may look here: each process reloads it this often.
+PIPELINE_REFRESH_SECONDS = 5.0
 
 
 def load_routers(modules: Iterable[str]) -> list[Router]:
@@ -200,6 +203,10 @@ class App:
             self._dispatcher(self.client, load_routers(CLIENT_ROUTERS))
 
         clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
+        clockwork.add_job(
+            functools.partial(refresh_pipeline, self.crm), PIPELINE_REFRESH_SECONDS,
+            name="pipeline",
+        )
         for name in JOB_MODULES:
             importlib.import_module(name).setup_jobs(
                 clockwork, self.crm, self.notifier, self.i18n, settings.locale

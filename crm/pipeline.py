@@ -54,7 +54,12 @@ async def load_pipeline(crm: Crm) -> None:
 
 
 async def refresh_pipeline(crm: Crm) -> None:
-    """Rebuild crm.playbook from the stage table and label overrides."""
+    """Rebuild crm.playbook from the stage table and label overrides when they changed.
+
+    Every worker runs this after its own edits and on its clock every few seconds, so an edit
+    made through another worker reaches its cards too. The tables themselves are the version:
+    unchanged, a refresh costs two reads of a few rows and keeps the playbook as it is.
+    """
     base = crm.playbook
     rows = await Stage.all().order_by("position", "id")
     stages = tuple(
@@ -70,6 +75,8 @@ async def refresh_pipeline(crm: Crm) -> None:
             spec = buttons[override.button]
             label = spec.label.model_copy(update={override.lang: override.text})
             buttons[override.button] = spec.model_copy(update={"label": label})
+    if stages == base.stages and buttons == base.buttons:
+        return
     # Validate the merged result like a file, so a bad edit can never reach the cards.
     crm.playbook = Playbook.model_validate(
         base.model_dump() | {"stages": [s.model_dump() for s in stages],

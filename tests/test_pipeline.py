@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from config.playbook import load_playbook
+from crm import pipeline
 from crm.clock import FakeClock
 from crm.context import Crm
-from crm.pipeline import load_pipeline
 from storage.models import Stage
 
 
@@ -22,10 +22,42 @@ async def test_workers_seeding_together_store_each_stage_once(
     workers = [worker(clock) for _ in range(3)]
     # All find the table empty before any inserts: the start-up race of several processes.
     # On PostgreSQL each runs on a connection of its own from the pool.
-    await asyncio.gather(*(load_pipeline(w) for w in workers))
+    await asyncio.gather(*(pipeline.load_pipeline(w) for w in workers))
 
     file_keys = [s.key for s in load_playbook().stages]
     stored = await Stage.all().order_by("position").values_list("key", "position")
     assert stored == [(key, i) for i, key in enumerate(file_keys)]
     for w in workers:
         assert [s.key for s in w.playbook.stages] == file_keys
+
+
+async def test_an_edit_through_one_worker_reaches_another_on_its_refresh(
+    db_url: str, clock: FakeClock
+) -> None:
+    editor, other = worker(clock), worker(clock)
+    await pipeline.load_pipeline(editor)
+    await pipeline.load_pipeline(other)
+
+    assert await pipeline.rename_stage(editor, "new", "ru", "Входящий") is None
+    assert await pipeline.set_button_label(editor, "paid", "en", "Money in") is None
+    assert await pipeline.add_stage(editor, "meeting", "Встреча") is None
+    assert await pipeline.move_stage(editor, "meeting", -1) is None
+    # The other worker still renders what it loaded: nothing told it yet.
+    assert other.playbook.stage("new").name.ru == "Новый лид"
+
+    await pipeline.refresh_pipeline(other)  # its clock's "pipeline" job
+    assert other.playbook.stage("new").name.ru == "Входящий"
+    assert other.playbook.buttons["paid"].label.en == "Money in"
+    assert [s.key for s in other.playbook.stages] == [s.key for s in editor.playbook.stages]
+    assert "meeting" in {s.key for s in other.playbook.stages}
+
+
+async def test_a_refresh_with_nothing_changed_keeps_the_playbook(
+    db_url: str, clock: FakeClock
+) -> None:
+    crm = worker(clock)
+    await pipeline.load_pipeline(crm)
+    await pipeline.set_button_label(crm, "paid", "ru", "Деньги пришли")
+    loaded = crm.playbook
+    await pipeline.refresh_pipeline(crm)
+    assert crm.playbook is loaded

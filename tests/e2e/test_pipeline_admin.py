@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from config.playbook import load_playbook
+from crm import pipeline
+from crm.context import Crm
 from storage.models import Deal, Stage
 from tests.e2e.harness import Harness, Json
 
@@ -71,3 +74,20 @@ async def test_admin_edits_the_pipeline_and_reps_see_it(harness: Harness) -> Non
     again = await harness.say(rep.user, "/next")
     assert "Этап: Встреча" in again.text and "Деньги пришли" in labels(again.last)
     assert rep_card["message_id"] != again.last["message_id"]
+
+
+async def test_an_edit_through_another_worker_reaches_cards_after_a_tick(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep", name="Ivan")
+    await harness.say(rep.user, "Анна +7 495 123-45-67")
+    # Another worker process over the same database: a Crm of its own makes the edit.
+    other = Crm(load_playbook(), harness.clock)
+    await pipeline.load_pipeline(other)
+    await pipeline.rename_stage(other, "new", "ru", "Входящий")
+    await pipeline.set_button_label(other, "paid", "ru", "Деньги пришли")
+
+    await harness.tick()  # this App's clock runs its "pipeline" job
+    fresh = await harness.say(rep.user, "/next")
+    assert "Этап: Входящий" in fresh.text
+    assert "Деньги пришли" in labels(fresh.last) and "Оплачено" not in labels(fresh.last)
