@@ -350,9 +350,9 @@ class App:
             return []
         counters = self.listener.counters
         return [
-            Sample(f"sip_{name}" + ("" if name == "open_dialogs" else "_total"), value,
+            Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
                    f"SIP listener: {name.replace('_', ' ')}",
-                   "gauge" if name == "open_dialogs" else "counter")
+                   "gauge" if name in counters.GAUGES else "counter")
             for name, value in dataclasses.asdict(counters).items()
         ]
 
