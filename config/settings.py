@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     sip_allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     hep_auth_key: str = ""
     hep_capture_ids: list[int] = Field(default_factory=list)
+    # Captured calls handled at once, each holding a store connection: below Tortoise's default
+    # PostgreSQL pool of 5 so a flood of calls leaves one for the bot; raise with ?maxsize=.
+    sip_handlers: int = Field(default=4, ge=1)
     playbook: Path | None = None
     redis_url: str = ""
     timezone: str = "Europe/Moscow"

@@ -9,7 +9,8 @@ from crm.calls import record_call, ringing
 from crm.calltypes import CallRecord, Ringing
 from crm.context import Crm
 from crm.notices import Notifier
-from telephony.listener import OnCall, OnRing, SipListener, parse_networks, start_listener
+from telephony.backlog import BacklogLimits, OnCall, OnRing
+from telephony.listener import SipListener, parse_networks, start_listener
 
 log = logging.getLogger(__name__)
 
@@ -41,4 +42,5 @@ async def start_capture(settings: Settings, crm: Crm, notifier: Notifier) -> Sip
         capture_ids=settings.hep_capture_ids or None,
         auth_key=settings.hep_auth_key.encode() or None,
         clock=crm.clock, on_ring=ring_sink(crm, notifier),
+        backlog_limits=BacklogLimits(handlers=settings.sip_handlers),
     )  # fmt: skip
