@@ -1,4 +1,7 @@
-"""Callback data of every workspace button: short prefixes, ids and keys only, ≤ 64 bytes packed.
+"""Callback data of every button the bot sends: short prefixes, ids and keys, ≤ 64 bytes packed.
+
+All of them live here so that prefixes stay unique (tests/test_callbacks.py checks). A prefix
+never changes: buttons already sent keep it, and a renamed prefix would make them dead.
 
 Anyone can forge callback data, so nothing here is trusted: a handler re-reads the task from the
 store and the engine checks ownership and staleness (FORBIDDEN / ALREADY_HANDLED). Data that does
@@ -11,6 +14,10 @@ playbook and could push the packed data past Telegram's 64 bytes.
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
+
+from bot.charts import Kind
+
+# -- the rep's workspace: cards, the feed, /find, the admin's /pipeline --
 
 
 class TaskAction(CallbackData, prefix="a"):
@@ -73,3 +80,51 @@ class PipelineAction(CallbackData, prefix="p"):
     stage: int = 0
     arg: str = ""
     lang: str = ""
+
+
+# -- every employee: /lang and the rep's shift (handlers/common.py, handlers/rep.py) --
+
+
+class LangChoice(CallbackData, prefix="lang"):
+    code: str
+
+
+class ShiftToggle(CallbackData, prefix="sh"):
+    """Start (on=1) or end (on=0) the rep's shift: only reps on shift get new chat leads."""
+
+    on: int
+
+
+# -- supervisors: /report and /overdue (handlers/supervisor.py) --
+
+
+class ReportKind(CallbackData, prefix="rk"):
+    kind: Kind
+
+
+class ReportRun(CallbackData, prefix="rr"):
+    kind: Kind
+    days: int
+
+
+class ReportCsv(CallbackData, prefix="rc"):
+    kind: Kind
+    days: int
+
+
+class Reassign(CallbackData, prefix="ra"):
+    deal: int
+
+
+class ReassignTo(CallbackData, prefix="rt"):
+    deal: int
+    rep: int
+
+
+# -- answering clients (handlers/relay.py) --
+
+
+class Reply(CallbackData, prefix="rp"):
+    """The Reply button under a card or a relayed client message."""
+
+    deal_id: int

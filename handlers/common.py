@@ -11,7 +11,6 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, MagicData, or_f
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BotCommand,
@@ -26,6 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.callbacks import LangChoice, ShiftToggle
 from bot.i18n import speaking
 from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
@@ -39,16 +39,6 @@ router.message.filter(or_f(MagicData(F.employee), CommandStart(deep_link=True)))
 router.callback_query.filter(MagicData(F.employee))
 
 LANG_NAMES = {"ru": "Русский", "en": "English"}
-
-
-class LangChoice(CallbackData, prefix="lang"):
-    code: str
-
-
-class ShiftToggle(CallbackData, prefix="sh"):
-    """Start (on=1) or end (on=0) the rep's shift: only reps on shift get new chat leads."""
-
-    on: int
 
 
 def shift_keyboard(on_shift: bool) -> InlineKeyboardMarkup:

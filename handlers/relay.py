@@ -10,7 +10,6 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import MagicData
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -23,6 +22,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.callbacks import Reply
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
@@ -41,12 +41,6 @@ router.callback_query.filter(MagicData(F.employee))
 
 CAPTION = 1024  # Telegram's limits, in characters after entity parsing
 TEXT = 4096
-
-
-class Reply(CallbackData, prefix="rp"):
-    """The Reply button under a card or a relayed client message."""
-
-    deal_id: int
 
 
 class Replying(StatesGroup):

@@ -25,6 +25,7 @@ from bot.callbacks import (
     ConveyorToggle,
     NextTask,
     ReasonPick,
+    ShiftToggle,
     SlotPick,
     SubMenuBack,
     TaskAction,
@@ -53,7 +54,7 @@ from crm.leads import set_shift
 from crm.permissions import can_act_on
 from crm.phones import REGION_ZONES
 from crm.staff import set_conveyor
-from handlers.common import ShiftToggle, shift_keyboard, shift_text
+from handlers.common import shift_keyboard, shift_text
 from storage.models import Employee, Task, TaskStatus
 
 log = logging.getLogger(__name__)

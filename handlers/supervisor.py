@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from aiogram import F, Router
 from aiogram.filters import Command, MagicData
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -20,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import charts
+from bot.callbacks import Reassign, ReassignTo, ReportCsv, ReportKind, ReportRun
 from bot.charts import Kind, Names
 from bot.i18n import speaking
 from bot.scheduler import Clockwork
@@ -38,27 +38,6 @@ router.callback_query.filter(MagicData(F.employee))
 
 PERIOD_DAYS = (7, 30, 90)
 AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
-class ReportKind(CallbackData, prefix="rk"):
-    kind: Kind
-
-
-class ReportRun(CallbackData, prefix="rr"):
-    kind: Kind
-    days: int
-
-
-class ReportCsv(CallbackData, prefix="rc"):
-    kind: Kind
-    days: int
-
-
-class Reassign(CallbackData, prefix="ra"):
-    deal: int
-
-
-class ReassignTo(CallbackData, prefix="rt"):
-    deal: int
-    rep: int
 
 
 def _allowed(employee: Employee) -> bool:
