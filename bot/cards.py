@@ -130,6 +130,15 @@ def _money(amount: int) -> str:
     return f"{whole},{cents:02d}" if cents else whole
 
 
+def escaped_within(text: str, room: int) -> str:
+    """Plain text as HTML showing at most `room` characters, cut with "…" when longer. Telegram
+    counts what is shown (&amp; is one), so the cut comes before escaping and never splits an
+    entity."""
+    if len(text) <= room:
+        return html.escape(text)
+    return html.escape(text[: room - 1] + "…") if room > 0 else ""
+
+
 def _clip(text: str, limit: int = _LINE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

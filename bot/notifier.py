@@ -22,6 +22,7 @@ from bot.cards import (
     Card,
     attempt_text,
     button_label,
+    escaped_within,
     format_when,
     load_card,
     load_deal_card,
@@ -49,20 +50,7 @@ class Rendered:
 
 
 def _quote(value: object) -> str:
-    text = str(value or "")
-    return html.escape(text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…")
-
-
-def _escaped_message(text: str) -> str:
-    """Plain text as a whole HTML message; a cut never splits an entity such as &amp;."""
-    escaped = html.escape(text)
-    if len(escaped) <= MAX_TEXT:
-        return escaped
-    cut = escaped[: MAX_TEXT - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
+    return escaped_within(str(value or ""), _QUOTE_CHARS)
 
 
 def _phone(number: object) -> str:
@@ -201,4 +189,4 @@ class BotNotifier:
             if words:
                 header += f": {html.escape(str(words))}"
             return await self._with_card(f"{header}\n{text}", notice, employee, lang)
-        return Rendered(_escaped_message(str(notice.params.get("text") or "")))
+        return Rendered(escaped_within(str(notice.params.get("text") or ""), MAX_TEXT))

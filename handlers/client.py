@@ -19,13 +19,14 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
+from bot.cards import escaped_within
 from bot.sender import Sender
 from crm.chat import ChatContent, link_relay, stop
 from crm.context import Crm
 from crm.leads import Intake, alert_notices, intake
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.staff import TelegramUser
-from handlers.relay import CAPTION, TEXT, escaped_within, reply_keyboard, transferable
+from handlers.relay import CAPTION, TEXT, reply_keyboard, transferable
 from storage.models import Employee
 
 log = logging.getLogger(__name__)

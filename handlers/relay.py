@@ -5,7 +5,6 @@ client talks to (the client bot when there is one) and lands on the deal's timel
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -23,6 +22,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Reply
+from bot.cards import escaped_within
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
@@ -53,12 +53,6 @@ def reply_button(deal_id: int) -> InlineKeyboardButton:
 
 def reply_keyboard(deal_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[reply_button(deal_id)]])
-
-
-def escaped_within(text: str, room: int) -> str:
-    """Plain text as HTML showing at most `room` characters: cut before escaping, since Telegram
-    counts what is shown (&amp; is one) and a cut after escaping could split an entity."""
-    return html.escape(text if len(text) <= room else text[: room - 1] + "…")
 
 
 def refusal_text(refusal: ReplyRefusal) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.filters.callback_data import MAX_CALLBACK_LENGTH
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, User
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import callbacks
-from bot.cards import CardData, TaskView, TimelineLine, load_card, render_card, utc_offset
+from bot.cards import (
+    CardData,
+    TaskView,
+    TimelineLine,
+    escaped_within,
+    load_card,
+    render_card,
+    utc_offset,
+)
 from bot.i18n import create_i18n, speaking
 from config.playbook import load_playbook
 from crm.clock import FakeClock
@@ -278,3 +289,19 @@ async def test_load_card_of_a_known_deal(crm: Crm, lang: str) -> None:
     old = await load_card(crm, task.id, lang, rep)
     assert old is not None and old.markup is None  # the closed task has no buttons
     assert await load_card(crm, 10_000, lang, rep) is None
+
+
+# Mostly what escaping turns into entities, so cuts land next to (and would land inside) them.
+MARKUP_HEAVY = st.text(st.sampled_from("a&<>\"'…") | st.characters(), max_size=60)
+
+
+@given(MARKUP_HEAVY, st.integers(0, 70))
+def test_escaped_text_fits_its_room_and_never_splits_an_entity(text: str, room: int) -> None:
+    escaped = escaped_within(text, room)
+    shown = html.unescape(escaped)  # what Telegram shows and counts
+    assert html.escape(shown) == escaped  # every & starts a whole entity, no bare < or >
+    assert len(shown) <= room
+    if len(text) <= room:
+        assert shown == text
+    else:
+        assert shown == (text[: room - 1] + "…" if room else "")
