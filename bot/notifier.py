@@ -80,7 +80,11 @@ class BotNotifier:
         }
 
     async def notify(self, notice: Notice) -> None:
-        employee = await Employee.get_or_none(id=notice.employee_id)
+        await self.tell(await Employee.get_or_none(id=notice.employee_id), notice)
+
+    async def tell(self, employee: Employee | None, notice: Notice) -> None:
+        """`notify` to an employee the caller has loaded (None: gone): the scheduler loads a
+        whole batch of due pushes' assignees in one query."""
         if employee is None or employee.tg_id is None:
             log.info("notice %s for employee %s: nobody to tell", notice.kind, notice.employee_id)
             return

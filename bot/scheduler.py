@@ -19,9 +19,11 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.notifier import BotNotifier
 from crm.context import Crm
-from crm.notices import Notice, NoticeKind, Notifier
+from crm.notices import Notice, NoticeKind
 from storage import queries
+from storage.models import Employee
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class _PeriodicJob:
 
 class Clockwork:
     def __init__(
-        self, crm: Crm, notifier: Notifier, *, batch: int = 200, push_interval: float = 1.0
+        self, crm: Crm, notifier: BotNotifier, *, batch: int = 200, push_interval: float = 1.0
     ) -> None:
         self.crm = crm
         self.notifier = notifier
@@ -115,16 +117,20 @@ class Clockwork:
         pushed = 0
         while True:
             claims = await queries.claim_due_pushes(self.crm.now(), self.batch)
-            results = await asyncio.gather(*(self._push(t, e) for t, e in claims))
+            if not claims:  # the usual idle tick: not even the employee query
+                return pushed
+            # The batch's assignees in one query, not one per push.
+            assignees = await Employee.in_bulk({e for _, e in claims})
+            results = await asyncio.gather(*(self._push(t, e, assignees.get(e)) for t, e in claims))
             pushed += sum(results)
             # A short batch means the backlog is empty; a released claim would be re-claimed
             # at once, so it waits for the next tick instead.
             if len(claims) < self.batch or not all(results):
                 return pushed
 
-    async def _push(self, task_id: int, employee_id: int) -> bool:
+    async def _push(self, task_id: int, employee_id: int, assignee: Employee | None) -> bool:
         try:
-            await self.notifier.notify(Notice(employee_id, NoticeKind.DUE, task_id=task_id))
+            await self.notifier.tell(assignee, Notice(employee_id, NoticeKind.DUE, task_id=task_id))
         except TRANSIENT as exc:
             self.counters.released += 1
             log.warning("push of task %s failed (%s): will retry", task_id, exc)

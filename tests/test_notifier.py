@@ -6,6 +6,8 @@ their params are the real ones; the rest are built as their senders build them.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +26,7 @@ from bot.callbacks import TaskAction
 from bot.cards import MAX_TEXT
 from bot.i18n import create_i18n
 from bot.notifier import BotNotifier
+from bot.scheduler import Clockwork
 from bot.sender import Rates, Sender
 from crm.calls import record_call, ringing
 from crm.calltypes import CallRecord, Disposition
@@ -54,7 +57,7 @@ TEXT: dict[str, dict[str, str]] = {
         "missed": "☎️ Missed call from {number}", "lead": "🆕 New lead",
         "call_back": "☎️ Missed call from {number}: call back",
         "callback_task": "Return a missed call", "reminder": "🔔 In {m} min: the agreed call",
-        "alert": "🚨 Alert: {words}",
+        "alert": "🚨 Alert: {words}", "due": "⏰ Task due",
     },
     "ru": {
         "busy": "Занято", "unavailable": "Недоступен", "no_pickup": "Не берёт трубку",
@@ -65,6 +68,7 @@ TEXT: dict[str, dict[str, str]] = {
         "lead": "🆕 Новый лид", "call_back": "☎️ Пропущенный звонок с {number}: перезвоните",
         "callback_task": "Перезвонить на пропущенный",
         "reminder": "🔔 Через {m} мин: договорённый звонок", "alert": "🚨 Внимание: {words}",
+        "due": "⏰ Пора выполнить задачу",
     },
 }
 
@@ -264,3 +268,32 @@ async def test_a_long_digest_is_cut_without_breaking_markup(desk: Desk) -> None:
     shown = str(desk.last["text"])
     assert shown.endswith("…") and text.startswith(shown[:-1])
     assert len(shown) <= MAX_TEXT
+
+
+async def test_a_batch_of_due_pushes_asks_for_its_agents_once(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Due now: the desk's deal, one of a second agent and one of an agent Telegram refused.
+    other = await Employee.create(
+        name="Other", role=Role.REP, tg_id=5002, lang=desk.lang, team="main"
+    )
+    away = await Employee.create(
+        name="Away", role=Role.REP, tg_id=5003, reachable=False, team="main"
+    )
+    for owner, phone in ((other, "+74957654321"), (away, "+74957654322")):
+        await quick_add(
+            desk.crm, ContactDraft(owner.name, (phone,)), owner_id=owner.id, team="main"
+        )
+    clockwork = Clockwork(desk.crm, desk.notifier)
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        assert await clockwork.push_due() == 3
+    # Tortoise logs each statement it runs; a per-push load would show three.
+    employee_reads = [
+        r for r in caplog.records if re.search(r'FROM "?employee"?(\s|$)', r.getMessage())
+    ]
+    assert len(employee_reads) == 1
+    for agent in (desk.agent, other):
+        assert agent.tg_id is not None
+        [push] = desk.api.messages_to(agent.tg_id)
+        assert _lines(push)[0] == desk.t("due") and _keyboard(push)
+    assert away.tg_id is not None and desk.api.messages_to(away.tg_id) == []
