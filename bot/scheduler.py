@@ -119,8 +119,14 @@ class Clockwork:
             claims = await queries.claim_due_pushes(self.crm.now(), self.batch)
             if not claims:  # the usual idle tick: not even the employee query
                 return pushed
-            # The batch's assignees in one query, not one per push.
-            assignees = await Employee.in_bulk({e for _, e in claims})
+            # The batch's assignees in one query, not one per push. If it fails, nothing was
+            # sent: the claims go back for the next tick, as a failed push's claim does.
+            try:
+                assignees = await Employee.in_bulk({e for _, e in claims})
+            except Exception:
+                for task_id, _ in claims:
+                    await queries.release_push(task_id)
+                raise
             results = await asyncio.gather(*(self._push(t, e, assignees.get(e)) for t, e in claims))
             pushed += sum(results)
             # A short batch means the backlog is empty; a released claim would be re-claimed

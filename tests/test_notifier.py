@@ -21,6 +21,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from tortoise.exceptions import OperationalError
 
 from bot.callbacks import TaskAction
 from bot.cards import MAX_TEXT
@@ -297,3 +298,19 @@ async def test_a_batch_of_due_pushes_asks_for_its_agents_once(
         [push] = desk.api.messages_to(agent.tg_id)
         assert _lines(push)[0] == desk.t("due") and _keyboard(push)
     assert away.tg_id is not None and desk.api.messages_to(away.tg_id) == []
+
+
+async def test_a_batch_whose_agents_cannot_be_read_goes_back_for_the_next_tick(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def store_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("the store went away")
+
+    clockwork = Clockwork(desk.crm, desk.notifier)
+    with monkeypatch.context() as patched:
+        patched.setattr(Employee, "in_bulk", store_down)
+        with pytest.raises(OperationalError):
+            await clockwork.push_due()
+    assert await Task.filter(status="open", pushed_at__not_isnull=True).count() == 0
+    assert await clockwork.push_due() == 1  # the next tick sends it
+    assert desk.agent.tg_id is not None and len(desk.api.messages_to(desk.agent.tg_id)) == 1
