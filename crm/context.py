@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from crm.schedule import snap
 class Crm:
     playbook: Playbook
     clock: Clock
+    # The stage and label tables refresh_pipeline last refused, so it logs them once, not per tick.
+    rejected_pipeline: object = field(default=None, compare=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock.now()

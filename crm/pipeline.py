@@ -8,14 +8,19 @@ file's labels; refresh_pipeline() folds both into crm.playbook so every next car
 from __future__ import annotations
 
 import enum
+import logging
 import re
+from collections.abc import Mapping, Sequence
 
+from pydantic import ValidationError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from config.playbook import Label, Playbook, StageSpec
+from config.playbook import ButtonSpec, Label, Playbook, StageSpec
 from crm.context import Crm
 from storage.models import ButtonLabel, Deal, DealStatus, EventKind, Stage, TimelineEvent
+
+log = logging.getLogger(__name__)
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -59,26 +64,52 @@ async def refresh_pipeline(crm: Crm) -> None:
     Every worker runs this after its own edits and on its clock every few seconds, so an edit
     made through another worker reaches its cards too. The tables themselves are the version:
     unchanged, a refresh costs two reads of a few rows and keeps the playbook as it is.
+    Tables that make no valid playbook (edited by hand, say) leave the current one in place and
+    are logged once, not on every tick; an admin can mend them from /pipeline meanwhile.
     """
     base = crm.playbook
     rows = await Stage.all().order_by("position", "id")
-    stages = tuple(
-        StageSpec(
-            key=r.key, name=Label(ru=r.name_ru, en=r.name_en), color=r.color,
-            terminal=r.terminal, buttons=tuple(r.buttons),  # type: ignore[arg-type]
-        )
-        for r in rows
+    overrides = await ButtonLabel.all()
+    tables = (
+        [(r.key, r.name_ru, r.name_en, r.color, r.terminal, r.buttons) for r in rows],
+        [(o.button, o.lang, o.text) for o in overrides],
     )
-    buttons = dict(base.buttons)
-    for override in await ButtonLabel.all():
-        if override.button in buttons:
-            spec = buttons[override.button]
-            label = spec.label.model_copy(update={override.lang: override.text})
-            buttons[override.button] = spec.model_copy(update={"label": label})
-    if stages == base.stages and buttons == base.buttons:
+    if tables == crm.rejected_pipeline:
+        return  # logged when they changed to this
+    crm.rejected_pipeline = None
+    try:
+        stages = tuple(
+            StageSpec(
+                key=r.key, name=Label(ru=r.name_ru, en=r.name_en), color=r.color,
+                terminal=r.terminal, buttons=tuple(r.buttons),  # type: ignore[arg-type]
+            )
+            for r in rows
+        )
+        buttons = dict(base.buttons)
+        for override in overrides:
+            if override.button in buttons:
+                spec = buttons[override.button]
+                label = spec.label.model_copy(update={override.lang: override.text})
+                buttons[override.button] = spec.model_copy(update={"label": label})
+        if stages == base.stages and buttons == base.buttons:
+            return
+        # Validate the merged result like a file, so a bad edit can never reach the cards.
+        playbook = _rebuilt(base, stages, buttons)
+    except ValidationError as exc:
+        crm.rejected_pipeline = tables
+        log.error(
+            "the stage and button_label tables make no valid playbook; keeping the current one "
+            "until they change: %s",
+            exc,
+        )
         return
-    # Validate the merged result like a file, so a bad edit can never reach the cards.
-    crm.playbook = Playbook.model_validate(
+    crm.playbook = playbook
+
+
+def _rebuilt(
+    base: Playbook, stages: Sequence[StageSpec], buttons: Mapping[str, ButtonSpec]
+) -> Playbook:
+    return Playbook.model_validate(
         base.model_dump() | {"stages": [s.model_dump() for s in stages],
                              "buttons": {k: b.model_dump() for k, b in buttons.items()}}
     )

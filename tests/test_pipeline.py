@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from config.playbook import load_playbook
 from crm import pipeline
@@ -61,3 +64,24 @@ async def test_a_refresh_with_nothing_changed_keeps_the_playbook(
     loaded = crm.playbook
     await pipeline.refresh_pipeline(crm)
     assert crm.playbook is loaded
+
+
+async def test_tables_that_make_no_playbook_keep_the_current_one_and_are_logged_once(
+    db_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    crm = worker(clock)
+    await pipeline.load_pipeline(crm)
+    loaded = crm.playbook
+    await Stage.filter(key="in_progress").delete()  # by hand: Call back now leads nowhere
+
+    with caplog.at_level(logging.ERROR, logger="crm.pipeline"):
+        for _ in range(3):  # the clock's "pipeline" job, tick after tick
+            await pipeline.refresh_pipeline(crm)
+    assert crm.playbook is loaded
+    assert ["unknown stage 'in_progress'" in r.getMessage() for r in caplog.records] == [True]
+
+    # Mended from /pipeline: the stage is back and the next refresh takes the tables again.
+    caplog.clear()
+    assert await pipeline.add_stage(crm, "in_progress", "Снова в работе") is None
+    assert crm.playbook.stage("in_progress").name.ru == "Снова в работе"
+    assert not caplog.records
