@@ -11,6 +11,7 @@ import enum
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 from tortoise.expressions import F
@@ -35,6 +36,22 @@ class EditError(enum.StrEnum):
     LAST_OPEN = "last_open"
     BAD_TARGET = "bad_target"
     UNKNOWN_BUTTON = "unknown_button"
+    BREAKS_PLAYBOOK = "breaks_playbook"
+
+
+@dataclass(frozen=True)
+class StageInUse:
+    """Why a stage cannot be removed: the playbook's rules still send deals to it by its key."""
+
+    buttons: tuple[str, ...]  # buttons whose next_stage it is
+    ladders: tuple[str, ...]  # ladders whose deals end in it after the last step
+
+
+def stage_in_use(playbook: Playbook, key: str) -> StageInUse | None:
+    """What in the playbook names the stage `key`: every reference Playbook._references checks."""
+    buttons = tuple(name for name, spec in playbook.buttons.items() if spec.next_stage == key)
+    ladders = tuple(name for name, spec in playbook.ladders.items() if spec.then == key)
+    return StageInUse(buttons, ladders) if buttons or ladders else None
 
 
 async def load_pipeline(crm: Crm) -> None:
@@ -173,16 +190,28 @@ async def move_stage(crm: Crm, key: str, delta: int) -> EditError | None:
     return None
 
 
-async def remove_stage(crm: Crm, key: str, move_to: str) -> EditError | int:
-    """Remove a stage, first moving its open deals to `move_to`; returns how many moved."""
+async def remove_stage(crm: Crm, key: str, move_to: str) -> EditError | StageInUse | int:
+    """Remove a stage, first moving its open deals to `move_to`; returns how many moved.
+
+    A stage the playbook still names is refused before anything is written: without it the
+    tables would make no valid playbook, and every worker would stay on the old one.
+    """
     stage = await Stage.get_or_none(key=key)
     target = await Stage.get_or_none(key=move_to)
     if stage is None:
         return EditError.UNKNOWN_STAGE
+    in_use = stage_in_use(crm.playbook, key)
+    if in_use is not None:
+        return in_use
     if target is None or target.key == key or target.terminal:
         return EditError.BAD_TARGET
     if stage.terminal is None and await Stage.filter(terminal=None).count() == 1:
         return EditError.LAST_OPEN
+    remaining = [s for s in crm.playbook.stages if s.key != key]
+    try:  # anything else the playbook needs of its stages (at least two of them, say)
+        _rebuilt(crm.playbook, remaining, crm.playbook.buttons)
+    except ValidationError:
+        return EditError.BREAKS_PLAYBOOK
     now = crm.now()
     async with in_transaction():
         deals = await Deal.filter(stage=key, status=DealStatus.OPEN).values_list("id", flat=True)

@@ -49,7 +49,24 @@ def _error_text(error: pipeline.EditError) -> str:
         pipeline.EditError.LAST_OPEN: _("The last open stage cannot be removed"),
         pipeline.EditError.BAD_TARGET: _("Deals can only move to another open stage"),
         pipeline.EditError.UNKNOWN_BUTTON: _("No such button"),
+        pipeline.EditError.BREAKS_PLAYBOOK: _("Without this stage the playbook would not be valid"),
     }[error]
+
+
+def _in_use_text(in_use: pipeline.StageInUse, crm: Crm, lang: str) -> str:
+    """What still sends deals to a stage, named as the admin sees it on the cards."""
+    buttons = crm.playbook.buttons
+    lines = [_("It cannot be removed while the playbook sends deals here:")]
+    for name in in_use.buttons:
+        label = buttons[name].label.get(lang)
+        lines.append(_("• button «{label}» moves deals to this stage").format(label=label))
+    for name in in_use.ladders:
+        tries = ", ".join(f"«{b.label.get(lang)}»" for b in buttons.values() if b.ladder == name)
+        tries = tries or name  # a ladder no button climbs yet
+        lines.append(
+            _("• after the last try of {buttons} deals go to this stage").format(buttons=tries)
+        )
+    return html.escape("\n".join(lines))
 
 
 def _terminal_text(terminal: str | None) -> str:
@@ -172,6 +189,10 @@ async def _stage_action(
         )
         await edit_text(message, *await _overview(lang))
     elif action == "remove":
+        in_use = pipeline.stage_in_use(crm.playbook, stage.key)
+        if in_use is not None:
+            await _refuse_removal(message, callback_answer, crm, lang, stage, in_use)
+            return
         targets = await Stage.filter(terminal=None).exclude(id=stage.id).order_by("position")
         rows = [(t.id, t.name_en if lang == "en" else t.name_ru) for t in targets]
         text = (await _stage_view(stage))[0] + "\n\n" + _("Remove it: where do its deals go?")
@@ -179,6 +200,9 @@ async def _stage_action(
     elif action == "removeto" and data.arg.isdigit():
         target = await Stage.get_or_none(id=int(data.arg))
         result = await pipeline.remove_stage(crm, stage.key, target.key if target else "")
+        if isinstance(result, pipeline.StageInUse):
+            await _refuse_removal(message, callback_answer, crm, lang, stage, result)
+            return
         if isinstance(result, pipeline.EditError):
             callback_answer.text = _error_text(result)
             return
@@ -190,6 +214,20 @@ async def _stage_action(
     else:
         log.warning("admin %s: unknown pipeline action %r", employee.id, data.pack())
         callback_answer.text = _("Unknown button")
+
+
+async def _refuse_removal(
+    message: Message | None,
+    callback_answer: CallbackAnswer,
+    crm: Crm,
+    lang: str,
+    stage: Stage,
+    in_use: pipeline.StageInUse,
+) -> None:
+    log.info("removal of stage %s refused: %s", stage.key, in_use)
+    callback_answer.text = _("This stage cannot be removed")
+    text, markup = await _stage_view(stage)
+    await edit_text(message, f"{text}\n\n{_in_use_text(in_use, crm, lang)}", markup)
 
 
 async def _report(callback_answer: CallbackAnswer, error: pipeline.EditError | None) -> None:
