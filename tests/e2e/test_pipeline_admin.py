@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bot.callbacks import PipelineAction
 from config.playbook import load_playbook
 from crm import pipeline
 from crm.context import Crm
 from storage.models import Deal, Stage
-from tests.e2e.harness import Harness, Json
+from tests.e2e.harness import Exchange, Harness, Json, Staff
 
 
 def labels(message: Json) -> list[str]:
@@ -91,3 +92,30 @@ async def test_an_edit_through_another_worker_reaches_cards_after_a_tick(
     fresh = await harness.say(rep.user, "/next")
     assert "Этап: Входящий" in fresh.text
     assert "Деньги пришли" in labels(fresh.last) and "Оплачено" not in labels(fresh.last)
+
+
+async def open_removal(harness: Harness, admin: Staff, name: str) -> Exchange:
+    """/pipeline, the stage called `name`, then 🗑 Remove."""
+    listing = (await harness.say(admin.user, "/pipeline")).last
+    button = next(text for text in labels(listing) if text.endswith(name))
+    stage = await harness.press_text(admin.user, listing, button)
+    return await harness.press_text(admin.user, stage.last, "🗑 Удалить")
+
+
+async def test_a_stage_the_playbook_leads_to_is_not_removed(harness: Harness) -> None:
+    admin = await harness.make_employee("admin", name="Olga")
+    # The admin is told why instead of being offered where to move the deals.
+    refused = await open_removal(harness, admin, "В работе")
+    assert "кнопка «Перезвонить» переводит сделки на этот этап" in refused.text
+    assert not any(label.startswith("→") for label in labels(refused.last))
+    archive = await open_removal(harness, admin, "Архив")
+    assert "после последней попытки «Занято», «Недоступен», «Не берёт трубку»" in archive.text
+
+    # A removal pressed anyway (from a target list sent before, say) is refused the same way.
+    stage, new = await Stage.get(key="in_progress"), await Stage.get(key="new")
+    data = PipelineAction(action="removeto", stage=stage.id, arg=str(new.id)).pack()
+    forced = await harness.deliver(
+        harness.api.callback(admin.user, data, refused.last, strict=False)
+    )
+    assert forced.answer is not None and forced.answer.params["text"] == "Этот этап удалить нельзя"
+    assert await Stage.exists(key="in_progress")
