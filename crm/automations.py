@@ -19,7 +19,7 @@ from tortoise.expressions import Q
 from crm import reports
 from crm.context import Crm
 from crm.notices import Notice, NoticeKind, Notifier
-from storage.db import reports_connection
+from storage.db import reading_connection
 from storage.models import Employee, Role, Task, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ async def digest_figures(crm: Crm, team: str, since: datetime) -> DigestFigures:
     period = reports.Period(since, now, team)
     overdue = (
         await Task.filter(status=TaskStatus.OPEN, team=team, due_at__lt=now)
-        .using_db(reports_connection())
+        .using_db(reading_connection())
         .count()
     )
     zone = crm.playbook.working_hours.zone

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from config.playbook import Playbook
 from crm.context import Crm
-from storage.db import dialect, reports_connection
+from storage.db import dialect, reading_connection
 from storage.models import Task, TaskStatus
 
 _ZONE_RE = re.compile(r"^[A-Za-z0-9_+\-/]+$")
@@ -188,7 +188,7 @@ async def _rows(sql: _Sql, text: str, *params: Any) -> list[dict[str, Any]]:
     # SQLite compares stored times as text, all written in UTC ("…+00:00"): a moment passed
     # in another offset would compare wrongly by that offset, so every moment goes in UTC.
     values = [p.astimezone(UTC) if isinstance(p, datetime) else p for p in params]
-    return list(await reports_connection().execute_query_dict(sql.params(text), values))
+    return list(await reading_connection().execute_query_dict(sql.params(text), values))
 
 
 def _sql(crm: Crm, period: Period) -> _Sql:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tortoise import connections
 from tortoise.expressions import Q
 
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
-from storage.db import dialect
+from storage.db import dialect, reading_connection
 from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
@@ -37,7 +36,7 @@ def _scope(viewer: Employee) -> Q:
 
 
 async def _tagged_deal_ids(tag: str) -> list[int]:
-    conn = connections.get("default")
+    conn = reading_connection()
     rows = await conn.execute_query_dict(_TAGGED[dialect(conn)], [tag, tag, _CANDIDATES])
     return [int(r["id"]) for r in rows]
 
@@ -47,10 +46,13 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
     text = query.strip()
     if not text or not viewer.active:
         return []
+    # A search may scan every contact or deal (a tag nobody has): off the store's connection.
+    reading = reading_connection()
     match = Q(id__in=await _tagged_deal_ids(text.lstrip("#").lower()))
     phone = normalize_phone(text)
     if phone:
-        contact_ids = await ContactPhone.filter(e164=phone).values_list("contact_id", flat=True)
+        by_phone = ContactPhone.filter(e164=phone).using_db(reading)
+        contact_ids = await by_phone.values_list("contact_id", flat=True)
         match |= Q(contact_id__in=list(contact_ids))
     if not text.startswith("#"):
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
@@ -58,10 +60,16 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         by_name = Q(name__icontains=text)
         for spelling in {text.lower(), text.title(), text.upper(), text.capitalize()}:
             by_name |= Q(name__contains=spelling)
-        named = await Contact.filter(by_name).limit(_CANDIDATES).values_list("id", flat=True)
+        named = (
+            await Contact.filter(by_name)
+            .using_db(reading)
+            .limit(_CANDIDATES)
+            .values_list("id", flat=True)
+        )
         match |= Q(contact_id__in=list(named))
     deals = await (
         Deal.filter(match, _scope(viewer))
+        .using_db(reading)
         .order_by("-created_at")
         .limit(limit * 3)
         .select_related("contact")

@@ -56,17 +56,18 @@ def dialect(conn: BaseDBAsyncClient | None = None) -> str:
     return str(conn.schema_generator.DIALECT)
 
 
-# Long analytical reads (reports, digests) on a SQLite file get a connection of their own: the
+# Long reads (reports, digests, /find) on a SQLite file get a connection of their own: the
 # store's one connection runs every statement in turn, and a 300 ms report on it held up every
-# rep's press behind it (1M deals: the digests at start made the webhook's p99 700 ms). In WAL
-# mode the second connection reads a snapshot beside the writer, in a thread of its own, and
-# query_only makes sure it never writes. PostgreSQL's pool needs no such thing. It is not one
-# of Tortoise's named connections, so transactions keep needing no connection name.
+# rep's press behind it (1M deals: the digests at start made the webhook's p99 700 ms; a /find
+# for a tag nobody has scans every deal for 1.5 s). In WAL mode the second connection reads a
+# snapshot beside the writer, in a thread of its own, and query_only makes sure it never
+# writes. PostgreSQL's pool needs no such thing. It is not one of Tortoise's named
+# connections, so transactions keep needing no connection name.
 _reports: BaseDBAsyncClient | None = None
 
 
-def reports_connection() -> BaseDBAsyncClient:
-    """Where long read-only queries go: the reports connection, else the store's."""
+def reading_connection() -> BaseDBAsyncClient:
+    """Where long read-only queries go: the reading connection, else the store's."""
     return _reports or connections.get("default")
 
 
@@ -75,7 +76,7 @@ def _open_reports(db_url: str) -> BaseDBAsyncClient | None:
     if not url.startswith("sqlite://") or ":memory:" in url:
         return None
     settings = expand_db_url(url)["credentials"]
-    return SqliteClient(connection_name="reports", **settings, query_only="ON")
+    return SqliteClient(connection_name="reading", **settings, query_only="ON")
 
 
 async def migrate(db_url: str) -> list[str]:

@@ -21,7 +21,7 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
-from storage.db import dialect, reports_connection
+from storage.db import dialect, reading_connection
 from storage.models import Call, Deal, Employee, Role, Task, TaskStatus
 from tests.conftest import T0
 
@@ -180,9 +180,9 @@ async def test_reports_read_beside_the_store_on_sqlite(
     does not hold up a press on the store's one connection, and that connection never writes."""
     store_conn = connections.get("default")
     if dialect() == "postgres":
-        assert reports_connection() is store_conn  # the pool serves both
+        assert reading_connection() is store_conn  # the pool serves both
         return
-    report_conn = reports_connection()
+    report_conn = reading_connection()
     assert report_conn is not store_conn
     rep = await Employee.create(name="r1", role=Role.REP, team="main")
     deal = await _deal(crm, rep, "+74951110001", "site", 100_000)
