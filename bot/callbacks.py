@@ -13,9 +13,9 @@ playbook and could push the packed data past Telegram's 64 bytes.
 
 from __future__ import annotations
 
-from aiogram.filters.callback_data import CallbackData
+import enum
 
-from bot.charts import Kind
+from aiogram.filters.callback_data import CallbackData
 
 # -- the rep's workspace: cards, the feed, /find, the admin's /pipeline --
 
@@ -96,6 +96,19 @@ class ShiftToggle(CallbackData, prefix="sh"):
 
 
 # -- supervisors: /report and /overdue (handlers/supervisor.py) --
+
+
+class Kind(enum.StrEnum):
+    """Which report (bot/charts.py draws each)."""
+
+    FUNNEL = "funnel"
+    LOST = "lost"
+    SOURCES = "sources"
+    REPS = "reps"
+    DYNAMICS = "dynamics"
+    SEASONALITY = "seasonality"
+    FORECAST = "forecast"
+    DIALING = "dialing"
 
 
 class ReportKind(CallbackData, prefix="rk"):

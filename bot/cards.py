@@ -24,7 +24,8 @@ from storage import queries
 from storage.models import DealStatus, Employee, EventKind, TaskStatus
 from storage.queries import CardRow
 
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # Telegram's limits, in characters after entity parsing
+MAX_CAPTION = 1024
 TIMELINE_LINES = 3
 CLIENT_TIME = "🕒 "  # starts the header's line of the client's time, on every card
 _LINE_CHARS = 200  # one timeline line (a long note) never crowds out the rest of the card

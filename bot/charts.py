@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import csv
-import enum
 import html
 import io
 from collections.abc import Callable, Sequence
@@ -25,6 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bot.callbacks import Kind
+from bot.cards import MAX_CAPTION
 from config.playbook import Playbook
 from crm import reports
 from crm.context import Crm
@@ -32,21 +33,9 @@ from crm.reports import Period
 
 CHART_SIZE = (1200, 800)
 _DPI = 100
-CAPTION_LIMIT = 1024
 SEASON_YEARS = 3
 _COLORS = {"new": "#4C9BE8", "won": "#3FB950", "lost": "#E5534B", "muted": "#8B949E"}
 _drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
-
-
-class Kind(enum.StrEnum):
-    FUNNEL = "funnel"
-    LOST = "lost"
-    SOURCES = "sources"
-    REPS = "reps"
-    DYNAMICS = "dynamics"
-    SEASONALITY = "seasonality"
-    FORECAST = "forecast"
-    DIALING = "dialing"
 
 
 def kind_title(kind: Kind) -> str:
@@ -318,7 +307,7 @@ def summary(report: Report, names: Names) -> str:
     ]
     text = ""
     for line in lines:  # whole lines only, so no tag is cut in half
-        if len(text) + len(line) + 1 > CAPTION_LIMIT:
+        if len(text) + len(line) + 1 > MAX_CAPTION:
             break
         text += ("\n" if text else "") + line
     return text

@@ -14,7 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import charts
-from bot.charts import Kind, Names
+from bot.callbacks import Kind
+from bot.charts import Names
 from bot.i18n import create_i18n, speaking
 from cli.common import crm_session
 from config.settings import Settings

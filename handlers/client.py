@@ -19,14 +19,14 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import escaped_within
+from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
 from bot.sender import Sender
 from crm.chat import ChatContent, link_relay, stop
 from crm.context import Crm
 from crm.leads import Intake, alert_notices, intake
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.staff import TelegramUser
-from handlers.relay import CAPTION, TEXT, reply_keyboard, transferable
+from handlers.relay import reply_keyboard, transferable
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> No
     content = found.message
     body = f"💬 <b>{html.escape(name)}</b>"
     if content.text:  # his text gets what the header leaves (a client may send 4096 characters)
-        limit = CAPTION if content.file_id else TEXT
+        limit = MAX_CAPTION if content.file_id else MAX_TEXT
         body += "\n" + escaped_within(content.text, limit - len(f"💬 {name}\n"))
     markup = reply_keyboard(found.deal.id)
     if content.media_kind in ("photo", "document") and content.file_id:

@@ -22,7 +22,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Reply
-from bot.cards import escaped_within
+from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
@@ -38,9 +38,6 @@ from storage.models import Employee
 router = Router(name="relay")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
-
-CAPTION = 1024  # Telegram's limits, in characters after entity parsing
-TEXT = 4096
 
 
 class Replying(StatesGroup):
@@ -150,10 +147,10 @@ async def _deliver(
         send = client_sender.send_photo if content.media_kind == "photo" else (
             client_sender.send_document
         )
-        caption = escaped_within(content.text, CAPTION)
+        caption = escaped_within(content.text, MAX_CAPTION)
         result = await send(target.chat_id, media, caption=caption or None)
     else:
-        result = await client_sender.send(target.chat_id, escaped_within(content.text, TEXT))
+        result = await client_sender.send(target.chat_id, escaped_within(content.text, MAX_TEXT))
     return result.message_id if result is not None else None
 
 

@@ -19,8 +19,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import charts
-from bot.callbacks import Reassign, ReassignTo, ReportCsv, ReportKind, ReportRun
-from bot.charts import Kind, Names
+from bot.callbacks import Kind, Reassign, ReassignTo, ReportCsv, ReportKind, ReportRun
+from bot.charts import Names
 from bot.i18n import speaking
 from bot.scheduler import Clockwork
 from crm import automations

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import charts
+from bot.callbacks import Kind
+from bot.cards import MAX_CAPTION
 from bot.charts import (
-    CAPTION_LIMIT,
     CHART_SIZE,
-    Kind,
     Names,
     Report,
     draw_png,
@@ -112,7 +112,7 @@ def test_caption_is_telegram_html_within_the_limit(kind: Kind) -> None:
     with russian():
         text = summary(Report(kind, PERIOD, FULL[kind]), NAMES)
     assert text.startswith("<b>") and "26.10–24.11.2026 · main" in text
-    assert len(text) <= CAPTION_LIMIT
+    assert len(text) <= MAX_CAPTION
 
 
 def test_caption_names_stages_in_russian_and_money_in_roubles() -> None:
@@ -126,7 +126,7 @@ def test_long_caption_is_cut_at_a_line() -> None:
     many = tuple(reports.RepRow(i, f"rep <{i}>", i, 0, 0.0, (), 0, 0, None, 0) for i in range(99))
     with russian():
         text = summary(Report(Kind.REPS, PERIOD, many), NAMES)
-    assert len(text) <= CAPTION_LIMIT and text.endswith("0")
+    assert len(text) <= MAX_CAPTION and text.endswith("0")
     assert "rep &lt;0&gt;" in text
 
 
