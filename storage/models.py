@@ -150,6 +150,36 @@ class Deal(Model):
         indexes = (("owner_id", "status"), ("status", "created_at"))
 
 
+class ContactTag(Model):
+    """One of Contact.tags, case-folded: tag searches look here, by index, not in the lists."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    tag = fields.TextField()
+
+    class Meta:
+        table = "contact_tag"
+        unique_together = (("contact_id", "tag"),)
+        indexes = (("tag", "contact_id"),)
+
+
+class DealTag(Model):
+    """One of Deal.tags, case-folded: tag searches look here, by index, not in the lists."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name=False, on_delete=fields.CASCADE
+    )
+    tag = fields.TextField()
+
+    class Meta:
+        table = "deal_tag"
+        unique_together = (("deal_id", "tag"),)
+        indexes = (("tag", "deal_id"),)
+
+
 class Task(Model):
     """A next step. At most one open task per deal: a partial unique index in the migration."""
 

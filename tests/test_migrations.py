@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
 
 from storage.db import dialect
+from storage.models import Contact, ContactTag, Deal, DealTag
+from tests.conftest import T0
+
+TAG_INDEX = importlib.import_module("storage.migrations.models.1_20261126_tag_index")
 
 
 async def _columns(table: str) -> set[str]:
@@ -39,3 +46,25 @@ async def test_every_model_column_exists_after_migrating(db_url: str) -> None:
 async def test_the_partial_indexes_exist(db_url: str) -> None:
     expected = {"task_one_open_per_deal", "task_open_by_assignee", "task_due_unpushed"}
     assert expected <= await _indexes()
+
+
+async def test_the_tag_migration_indexes_existing_tags_folded(db_url: str) -> None:
+    # Back to the store as it was before the tag index, with tags written then.
+    conn = connections.get("default")
+    await conn.execute_script(await TAG_INDEX.downgrade(conn))
+    contact = await Contact.create(name="Anna", tags=["VIP", "Опт", "vip"], created_at=T0)
+    plain = await Contact.create(name="Boris", created_at=T0)
+    deal = await Deal.create(
+        contact=contact, stage="new", tags=["Hot"], created_at=T0, stage_changed_at=T0
+    )
+    await Deal.create(contact=plain, stage="new", created_at=T0, stage_changed_at=T0)
+
+    # As aerich runs it.
+    async with in_transaction() as tx:
+        await tx.execute_script(await TAG_INDEX.upgrade(tx))
+
+    assert sorted(await ContactTag.all().values_list("contact_id", "tag")) == [
+        (contact.id, "vip"),
+        (contact.id, "опт"),
+    ]
+    assert await DealTag.all().values_list("deal_id", "tag") == [(deal.id, "hot")]
