@@ -29,6 +29,7 @@ from crm.context import Crm
 from crm.deals import normalize_email
 from crm.engine import TERMINAL_STATUS
 from crm.phones import normalize_phone, zone_for_phone
+from crm.tags import index_contact_tags, set_contact_tags
 from storage.models import (
     Contact,
     ContactPhone,
@@ -358,6 +359,7 @@ async def _write(
             phones += [ContactPhone(contact_id=contact_id, e164=p) for p in pending.phones]
         phones += [ContactPhone(contact_id=c, e164=p) for c, p in chunk.phones_for_stored]
         await Contact.bulk_create(contacts)
+        await index_contact_tags({c.id: c.tags for c in contacts})
         await ContactPhone.bulk_create(phones)
         for contact_id, row in chunk.fill_stored.items():
             await _fill_stored(contact_id, row)
@@ -375,12 +377,11 @@ async def _fill_stored(contact_id: int, row: ImportRow) -> None:
     if contact.email is None and row.email:
         contact.email = row.email
         changed.append("email")
-    tags = contact.tags + [t for t in row.tags if t not in contact.tags]
-    if tags != contact.tags:
-        contact.tags = tags
-        changed.append("tags")
     if changed:
         await contact.save(update_fields=changed)
+    tags = contact.tags + [t for t in row.tags if t not in contact.tags]
+    if tags != contact.tags:
+        await set_contact_tags(contact_id, tags)
 
 
 async def _write_deals(

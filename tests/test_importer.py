@@ -23,6 +23,7 @@ from crm.importer import (
 from storage.models import (
     Contact,
     ContactPhone,
+    ContactTag,
     Deal,
     DealStatus,
     Employee,
@@ -58,6 +59,11 @@ async def test_russian_excel_file_bom_semicolons_8_prefix_duplicates_and_bad_row
     assert (anna.name, anna.email, anna.company) == ("Анна Петрова", "anna@example.ru",
                                                      "ООО Ромашка")
     assert anna.tags == ["vip", "опт"] and anna.custom == {"city": "Новосибирск"}
+    # Indexed for /find as they are written.
+    assert sorted(await ContactTag.filter(contact_id=anna.id).values_list("tag", flat=True)) == [
+        "vip",
+        "опт",
+    ]
     boris = await _contact_by_phone("+74951234567")
     assert await ContactPhone.filter(contact_id=boris.id).count() == 2
     assert boris.tz == "Europe/Moscow"  # from the Moscow landline
