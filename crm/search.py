@@ -6,24 +6,24 @@ from tortoise.expressions import Q
 
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
+from crm.tags import fold
 from storage.db import dialect, reading_connection
 from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
 
-# Tags are JSON lists; neither SQLite nor PostgreSQL can index a case-insensitive element match,
-# but both can test it in place without loading the rows.
+# The tags' own index (crm.tags keeps it): deals tagged so themselves or through their contact.
 _TAGGED = {
-    "sqlite": """SELECT d.id FROM deal d JOIN contact c ON c.id = d.contact_id
-                 WHERE EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(value) = ?)
-                    OR EXISTS (SELECT 1 FROM json_each(c.tags) WHERE lower(value) = ?)
-                 ORDER BY d.id DESC LIMIT ?""",
-    "postgres": """SELECT d.id FROM deal d JOIN contact c ON c.id = d.contact_id
-                   WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.tags::jsonb) t
-                                 WHERE lower(t) = $1)
-                      OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.tags::jsonb) t
-                                 WHERE lower(t) = $2)
-                   ORDER BY d.id DESC LIMIT $3""",
+    "sqlite": """SELECT id FROM (SELECT deal_id AS id FROM deal_tag WHERE tag = ?
+                                 UNION
+                                 SELECT d.id FROM contact_tag t
+                                 JOIN deal d ON d.contact_id = t.contact_id WHERE t.tag = ?)
+                 ORDER BY id DESC LIMIT ?""",
+    "postgres": """SELECT id FROM (SELECT deal_id AS id FROM deal_tag WHERE tag = $1
+                                   UNION
+                                   SELECT d.id FROM contact_tag t
+                                   JOIN deal d ON d.contact_id = t.contact_id WHERE t.tag = $2)
+                   AS tagged ORDER BY id DESC LIMIT $3""",
 }
 
 
@@ -46,9 +46,9 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
     text = query.strip()
     if not text or not viewer.active:
         return []
-    # A search may scan every contact or deal (a tag nobody has): off the store's connection.
+    # A name search may scan every contact: off the store's connection.
     reading = reading_connection()
-    match = Q(id__in=await _tagged_deal_ids(text.lstrip("#").lower()))
+    match = Q(id__in=await _tagged_deal_ids(fold(text.lstrip("#"))))
     phone = normalize_phone(text)
     if phone:
         by_phone = ContactPhone.filter(e164=phone).using_db(reading)
