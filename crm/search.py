@@ -13,18 +13,15 @@ from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Ro
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
 
 # The tags' own index (crm.tags keeps it): deals tagged so themselves or through their contact.
-_TAGGED = {
-    "sqlite": """SELECT id FROM (SELECT deal_id AS id FROM deal_tag WHERE tag = ?
-                                 UNION
-                                 SELECT d.id FROM contact_tag t
-                                 JOIN deal d ON d.contact_id = t.contact_id WHERE t.tag = ?)
-                 ORDER BY id DESC LIMIT ?""",
-    "postgres": """SELECT id FROM (SELECT deal_id AS id FROM deal_tag WHERE tag = $1
-                                   UNION
-                                   SELECT d.id FROM contact_tag t
-                                   JOIN deal d ON d.contact_id = t.contact_id WHERE t.tag = $2)
-                   AS tagged ORDER BY id DESC LIMIT $3""",
-}
+# Each side keeps only its newest candidates, so a common tag sorts 200 ids a side, not all.
+_TAGGED = """SELECT id FROM (
+    SELECT id FROM (SELECT deal_id AS id FROM deal_tag WHERE tag = {0}
+                    ORDER BY deal_id DESC LIMIT {1}) AS own
+    UNION
+    SELECT id FROM (SELECT d.id FROM contact_tag t JOIN deal d ON d.contact_id = t.contact_id
+                    WHERE t.tag = {0} ORDER BY d.id DESC LIMIT {1}) AS by_contact
+) AS tagged ORDER BY id DESC LIMIT {1}"""
+_PLACEHOLDERS = {"sqlite": ("?1", "?2"), "postgres": ("$1", "$2")}
 
 
 def _scope(viewer: Employee) -> Q:
@@ -37,7 +34,8 @@ def _scope(viewer: Employee) -> Q:
 
 async def _tagged_deal_ids(tag: str) -> list[int]:
     conn = reading_connection()
-    rows = await conn.execute_query_dict(_TAGGED[dialect(conn)], [tag, tag, _CANDIDATES])
+    sql = _TAGGED.format(*_PLACEHOLDERS[dialect(conn)])
+    rows = await conn.execute_query_dict(sql, [tag, _CANDIDATES])
     return [int(r["id"]) for r in rows]
 
 
