@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aerich import Command
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -79,9 +83,63 @@ def _open_reports(db_url: str) -> BaseDBAsyncClient | None:
     return SqliteClient(connection_name="reading", **settings, query_only="ON")
 
 
+# Workers starting together each migrate (SPEC §8: any number of them on PostgreSQL). Unlocked,
+# two of them both find a migration pending, both apply it, and one dies on "already exists".
+# The lock is PostgreSQL's advisory lock under this fixed key, or on SQLite a file lock.
+MIGRATION_LOCK_KEY = zlib.crc32(b"nextstep migrations")
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(db_url: str) -> AsyncIterator[None]:
+    """Held by one process at a time, across the check for pending migrations and the upgrade."""
+    config = expand_db_url(normalize_url(db_url))
+    credentials = config["credentials"]
+    if config["engine"] == "tortoise.backends.asyncpg":
+        # A session-level lock needs one connection from lock to unlock: a connection of its own,
+        # as aerich runs on Tortoise's pool, whose connections come and go.
+        conn = await asyncpg.connect(
+            host=credentials["host"],
+            port=credentials["port"],
+            user=credentials["user"],
+            password=credentials["password"],
+            database=credentials["database"],
+            ssl=credentials.get("ssl"),
+        )
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        finally:
+            await conn.close()
+    elif credentials["file_path"] == ":memory:":
+        yield  # a database of one connection
+    else:
+        # SQLite holds no lock beyond a transaction, and aerich checks outside its transaction:
+        # an exclusive lock on a file beside the database, released on close or process exit.
+        lock_file = os.open(f"{credentials['file_path']}-migrate.lock", os.O_RDWR | os.O_CREAT)
+        try:
+            while True:
+                try:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)  # polled: a blocking wait could not be cancelled
+            yield
+        finally:
+            os.close(lock_file)
+
+
 async def migrate(db_url: str) -> list[str]:
-    """Apply pending aerich migrations; returns the versions applied."""
-    async with Command(tortoise_config(db_url), app="models", location=str(MIGRATIONS)) as command:
+    """Apply pending aerich migrations; returns the versions applied.
+
+    Safe with several processes at once: the first applies them, the others wait and find none.
+    """
+    async with (
+        _migration_lock(db_url),
+        Command(tortoise_config(db_url), app="models", location=str(MIGRATIONS)) as command,
+    ):
         await command.init()
         return await command.upgrade(run_in_transaction=True)
 
