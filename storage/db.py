@@ -62,20 +62,20 @@ def dialect(conn: BaseDBAsyncClient | None = None) -> str:
 
 # Long reads (reports, digests, /find) on a SQLite file get a connection of their own: the
 # store's one connection runs every statement in turn, and a 300 ms report on it held up every
-# rep's press behind it (1M deals: the digests at start made the webhook's p99 700 ms; a /find
-# for a tag nobody has scans every deal for 1.5 s). In WAL mode the second connection reads a
-# snapshot beside the writer, in a thread of its own, and query_only makes sure it never
-# writes. PostgreSQL's pool needs no such thing. It is not one of Tortoise's named
-# connections, so transactions keep needing no connection name.
-_reports: BaseDBAsyncClient | None = None
+# rep's press behind it (1M deals: the digests at start made the webhook's p99 700 ms; /find by
+# name scans the contacts). In WAL mode the second connection reads a snapshot beside the
+# writer, in a thread of its own, and query_only makes sure it never writes. PostgreSQL's pool
+# needs no such thing. It is not one of Tortoise's named connections, so transactions keep
+# needing no connection name.
+_reading: BaseDBAsyncClient | None = None
 
 
 def reading_connection() -> BaseDBAsyncClient:
     """Where long read-only queries go: the reading connection, else the store's."""
-    return _reports or connections.get("default")
+    return _reading or connections.get("default")
 
 
-def _open_reports(db_url: str) -> BaseDBAsyncClient | None:
+def _open_reading(db_url: str) -> BaseDBAsyncClient | None:
     url = normalize_url(db_url)
     if not url.startswith("sqlite://") or ":memory:" in url:
         return None
@@ -148,15 +148,15 @@ async def open_store(db_url: str, *, run_migrations: bool = True) -> None:
     if run_migrations:
         await migrate(db_url)
     await Tortoise.init(config=tortoise_config(db_url))
-    global _reports
-    _reports = _open_reports(db_url)  # connects on its first query
+    global _reading
+    _reading = _open_reading(db_url)  # connects on its first query
 
 
 async def close_store() -> None:
-    global _reports
-    if _reports is not None:
-        await _reports.close()
-        _reports = None
+    global _reading
+    if _reading is not None:
+        await _reading.close()
+        _reading = None
     await Tortoise.close_connections()
 
 
