@@ -15,6 +15,7 @@ from config.playbook import Playbook
 from crm.context import Crm
 from crm.deals import open_deal
 from crm.permissions import can_act_on
+from crm.tags import add_deal_tags, hashtags
 from storage.models import (
     Contact,
     Deal,
@@ -75,6 +76,7 @@ class Outcome:
     next_due: datetime | None = None
     attempt: int = 0
     repeat_deal_id: int | None = None
+    tags_added: tuple[str, ...] = ()  # by the note's hashtags
 
 
 def ladder_size(playbook: Playbook, button: str) -> int:
@@ -132,10 +134,15 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
     now = crm.now()
     actor_id = press.actor.id if press.actor else None
     if spec.note:
-        await TimelineEvent.create(
-            deal_id=deal_id, kind=EventKind.NOTE, text=press.note, actor_id=actor_id, at=now
-        )
-        return Outcome(Status.NOTE_ADDED, deal_id, stage)
+        # The note as typed, and its hashtags among the deal's tags, or neither. The note is
+        # written first: on SQLite a transaction that writes first never fails with "database
+        # is locked", and it holds the write lock for the read of the tags.
+        async with in_transaction():
+            await TimelineEvent.create(
+                deal_id=deal_id, kind=EventKind.NOTE, text=press.note, actor_id=actor_id, at=now
+            )
+            added = await add_deal_tags(deal_id, hashtags(press.note))
+        return Outcome(Status.NOTE_ADDED, deal_id, stage, tags_added=tuple(added))
     if spec.reasons and press.reason not in spec.reasons:
         return Outcome(Status.NEEDS_REASON, deal_id, stage)
     decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
