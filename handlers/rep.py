@@ -196,8 +196,13 @@ async def _press(
             press.task_id,
             outcome.deal_id,
         )
+    noted = _("Note added")
+    if outcome.tags_added:
+        noted = _("Note added, tags: {tags}").format(
+            tags=" ".join("#" + t for t in outcome.tags_added)
+        )
     notice = {
-        Status.NOTE_ADDED: _("Note added"),
+        Status.NOTE_ADDED: noted,
         Status.ALREADY_HANDLED: _("Already handled"),
         Status.FORBIDDEN: _("Not your deal"),
         Status.NOT_OFFERED: _("This button is not offered at this stage"),

@@ -168,6 +168,22 @@ async def test_note_keeps_the_task_open(harness: Harness) -> None:
     assert (await open_task(deal.id)).id == task.id
 
 
+async def test_hashtags_in_a_note_tag_the_deal(harness: Harness) -> None:
+    rep = await harness.make_employee("rep", name="Ivan")
+    card = await add_client(harness, rep)
+    deal = await the_deal()
+    await harness.press_text(rep.user, card, "Заметка")
+    noted = await harness.say(rep.user, "#VIP перезвонить после обеда, #опт #vip")
+    assert "Заметка добавлена, теги: #VIP #опт" in [m.get("text") for m in noted.messages]
+    [shown] = [m for m in noted.messages if "перезвонить после обеда" in m.get("text", "")]
+    assert "#VIP #опт" in shown["text"]  # the card, with the note as typed and the tags
+    assert (await Deal.get(id=deal.id)).tags == ["VIP", "опт"]
+    found = await harness.say(rep.user, "/find #vip")
+    assert found.text == "Найдено: 1"
+    opened = await harness.press_text(rep.user, found.last, "Анна · Новый лид")
+    assert "#VIP #опт" in opened.text
+
+
 async def test_forged_callbacks_are_refused(harness: Harness) -> None:
     owner = await harness.make_employee("rep", name="Ivan")
     other = await harness.make_employee("rep", name="Petr")
