@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dataset import generate, scratch_store
-from bench.store_bench import Run, per_database, table, timed
+from bench.store_bench import Run, database_name, per_database, table, timed, verdict
 from bot.callbacks import ReasonPick, TaskAction
 from config.playbook import Playbook, load_playbook
 from crm.clock import FakeClock
@@ -490,15 +490,11 @@ def webhook_lines(f: Figures) -> list[str]:
 # --- the report -----------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def report(figures: Sequence[Figures]) -> list[str]:
     """Figures next to the baselines and the targets of issue 3."""
     rows = [("measure", "database", "figure", "target", "")]
     for f in figures:
-        db = "PostgreSQL" if f.kind == "postgres" else "SQLite"
+        db = database_name(f.kind)
         rows.append((f"engine alone, {REPS} at a time", db, f.engine.summary(), "", ""))
         rows.append((f"engine + feed, {REPS} reps flat out", db, f.engine_feed.summary(), "", ""))
         for phase, w in f.phases():
@@ -531,7 +527,7 @@ def report(figures: Sequence[Figures]) -> list[str]:
                 db,
                 f"{p99:.1f} ms",
                 f"<= {limit:.0f} ms, 0 failed",
-                _verdict(ok),
+                verdict(ok),
             )
         )
     return table(rows)
