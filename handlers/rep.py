@@ -11,6 +11,7 @@ import html
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, MagicData
@@ -468,14 +469,26 @@ async def typed_time(
             )
         )
         return
-    data = await state.get_data()
-    press = Press(int(data["task"]), str(data["button"]), employee, when=when)
-    await _press(
-        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
-    )
+    await _typed_press(crm, message, await state.get_data(), employee, lang, state, bot, when=when)
 
 
-async def _stored_card(bot: Bot, chat: Message, data: dict[str, object]) -> Message | None:
+async def _typed_press(
+    crm: Crm,
+    message: Message,
+    data: dict[str, Any],
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    bot: Bot,
+    **typed: Any,
+) -> None:
+    """Press the button an FSM step started from (its task, button and card in `data`), with
+    what the rep typed: a time, a reason's text or a note."""
+    press = Press(int(data["task"]), str(data["button"]), employee, **typed)
+    await _press(crm, press, None, _stored_card(bot, message, data), message, employee, lang, state)
+
+
+def _stored_card(bot: Bot, chat: Message, data: dict[str, Any]) -> Message | None:
     """The card message an FSM step started from, as an editable Message."""
     message_id = data.get("card")
     if not isinstance(message_id, int):
@@ -524,16 +537,8 @@ async def typed_reason(
     bot: Bot,
 ) -> None:
     data = await state.get_data()
-    press = Press(
-        int(data["task"]),
-        str(data["button"]),
-        employee,
-        reason=str(data["reason"]),
-        note=(message.text or "")[:1000],
-    )
-    await _press(
-        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
-    )
+    reason, note = str(data["reason"]), message.text or ""
+    await _typed_press(crm, message, data, employee, lang, state, bot, reason=reason, note=note)
 
 
 @router.message(AskNote.text, F.text, ~F.text.startswith("/"))
@@ -545,11 +550,8 @@ async def typed_note(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    data = await state.get_data()
-    press = Press(int(data["task"]), str(data["button"]), employee, note=message.text or "")
-    await _press(
-        crm, press, None, await _stored_card(bot, message, data), message, employee, lang, state
-    )
+    note = message.text or ""
+    await _typed_press(crm, message, await state.get_data(), employee, lang, state, bot, note=note)
 
 
 @router.callback_query(ZonePick.filter())

@@ -145,10 +145,10 @@ async def test_paid_refused_with_reasons_and_double_taps(harness: Harness) -> No
     assert labels(back.last) == RU_LABELS
     await harness.press_text(rep.user, card, "Отказ")
     await harness.press_text(rep.user, card, "Другое")
-    await harness.say(rep.user, "дорого и долго")
+    why = "дорого и долго. " * 150  # 2,400 characters: what a rep types is kept whole
+    await harness.say(rep.user, why)
     lost = await Deal.get(id=lost.id)
-    assert (lost.status, lost.lost_reason, lost.lost_note) == (
-        DealStatus.LOST, "other", "дорого и долго")
+    assert (lost.status, lost.lost_reason, lost.lost_note) == (DealStatus.LOST, "other", why)
 
     card = await add_client(harness, rep, "Вера +7 495 111-22-33")
     await harness.press_text(rep.user, card, "Отказ")
