@@ -35,6 +35,7 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.access import ScopeMiddleware
 from bot.i18n import create_i18n
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
@@ -99,6 +100,7 @@ def build_dispatcher(
     for middleware in update_middlewares:
         dispatcher.update.outer_middleware(middleware)
     dispatcher.callback_query.outer_middleware(CallbackDeadlineMiddleware(callback_deadline))
+    dispatcher.callback_query.outer_middleware(ScopeMiddleware())
     dispatcher.include_routers(*routers)
     return dispatcher
 

@@ -3,9 +3,13 @@
 All of them live here so that prefixes stay unique (tests/test_callbacks.py checks). A prefix
 never changes: buttons already sent keep it, and a renamed prefix would make them dead.
 
-Anyone can forge callback data, so nothing here is trusted: a handler re-reads the task from the
-store and the engine checks ownership and staleness (FORBIDDEN / ALREADY_HANDLED). Data that does
-not even unpack falls through every filter to `unknown_button` in handlers/rep.py.
+Anyone can forge callback data, so nothing here is trusted. What a button refers to is read
+from its fields (`task`, `deal`, `deal_id`: `references`), and who may press it from its class
+(`needs`, the least role); bot/access.py checks both through crm.permissions before any handler
+runs, for every class here, so a class added later is covered as soon as it names its deal in
+one of those fields. The engine still checks ownership and staleness (FORBIDDEN /
+ALREADY_HANDLED) for the press itself. Data that does not even unpack falls through every filter
+to `unknown_button` in handlers/rep.py.
 
 Reason and colour picks carry an index rather than a key: reason keys are free-form in the
 playbook and could push the packed data past Telegram's 64 bytes.
@@ -14,8 +18,14 @@ playbook and could push the packed data past Telegram's 64 bytes.
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 from aiogram.filters.callback_data import CallbackData
+
+from storage.models import Role
+
+TASK_FIELDS = ("task",)
+DEAL_FIELDS = ("deal", "deal_id")
 
 # -- the rep's workspace: cards, the feed, /find, the admin's /pipeline --
 
@@ -76,6 +86,8 @@ class PipelineAction(CallbackData, prefix="p"):
     """The admin's /pipeline editor. `stage` is a Stage row id (keys may be 32 chars long);
     `arg` is the action's argument: a target stage id, a palette index or a button key."""
 
+    needs: ClassVar[Role] = Role.ADMIN
+
     action: str
     stage: int = 0
     arg: str = ""
@@ -112,24 +124,34 @@ class Kind(enum.StrEnum):
 
 
 class ReportKind(CallbackData, prefix="rk"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
     kind: Kind
 
 
 class ReportRun(CallbackData, prefix="rr"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
     kind: Kind
     days: int
 
 
 class ReportCsv(CallbackData, prefix="rc"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
     kind: Kind
     days: int
 
 
 class Reassign(CallbackData, prefix="ra"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
     deal: int
 
 
 class ReassignTo(CallbackData, prefix="rt"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
     deal: int
     rep: int
 
@@ -141,3 +163,39 @@ class Reply(CallbackData, prefix="rp"):
     """The Reply button under a card or a relayed client message."""
 
     deal_id: int
+
+
+def registered() -> dict[str, type[CallbackData]]:
+    """Every callback class of this module by prefix (unique: tests/test_callbacks.py)."""
+    return {
+        cls.__prefix__: cls
+        for cls in globals().values()
+        if isinstance(cls, type) and issubclass(cls, CallbackData) and cls.__module__ == __name__
+    }
+
+
+def unpack(data: str | None) -> CallbackData | None:
+    """The button behind callback data, None when it is not ours or does not unpack."""
+    cls = _BY_PREFIX.get((data or "").split(":", 1)[0])
+    if cls is None:
+        return None
+    try:
+        return cls.unpack(data or "")
+    except (TypeError, ValueError):
+        return None
+
+
+def least_role(button: CallbackData) -> Role:
+    """The least role that may press this button."""
+    return getattr(button, "needs", Role.REP)
+
+
+def references(button: CallbackData) -> tuple[int | None, int | None]:
+    """The task id and the deal id the button names (None where it names none)."""
+    fields = button.model_dump()
+    task = next((fields[f] for f in TASK_FIELDS if f in fields), None)
+    deal = next((fields[f] for f in DEAL_FIELDS if f in fields), None)
+    return task, deal
+
+
+_BY_PREFIX = registered()

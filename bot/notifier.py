@@ -77,6 +77,8 @@ class BotNotifier:
             NoticeKind.ALERT: self._text_notice,
             NoticeKind.CLIENT_MESSAGE: self._text_notice,
             NoticeKind.DIGEST: self._text_notice,
+            NoticeKind.DEAL_GIVEN: self._deal_given,
+            NoticeKind.DEAL_TAKEN: self._deal_taken,
         }
 
     async def notify(self, notice: Notice) -> None:
@@ -183,6 +185,17 @@ class BotNotifier:
         minutes = notice.params.get("minutes") or self.crm.playbook.automations.reminder_minutes
         line = "🔔 " + _("In {minutes} min: the agreed call").format(minutes=minutes)
         return await self._with_card(line, notice, employee, lang, card)
+
+    async def _deal_given(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        line = "🔁 " + _("{by} gave you this deal").format(by=_quote(notice.params.get("by")))
+        return await self._with_card(line, notice, employee, lang)
+
+    async def _deal_taken(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        # Names only, no card: the deal is not his to see any more.
+        return Rendered("🔁 " + _("{by} gave «{deal}» to {to}").format(
+            by=_quote(notice.params.get("by")), deal=_quote(notice.params.get("title")),
+            to=_quote(notice.params.get("to")),
+        ))
 
     async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         """ALERT, CLIENT_MESSAGE, DIGEST: the analytics and client-chat engineers fill the text."""

@@ -11,6 +11,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
+from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
 from storage import queries
 from storage.models import (
@@ -77,10 +78,11 @@ async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee 
 
 
 async def reassign(
-    crm: Crm, actor: Employee, deal_id: int, rep_id: int
+    crm: Crm, actor: Employee, deal_id: int, rep_id: int, notifier: Notifier
 ) -> tuple[Deal, Employee] | None:
     """A supervisor (his team's deals) or an admin gives an open deal to an active rep of the
-    deal's team; None when any of that does not hold (forged buttons included)."""
+    deal's team; None when any of that does not hold (forged buttons included). The new owner
+    gets the card, the one who had it is told who moved it to whom."""
     if actor.role == Role.REP:
         return None
     deal = await Deal.get_or_none(id=deal_id, status=DealStatus.OPEN)
@@ -89,7 +91,17 @@ async def reassign(
         return None
     if not can_act_on(actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]
         return None
+    before: int | None = deal.owner_id  # type: ignore[attr-defined]
+    if before == rep.id:
+        return deal, rep
     await assign_deal(crm, deal, rep, actor=actor)
+    task = await Task.get_or_none(deal_id=deal.id, status=TaskStatus.OPEN)
+    params = {"by": actor.name, "to": rep.name, "title": deal.title}
+    await notifier.notify(
+        Notice(rep.id, NoticeKind.DEAL_GIVEN, task.id if task else None, deal.id, params)
+    )
+    if before is not None and before != actor.id:
+        await notifier.notify(Notice(before, NoticeKind.DEAL_TAKEN, None, deal.id, params))
     return deal, rep
 
 

@@ -19,6 +19,8 @@ class NoticeKind(enum.StrEnum):
     ALERT = "alert"                # a keyword or VIP alert
     REMINDER = "reminder"          # an agreed call is coming up
     DIGEST = "digest"              # the supervisor's daily digest
+    DEAL_GIVEN = "deal_given"      # a supervisor gave the employee a deal: its card
+    DEAL_TAKEN = "deal_taken"      # the employee's deal was given to someone else
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,6 @@ async def open_deal_button(
     if deal is None or message is None:
         callback_answer.text = _("Unknown button")
         return
-    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
-        log.warning("employee %s opened someone else's deal %s", employee.id, deal.id)
-        callback_answer.text = _("Not your deal")
-        return
     card = await load_deal_card(crm, deal.id, lang, employee)
     if card is not None:
         await send_card(message, card)

@@ -22,6 +22,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot import keyboards
+from bot.access import refusal_text
 from bot.callbacks import (
     ConveyorToggle,
     NextTask,
@@ -52,7 +53,7 @@ from crm.deals import (
 )
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.leads import set_shift
-from crm.permissions import can_act_on
+from crm.permissions import deal_access
 from crm.phones import REGION_ZONES
 from crm.staff import set_conveyor
 from handlers.common import shift_keyboard, shift_text
@@ -189,7 +190,8 @@ async def _press(
         return outcome
     if status != Status.NOT_OFFERED:
         await state.clear()
-    if status == Status.FORBIDDEN:
+    refused = None
+    if status == Status.FORBIDDEN:  # given away between the button's check and the press
         log.warning(
             "employee %s pressed %s on task %s of someone else's deal %s",
             employee.id,
@@ -197,6 +199,7 @@ async def _press(
             press.task_id,
             outcome.deal_id,
         )
+        refused = refusal_text(await deal_access(employee, deal_id=outcome.deal_id))
     noted = _("Note added")
     if outcome.tags_added:
         noted = _("Note added, tags: {tags}").format(
@@ -205,7 +208,7 @@ async def _press(
     notice = {
         Status.NOTE_ADDED: noted,
         Status.ALREADY_HANDLED: _("Already handled"),
-        Status.FORBIDDEN: _("Not your deal"),
+        Status.FORBIDDEN: refused,
         Status.NOT_OFFERED: _("This button is not offered at this stage"),
     }.get(status)
     if callback_answer is not None:
@@ -568,12 +571,7 @@ async def zone_button(
     if zone is None or task is None:
         callback_answer.text = _("Unknown button")
         return
-    deal = task.deal
-    if not can_act_on(employee, deal.owner_id, deal.team):  # type: ignore[attr-defined]
-        log.warning("employee %s set the zone of someone else's deal %s", employee.id, deal.id)
-        callback_answer.text = _("Not your deal")
-        return
-    await set_contact_zone(deal.contact_id, zone)  # type: ignore[attr-defined]
+    await set_contact_zone(task.deal.contact_id, zone)  # type: ignore[attr-defined]
     card = await load_card(crm, task.id, lang, employee)
     if card is not None:
         await edit_text(pressed_message(callback), card.text, card.markup)

@@ -28,7 +28,6 @@ from crm.automations import DigestFigures
 from crm.context import Crm
 from crm.feed import reassign
 from crm.notices import Notifier
-from crm.permissions import can_act_on
 from crm.reports import Period, overdue_tasks
 from storage.models import Deal, Employee, Role
 
@@ -165,21 +164,11 @@ async def overdue(message: Message, employee: Employee, crm: Crm) -> None:
     await message.answer("\n".join(lines), reply_markup=keyboard.as_markup())
 
 
-async def _deal_for(employee: Employee, deal_id: int) -> Deal | None:
-    deal = await Deal.get_or_none(id=deal_id)
-    if deal is None or not _allowed(employee):
-        return None
-    return deal if can_act_on(employee, deal.owner_id, deal.team) else None  # type: ignore[attr-defined]
-
-
 @router.callback_query(Reassign.filter())
-async def reassign_pick(
-    callback: CallbackQuery, callback_data: Reassign, employee: Employee,
-    callback_answer: CallbackAnswer,
-) -> None:
-    deal = await _deal_for(employee, callback_data.deal)
-    if deal is None or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
+async def reassign_pick(callback: CallbackQuery, scoped_deal: Deal) -> None:
+    """bot.access has checked the supervisor's scope over the deal before this runs."""
+    deal = scoped_deal
+    if not isinstance(callback.message, Message):
         return
     reps = await Employee.filter(role=Role.REP, team=deal.team, active=True).order_by("name")
     keyboard = InlineKeyboardBuilder()
@@ -199,9 +188,9 @@ async def reassign_pick(
 @router.callback_query(ReassignTo.filter())
 async def reassign_to(
     callback: CallbackQuery, callback_data: ReassignTo, employee: Employee, crm: Crm,
-    callback_answer: CallbackAnswer,
+    notifier: Notifier, callback_answer: CallbackAnswer,
 ) -> None:
-    done = await reassign(crm, employee, callback_data.deal, callback_data.rep)
+    done = await reassign(crm, employee, callback_data.deal, callback_data.rep, notifier)
     if done is None:
         callback_answer.text = _not_allowed()
         return

@@ -15,9 +15,11 @@ from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import assign_deal, load_by_hour, next_task, reassign, slots
+from crm.notices import NoticeKind
 from storage import queries
 from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus, TimelineEvent
 from tests.conftest import T0
+from tests.recording import RecordingNotifier
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -193,12 +195,19 @@ async def test_reassign_only_by_whom_and_to_whom_it_may(crm: Crm) -> None:
         crm, ContactDraft("A", ("+74951111111",)), owner_id=owner.id, team="main"
     )
     deal_id = added.deal.id  # type: ignore[union-attr]
-    assert await reassign(crm, other, deal_id, other.id) is None  # a rep cannot
-    assert await reassign(crm, far_boss, deal_id, other.id) is None  # another team's supervisor
-    assert await reassign(crm, boss, deal_id, far_rep.id) is None  # a rep of another team
-    done = await reassign(crm, boss, deal_id, other.id)
+    told = RecordingNotifier()
+    assert await reassign(crm, other, deal_id, other.id, told) is None  # a rep cannot
+    assert await reassign(crm, far_boss, deal_id, other.id, told) is None  # another team's boss
+    assert await reassign(crm, boss, deal_id, far_rep.id, told) is None  # a rep of another team
+    assert told.notices == []
+    done = await reassign(crm, boss, deal_id, other.id, told)
     assert done is not None and done[1].id == other.id
     task = await Task.get(deal_id=deal_id, status=TaskStatus.OPEN)
     assert task.assignee_id == other.id  # type: ignore[attr-defined]
+    # The new owner gets the card, the old one hears who moved it to whom.
+    assert [(n.employee_id, n.kind, n.task_id) for n in told.notices] == [
+        (other.id, NoticeKind.DEAL_GIVEN, task.id), (owner.id, NoticeKind.DEAL_TAKEN, None)
+    ]
+    assert told.notices[1].params == {"by": "boss", "to": "other", "title": added.deal.title}  # type: ignore[union-attr]
     await Deal.filter(id=deal_id).update(status="won")
-    assert await reassign(crm, boss, deal_id, owner.id) is None  # a closed deal stays put
+    assert await reassign(crm, boss, deal_id, owner.id, told) is None  # a closed deal stays put
