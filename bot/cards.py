@@ -223,10 +223,14 @@ def render_card(
     )
     task = data.task
     planner = playbook.buttons.get(task.planned_by) if task and task.planned_by else None
-    if task and planner and planner.ladder and task.attempt:
-        stage += " · " + attempt_text(
-            task.attempt + 1, ladder_size(playbook, task.planned_by or "")
-        )
+    ladder = None
+    if task and planner and planner.ladder:
+        ladder = task.planned_by
+    elif task and task.open and task.planned_by is None:
+        # A new deal's first task: the rep sees where the ladder stands from attempt 1.
+        ladder = _ladder_offered(playbook, data.stage)
+    if task and ladder:
+        stage += " · " + attempt_text(task.attempt + 1, ladder_size(playbook, ladder))
     lines.append(stage)
     if data.amount:
         lines.append(_("Amount: {amount}").format(amount=_money(data.amount)))
@@ -256,6 +260,19 @@ def render_card(
     return Card(_fit("\n".join(lines)), markup, task.id if task else None, data.deal_id)
 
 
+def _ladder_offered(playbook: Playbook, stage: str) -> str | None:
+    """A ladder button the stage offers (directly or in a sub-menu), to number attempts by."""
+    try:
+        offered = playbook.stage(stage).buttons
+    except KeyError:
+        return None
+    for key in offered:
+        for candidate in (key, *playbook.buttons[key].submenu):
+            if playbook.buttons[candidate].ladder:
+                return candidate
+    return None
+
+
 def _fit(text: str) -> str:
     """Within Telegram's 4096; the header comes first, so a cut only loses old timeline."""
     if len(text) <= MAX_TEXT:
@@ -275,12 +292,13 @@ def outcome_summary(
     task_kind: str | None = None,
 ) -> str:
     """The closed card's last line: 'Busy → next: Call, 10:05, attempt 2/5' (plain text)."""
-    label = button_label(playbook, button, lang)
+    plain = label = button_label(playbook, button, lang)
     if reason and reason in playbook.reasons:
         label += f" ({playbook.reasons[reason].get(lang)})"
     spec = playbook.buttons.get(button)
     if outcome.next_due is None:
-        return f"{label} → {stage_name(playbook, outcome.stage or '', lang)}"
+        stage = stage_name(playbook, outcome.stage or "", lang)
+        return label if stage == plain else f"{label} → {stage}"  # "Paid", not "Paid → Paid"
     line = _("{button} → next: {task}, {when}").format(
         button=label,
         task=task_kind_name(playbook, task_kind or (spec.task if spec else "call"), lang),

@@ -21,6 +21,7 @@ from bot.cards import (
     TimelineLine,
     escaped_within,
     load_card,
+    outcome_summary,
     render_card,
     utc_offset,
 )
@@ -29,7 +30,7 @@ from config.playbook import load_playbook
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
-from crm.engine import Press, Status, apply_outcome
+from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.phones import REGION_ZONES
 from storage.models import DealStatus, Employee, EventKind, Role, Task, TaskStatus
 from tests.conftest import T0
@@ -149,6 +150,22 @@ def test_hint_of_the_button_that_planned_the_task(lang: str) -> None:
     assert hint is not None and hint.get(lang) in card.text
     assert PLAYBOOK.task_kinds["payment_check"].get(lang) in card.text
     assert "5/5" not in card.text and "/5" not in card.text  # not on the ladder
+
+
+def test_a_new_deals_first_task_shows_attempt_one_of_the_ladder(lang: str) -> None:
+    first = TaskView(id=1, kind="call", due_at=T0, attempt=0, planned_by=None, open=True)
+    card = render_card(_data(task=first), PLAYBOOK, lang, T0, MOSCOW)
+    assert ("попытка 1/5" if lang == "ru" else "attempt 1/5") in card.text
+
+
+def test_a_closing_outcome_reads_as_one_outcome(lang: str) -> None:
+    paid = Outcome(Status.DONE, deal_id=1, stage="paid")
+    line = outcome_summary(PLAYBOOK, lang, "paid", paid, T0, MOSCOW)
+    assert line == PLAYBOOK.buttons["paid"].label.get(lang)  # not "Paid → Paid"
+    refused = Outcome(Status.DONE, deal_id=1, stage="refused")
+    line = outcome_summary(PLAYBOOK, lang, "refused", refused, T0, MOSCOW, reason="price")
+    label, reason = PLAYBOOK.buttons["refused"].label.get(lang), PLAYBOOK.reasons["price"].get(lang)
+    assert line == f"{label} ({reason})"
 
 
 @pytest.mark.parametrize(
