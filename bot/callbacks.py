@@ -66,6 +66,12 @@ class ZonePick(CallbackData, prefix="z"):
     zone: str
 
 
+class RegionList(CallbackData, prefix="zl"):
+    """The card's one Region button: opens the list of regions (ZonePick each)."""
+
+    task: int
+
+
 class ConveyorToggle(CallbackData, prefix="c"):
     """Turn conveyor mode on (1) or off (0): the state wanted, so a double tap is harmless."""
 

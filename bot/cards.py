@@ -217,7 +217,7 @@ def render_card(
             )
         )
     else:
-        lines.append(CLIENT_TIME + _("client's time zone is unknown: pick the region below"))
+        lines.append(CLIENT_TIME + _("client's time zone is unknown: tap Region"))
     stage = _("Stage: {stage}").format(
         stage=f"<b>{esc(stage_name(playbook, data.stage, lang))}</b>"
     )

@@ -19,6 +19,7 @@ from bot.callbacks import (
     OpenDeal,
     PipelineAction,
     ReasonPick,
+    RegionList,
     SlotPick,
     SubMenuBack,
     TaskAction,
@@ -105,13 +106,24 @@ def card_keyboard(
         for key in offered
     ]
     sizes = [2] * ((len(offered) + 1) // 2)
-    if zone_unknown:
-        names = region_names()
-        buttons += [
-            _button(names.get(key, key), ZonePick(task=task_id, zone=key)) for key in REGION_ZONES
-        ]
-        sizes += [3] * ((len(REGION_ZONES) + 2) // 3)
+    if zone_unknown:  # one button, not a region list under every card
+        buttons.append(_button("🌍 " + _("Region"), RegionList(task=task_id)))
+        sizes.append(1)
     return _laid_out(buttons, *sizes)
+
+
+def regions_keyboard(task_id: int, recent: Sequence[str]) -> InlineKeyboardMarkup:
+    """Every region, the rep's recent picks first (a row of their own), then Back."""
+    names = region_names()
+    first = [key for key in recent if key in REGION_ZONES]
+    rest = [key for key in REGION_ZONES if key not in first]
+    def row(keys: Sequence[str]) -> list[InlineKeyboardButton]:
+        return [_button(names[key], ZonePick(task=task_id, zone=key)) for key in keys]
+
+    rows = [row(first)] if first else []
+    rows += [row(rest[at : at + 3]) for at in range(0, len(rest), 3)]
+    rows.append([_button(_("« Back"), SubMenuBack(task=task_id))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def submenu_keyboard(

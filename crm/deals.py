@@ -10,12 +10,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
-from crm.phones import normalize_phone, zone_for_phone
+from crm.phones import REGION_ZONES, normalize_phone, zone_for_phone
 from storage.models import (
     Contact,
     ContactPhone,
     Deal,
     DealStatus,
+    Employee,
     EventKind,
     Task,
     TimelineEvent,
@@ -131,9 +132,21 @@ async def open_deal(
     return deal
 
 
-async def set_contact_zone(contact_id: int, zone: str) -> None:
-    """The client's time zone, picked by a rep when the phone did not tell it."""
-    await Contact.filter(id=contact_id).update(tz=zone)
+RECENT_REGIONS = 3  # how many of a rep's last picks come first in the region list
+
+
+async def pick_region(employee: Employee, contact_id: int, region: str) -> bool:
+    """The client's time zone, picked by a rep as a region when the phone did not tell it;
+    the rep's recent picks keep it first. False for a region that is not on the list."""
+    zone = REGION_ZONES.get(region)
+    if zone is None:
+        return False
+    recent = [region, *(r for r in employee.recent_regions if r != region)][:RECENT_REGIONS]
+    async with in_transaction():
+        await Contact.filter(id=contact_id).update(tz=zone)
+        await Employee.filter(id=employee.id).update(recent_regions=recent)
+    employee.recent_regions = recent
+    return True
 
 
 async def open_deal_of(contact_id: int) -> Deal | None:

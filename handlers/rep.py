@@ -27,6 +27,7 @@ from bot.callbacks import (
     ConveyorToggle,
     NextTask,
     ReasonPick,
+    RegionList,
     ShiftToggle,
     SlotPick,
     SubMenuBack,
@@ -48,16 +49,13 @@ from bot.middlewares import CallbackReply
 from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
-from crm.deals import (
-    set_contact_zone,
-)
+from crm.deals import pick_region
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.leads import set_shift
 from crm.permissions import deal_access
-from crm.phones import REGION_ZONES
 from crm.staff import set_conveyor
 from handlers.common import shift_keyboard, shift_text
-from storage.models import Employee, Task, TaskStatus
+from storage.models import Deal, Employee, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,7 @@ router = Router(name="rep")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
 
-WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "c", "n", "d")
+WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "zl", "c", "n", "d")
 OTHER_REASON = "other"  # the reason that asks the rep to type what it was
 
 
@@ -557,6 +555,15 @@ async def typed_note(
     await _typed_press(crm, message, await state.get_data(), employee, lang, state, bot, note=note)
 
 
+@router.callback_query(RegionList.filter())
+async def region_list(
+    callback: CallbackQuery, callback_data: RegionList, employee: Employee
+) -> None:
+    """The card's one Region button opens the list, the rep's recent picks first."""
+    keyboard = keyboards.regions_keyboard(callback_data.task, employee.recent_regions)
+    await edit_markup(pressed_message(callback), keyboard)
+
+
 @router.callback_query(ZonePick.filter())
 async def zone_button(
     callback: CallbackQuery,
@@ -565,14 +572,12 @@ async def zone_button(
     employee: Employee,
     lang: str,
     callback_answer: CallbackAnswer,
+    scoped_deal: Deal,
 ) -> None:
-    zone = REGION_ZONES.get(callback_data.zone)
-    task = await Task.get_or_none(id=callback_data.task).select_related("deal")
-    if zone is None or task is None:
+    if not await pick_region(employee, scoped_deal.contact_id, callback_data.zone):  # type: ignore[attr-defined]
         callback_answer.text = _("Unknown button")
         return
-    await set_contact_zone(task.deal.contact_id, zone)  # type: ignore[attr-defined]
-    card = await load_card(crm, task.id, lang, employee)
+    card = await load_card(crm, callback_data.task, lang, employee)
     if card is not None:
         await edit_text(pressed_message(callback), card.text, card.markup)
 

@@ -60,6 +60,9 @@ class Employee(Model):
     # update, so a restart or a second process never sends the same day twice.
     digest_sent_on = fields.DateField(null=True)
     conveyor = fields.BooleanField(default=True)
+    # The regions this rep picked for clients lately (REGION_ZONES keys, newest first): the
+    # region list under a card puts them first.
+    recent_regions: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
     reachable = fields.BooleanField(default=True)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)

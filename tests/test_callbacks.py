@@ -62,6 +62,7 @@ def test_prefixes_of_buttons_already_sent_stay() -> None:
         "SlotPick": "s",
         "ReasonPick": "r",
         "ZonePick": "z",
+        "RegionList": "zl",
         "ConveyorToggle": "c",
         "NextTask": "n",
         "OpenDeal": "d",

@@ -26,6 +26,7 @@ from bot.cards import (
     utc_offset,
 )
 from bot.i18n import create_i18n, speaking
+from bot.keyboards import regions_keyboard
 from config.playbook import load_playbook
 from crm.clock import FakeClock
 from crm.context import Crm
@@ -200,12 +201,24 @@ def test_offset_format() -> None:
     assert utc_offset(datetime(2026, 1, 1, tzinfo=UTC)) == "UTC+0"
 
 
-def test_unknown_zone_offers_region_buttons(lang: str) -> None:
+def test_unknown_zone_offers_one_region_button(lang: str) -> None:
     card = render_card(_data(client_tz=None), PLAYBOOK, lang, T0, MOSCOW)
     assert "UTC+" not in card.text
-    zones = [callbacks.ZonePick.unpack(d) for d in _datas(card.markup) if d.startswith("z:")]
-    assert [z.zone for z in zones] == list(REGION_ZONES)
-    assert all(z.task == 42 for z in zones)
+    assert not [d for d in _datas(card.markup) if d.startswith("z:")]  # no list under the card
+    assert [d for d in _datas(card.markup) if d.startswith("zl:")] == ["zl:42"]
+
+
+def test_region_list_puts_the_reps_recent_picks_first(lang: str) -> None:
+    with _speak(lang):
+        markup = regions_keyboard(42, ["nsk", "gone", "msk"])
+    rows = [[callbacks.ZonePick.unpack(b.callback_data or "").zone for b in row]
+            for row in markup.inline_keyboard[:-1]]
+    assert rows[0] == ["nsk", "msk"]  # recent first, a key no longer listed dropped
+    assert [z for row in rows for z in row] == ["nsk", "msk"] + [
+        z for z in REGION_ZONES if z not in ("nsk", "msk")
+    ]
+    assert all(len(row) <= 3 for row in rows)
+    assert markup.inline_keyboard[-1][0].callback_data == "m:42"  # Back to the card
 
 
 def test_known_zone_has_no_region_buttons() -> None:
@@ -300,8 +313,8 @@ async def test_load_card_of_a_known_deal(crm: Crm, lang: str) -> None:
     assert card is not None and card.task_id == outcome.next_task_id
     assert "Anna" in card.text and "Acme" in card.text and "+7 913 123-45-67" in card.text
     assert PLAYBOOK.buttons["no_pickup"].label.get(lang) in card.text
-    # A Russian mobile number does not tell the zone: region buttons are offered.
-    assert any(d.startswith("z:") for d in _datas(card.markup))
+    # A Russian mobile number does not tell the zone: the Region button is offered.
+    assert any(d.startswith("zl:") for d in _datas(card.markup))
     assert "2/5" in card.text
     old = await load_card(crm, task.id, lang, rep)
     assert old is not None and old.markup is None  # the closed task has no buttons

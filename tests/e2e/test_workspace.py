@@ -49,9 +49,15 @@ async def test_quick_add_shows_the_card_and_a_duplicate_says_so(harness: Harness
     assert await Deal.all().count() == 1
     shared = await harness.say(rep.user, "", contact="+7 913 555-44-33")
     assert "часовой пояс клиента неизвестен" in shared.text
-    zone = next(d for d in datas(shared.last) if d.endswith(":nsk"))
-    picked = await harness.press(rep.user, zone, shared.last)
-    assert "UTC+7" in picked.text and not [d for d in datas(picked.last) if d.startswith("z:")]
+    assert labels(shared.last)[-1] == "🌍 Регион"  # one button, not eleven
+    listed = await harness.press_text(rep.user, shared.last, "🌍 Регион")
+    assert labels(listed.last)[:3] == ["Калининград", "Москва", "Самара"]
+    picked = await harness.press_text(rep.user, listed.last, "Новосибирск")
+    assert "UTC+7" in picked.text and "🌍 Регион" not in labels(picked.last)
+    # The next client of unknown zone lists the rep's last pick first.
+    other = await harness.say(rep.user, "", contact="+7 913 555-44-34")
+    listed = await harness.press_text(rep.user, other.last, "🌍 Регион")
+    assert labels(listed.last)[:2] == ["Новосибирск", "Калининград"]
 
 
 async def test_no_answer_ladder_ends_in_archive(harness: Harness) -> None:
