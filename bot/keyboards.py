@@ -173,7 +173,8 @@ def after_outcome_keyboard(conveyor: bool) -> InlineKeyboardMarkup:
         [
             _button(_("Next task ▶"), NextTask()),
             _button(
-                _("Conveyor: on") if conveyor else _("Conveyor: off"),
+                # The state, and what a tap does to it.
+                _("Conveyor on · tap to stop") if conveyor else _("Conveyor off · tap to start"),
                 ConveyorToggle(on=0 if conveyor else 1),
             ),
         ]

@@ -76,6 +76,8 @@ def role_commands(role: Role | None) -> list[BotCommand]:
         BotCommand(command="find", description=_("Find a client by name, phone or tag")),
         BotCommand(command="add", description=_("Add a client and a deal")),
     ]
+    conveyor = _("Conveyor: the next card by itself")
+    commands.append(BotCommand(command="conveyor", description=conveyor))
     if role is Role.REP:
         commands.append(BotCommand(command="shift", description=_("Start or end your shift")))
     if role in (Role.SUPERVISOR, Role.ADMIN):
@@ -112,12 +114,14 @@ async def set_employee_menu(bot: Bot, i18n: I18n, employee: Employee, lang: str)
         )
 
 
-def help_text(role: Role) -> str:
+def help_text(role: Role, *, role_said: bool = False) -> str:
+    """The commands of a role, under a line saying the role unless the message said it."""
     lines = [
         _("/next: your most urgent task, or a new lead when nothing is due"),
         _("/today: your agenda by hour"),
         _("/find: find a client by name, phone or tag"),
         _("/add: add a client, e.g. /add Ivan Petrov +79161234567"),
+        _("/conveyor: turn on or off the next card coming by itself after each outcome"),
     ]
     if role is Role.REP:
         lines.append(_("/shift: start or end your shift (new leads go to reps on shift)"))
@@ -126,9 +130,9 @@ def help_text(role: Role) -> str:
     if role is Role.ADMIN:
         lines.append(_("/pipeline: stages and buttons"))
     lines += [_("/lang: language"), _("/cancel: stop what you are typing")]
-    header = _("You are a {role}. Press the buttons on a card to record what happened.").format(
-        role=role_name(role)
-    )
+    header = _("Press the buttons on a card to record what happened.")
+    if not role_said:
+        header = _("You are a {role}.").format(role=role_name(role)) + " " + header
     return "\n".join([header, "", *lines])
 
 
@@ -160,7 +164,7 @@ async def start_with_code(
     welcome = _("Welcome, {name}! You joined as {role}.").format(
         name=html.escape(joined.name), role=role_name(joined.role)
     )
-    await message.answer(welcome + "\n\n" + help_text(joined.role))
+    await message.answer(welcome + "\n\n" + help_text(joined.role, role_said=True))
 
 
 @router.message(CommandStart())
@@ -169,6 +173,13 @@ async def show_help(message: Message, employee: Employee) -> None:
     is_rep = employee.role is Role.REP
     await message.answer(
         help_text(employee.role), reply_markup=shift_keyboard(employee.on_shift) if is_rep else None
+    )
+
+
+@router.message(Command("pipeline"), MagicData(F.employee.role != Role.ADMIN))
+async def pipeline_not_admin(message: Message) -> None:
+    await message.answer(
+        _("Only admins edit the pipeline. Ask your admin to change stages or buttons.")
     )
 
 
