@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
-from crm.phones import REGION_ZONES, normalize_phone, zone_for_phone
+from crm.phones import REGION_ZONES, normalize_phone, pretty_phone, zone_for_phone
 from storage.models import (
     Contact,
     ContactPhone,
@@ -147,6 +148,16 @@ async def pick_region(employee: Employee, contact_id: int, region: str) -> bool:
         await Employee.filter(id=employee.id).update(recent_regions=recent)
     employee.recent_regions = recent
     return True
+
+
+async def first_phones(contact_ids: Collection[int]) -> dict[int, str]:
+    """Each contact's first number, pretty: what names a contact that has no name."""
+    if not contact_ids:
+        return {}
+    rows = await ContactPhone.filter(contact_id__in=list(contact_ids)).order_by("-id").values_list(
+        "contact_id", "e164"
+    )
+    return {int(c): pretty_phone(str(p)) for c, p in rows}  # the lowest id is written last
 
 
 async def open_deal_of(contact_id: int) -> Deal | None:

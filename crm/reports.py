@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from config.playbook import Playbook
 from crm.context import Crm
+from crm.deals import first_phones
 from storage.db import dialect, reading_connection
 from storage.models import Task, TaskStatus
 
@@ -543,12 +544,15 @@ async def overdue_tasks(crm: Crm, team: str | None, limit: int = 20) -> tuple[Ov
     if team:
         query = query.filter(team=team)
     rows = await query.order_by("due_at", "id").limit(limit).values(
-        "id", "deal_id", "team", "assignee_id", "assignee__name", "deal__contact__name", "due_at"
+        "id", "deal_id", "team", "assignee_id", "assignee__name", "deal__contact__name",
+        "deal__contact_id", "due_at",
     )
+    unnamed = {r["deal__contact_id"] for r in rows if not r["deal__contact__name"]}
+    phones = await first_phones(unnamed)  # a contact with no name is shown by its number
     return tuple(
         OverdueTask(
             r["id"], r["deal_id"], r["team"], r["assignee_id"], r["assignee__name"] or "",
-            r["deal__contact__name"] or "", r["due_at"],
+            r["deal__contact__name"] or phones.get(r["deal__contact_id"], ""), r["due_at"],
         )
         for r in rows
     )

@@ -49,7 +49,7 @@ from bot.middlewares import CallbackReply
 from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
-from crm.deals import pick_region
+from crm.deals import first_phones, pick_region
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.leads import set_shift
 from crm.permissions import deal_access
@@ -304,13 +304,15 @@ async def today(message: Message, crm: Crm, employee: Employee, lang: str) -> No
         .select_related("deal__contact")
     )
     by_hour = await feed.load_by_hour(employee, day, zone)
-    await message.answer(_agenda(crm, tasks, by_hour, day, now, lang, employee))
+    phones = await first_phones({t.deal.contact.id for t in tasks if not t.deal.contact.name})
+    await message.answer(_agenda(crm, tasks, by_hour, phones, day, now, lang, employee))
 
 
 def _agenda(
     crm: Crm,
     tasks: list[Task],
     by_hour: dict[int, int],
+    phones: dict[int, str],
     day: date,
     now: datetime,
     lang: str,
@@ -331,7 +333,8 @@ def _agenda(
             hour = local.hour
             lines.append(f"\n<b>{hour:02d}:00 · {by_hour.get(hour, 0)}</b>")
         late = "⚠️ " if task.due_at < now else ""
-        name = task.deal.contact.name or _("No name")
+        contact = task.deal.contact
+        name = contact.name or phones.get(contact.id) or _("No name")
         kind = task_kind_name(crm.playbook, task.kind, lang)
         lines.append(f"{late}{local:%H:%M} {html.escape(name)} · {html.escape(kind)}")
         if len("\n".join(lines)) > 3800:
