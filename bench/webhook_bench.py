@@ -5,7 +5,7 @@
 For each database: generate the store (bench.dataset), start the bot as in production (`nextstep
 run`, the real App of bot/app.py, in webhook mode, in a process of its own) against the fake Bot
 API (tests.fakes.FakeBotAPI in this process: real HTTP both ways, every request the bot makes
-validated against api.json), and let 16 reps work their feed at once: the card in front of a
+validated against its schema), and let 16 reps work their feed at once: the card in front of a
 rep is one of his own open tasks (the feed handed it out: /next, then the conveyor), he picks an
 outcome and presses its buttons the way Telegram sends them, with callback data built by
 bot/callbacks.py's factories and checked to be on the card as it stands:

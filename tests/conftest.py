@@ -18,6 +18,9 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from storage.db import close_store, open_store
 
+# Checks PostgreSQL, Redis, kamailio and sipp once, before the tests that need them run.
+pytest_plugins = ["tests.services"]
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Wednesday 25 Nov 2026, 10:00 in Moscow: inside working hours, so nothing snaps by surprise.
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

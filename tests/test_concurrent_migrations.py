@@ -80,6 +80,7 @@ async def fresh_pg_url() -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.mark.postgres
 async def test_workers_migrating_a_fresh_postgres_database_at_once_all_start(
     fresh_pg_url: str,
 ) -> None:

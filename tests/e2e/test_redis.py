@@ -22,7 +22,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.playbook import load_playbook
 from crm.clock import FakeClock
@@ -32,6 +31,8 @@ from tests.e2e.conftest import HarnessFactory
 from tests.e2e.harness import free_port
 from tests.e2e.test_runtime import make_due_tasks
 from tests.fakes import FakeBotAPI, User
+
+pytestmark = pytest.mark.redis  # checked before the run: tests/services.py
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = "redis://127.0.0.1:6379"
@@ -51,13 +52,6 @@ async def _wipe(redis: Redis) -> None:
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
     """A Redis database no other test is using now, empty of the App's keys."""
-    probe = Redis.from_url(REDIS, socket_connect_timeout=1)
-    try:
-        await probe.ping()  # type: ignore[misc]
-    except (RedisConnectionError, OSError):
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    finally:
-        await probe.aclose()
     for db in range(1, 16):
         redis = Redis.from_url(f"{REDIS}/{db}")
         try:

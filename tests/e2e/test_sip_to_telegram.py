@@ -27,7 +27,6 @@ from tests.fakes import Call
 from tests.telephony.kamailio import (
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
-    NEEDS_BINARIES,
     Kamailio,
     free_udp_port,
     place_call,
@@ -36,7 +35,6 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    NEEDS_BINARIES,
 ]
 
 CLIENT = "+74951234567"  # a Moscow landline: the client's zone is known

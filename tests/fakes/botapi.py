@@ -1,7 +1,7 @@
 """A fake Telegram Bot API server for end-to-end tests.
 
 The bot reaches it over real HTTP (``TelegramAPIServer.from_base(api.base_url)``). Every request
-is validated against api.json; a violation is kept in ``violations`` and answered with a 400 the
+is validated against the schema; a violation is kept in ``violations`` and answered with a 400 the
 way Telegram answers. What the bot did is kept in ``sent`` for the test to assert on.
 
 One server can serve several bots (``api.add_bot(token)`` gives another bot's view, with its own

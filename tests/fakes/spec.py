@@ -1,4 +1,5 @@
-"""The Bot API description (api.json), loaded once per process, and request validation.
+"""The Bot API schema (botapi_schema.json, made by make_botapi_schema.py), loaded once per
+process, and request validation.
 
 Every problem is a short "path: what" string; an empty list means Telegram would accept it.
 """
@@ -6,7 +7,6 @@ Every problem is a short "path: what" string; an empty list means Telegram would
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,15 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.make_botapi_schema import SCHEMA_PATH
 from tests.fakes.markup import EntityError, visible_text
 
-# shared/ lies beside the checkout, in development and in CI alike.
-_BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "telegram" / "api.json"
-SPEC_PATH = Path(os.environ.get("NEXTSTEP_BOTAPI_SPEC", _BESIDE_CHECKOUT))
-
-_LIMIT = re.compile(r"(\d+)-(\d+) (characters|bytes)")
-_REQUIRED_UNLESS = re.compile(r"[Rr]equired if (\w+) (?:is not|isn't) specified")
-_DISCRIMINATOR = re.compile(r'(?:must be|always) "?([a-z_]+)"?')
 _BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 # Pre-7.0 parameters Telegram still accepts but no longer documents; aiogram sends
 # disable_web_page_preview when DefaultBotProperties(link_preview_is_disabled=...) is used.
@@ -87,47 +81,39 @@ class Spec:
         return self.methods.get(name.lower())
 
 
-def _field(raw: Mapping[str, Any]) -> Field:
-    description: str = raw["description"]
-    types = tuple(raw["types"])
-    limit = None
-    if types == ("String",) and (match := _LIMIT.search(description)):
-        limit = Limit(
-            low=int(match[1]),
-            high=int(match[2]),
-            in_bytes=match[3] == "bytes",
-            after_entities="entit" in description and "parsing" in description,
-        )
-    unless = _REQUIRED_UNLESS.search(description)
-    return Field(raw["name"], types, raw["required"], limit, unless[1] if unless else None)
+def _field(name: str, raw: Mapping[str, Any]) -> Field:
+    limit = raw.get("limit")
+    return Field(
+        name,
+        tuple(raw["types"]),
+        raw["required"],
+        None if limit is None else Limit(
+            limit["min"], limit["max"], limit["unit"] == "bytes", limit["after_entities"]
+        ),
+        raw.get("required_unless"),
+    )
 
 
-def _discriminator(fields: dict[str, Field], raw: Mapping[str, Any]) -> tuple[str, str] | None:
-    for item in raw.get("fields", []):
-        if item["name"] in ("type", "status", "source") and (
-            match := _DISCRIMINATOR.search(item["description"])
-        ):
-            return item["name"], match[1]
-    return None
+def _fields(raw: Mapping[str, Any]) -> dict[str, Field]:
+    return {name: _field(name, f) for name, f in raw["fields"].items()}
 
 
 @cache
-def load_spec(path: Path = SPEC_PATH) -> Spec:
+def load_spec(path: Path = SCHEMA_PATH) -> Spec:
     data = json.loads(path.read_text(encoding="utf-8"))
     methods = {
-        name.lower(): Method(
-            name,
-            {f["name"]: _field(f) for f in raw.get("fields", [])},
-            tuple(raw["returns"]),
-        )
+        name.lower(): Method(name, _fields(raw), tuple(raw["returns"]))
         for name, raw in data["methods"].items()
     }
-    types = {}
-    for name, raw in data["types"].items():
-        fields = {f["name"]: _field(f) for f in raw.get("fields", [])}
-        types[name] = TypeDef(
-            name, fields, tuple(raw.get("subtypes", [])), _discriminator(fields, raw)
+    types = {
+        name: TypeDef(
+            name,
+            _fields(raw),
+            tuple(raw.get("subtypes", ())),
+            tuple(raw["discriminator"]) if "discriminator" in raw else None,
         )
+        for name, raw in data["types"].items()
+    }
     return Spec(data["version"], methods, types)
 
 

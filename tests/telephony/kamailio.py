@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -13,20 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-import pytest
-
 SCENARIOS = Path(__file__).parent / "scenarios"
 HEP_CAPTURE_ID = 2001
 HEP_AUTH_KEY = b"nextstep-test-key"
 RING_TIMEOUT_MS = 2000
-
-BINARIES_PRESENT = shutil.which("kamailio") is not None and shutil.which("sipp") is not None
-# A developer without the Debian packages may skip the real-peer tests; CI installs them, so
-# there a missing binary must fail the run instead of passing it silently.
-NEEDS_BINARIES = pytest.mark.skipif(
-    not BINARIES_PRESENT and os.environ.get("CI") != "true",
-    reason="kamailio and sipp binaries are not installed",
-)
 
 _TRACE = {
     # trace_mode=1: core callbacks mirror every message received and sent, both legs, as HEP v3.

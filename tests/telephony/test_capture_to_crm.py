@@ -16,7 +16,6 @@ from telephony.listener import SipListener, start_listener
 from tests.telephony.kamailio import (
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
-    NEEDS_BINARIES,
     Inbox,
     Kamailio,
     place_call,
@@ -24,7 +23,6 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    NEEDS_BINARIES,
     pytest.mark.parametrize("proxy", ["hep"], indirect=True),
 ]
 

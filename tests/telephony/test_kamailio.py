@@ -12,7 +12,6 @@ from telephony.listener import SipListener, start_listener
 from tests.telephony.kamailio import (
     HEP_AUTH_KEY,
     HEP_CAPTURE_ID,
-    NEEDS_BINARIES,
     Inbox,
     Kamailio,
     place_call,
@@ -20,7 +19,6 @@ from tests.telephony.kamailio import (
 
 pytestmark = [
     pytest.mark.sip,
-    NEEDS_BINARIES,
 ]
 
 CASES = [
