@@ -20,6 +20,7 @@ from bot.cards import (
     TaskView,
     TimelineLine,
     escaped_within,
+    format_when,
     load_card,
     render_card,
     utc_offset,
@@ -305,3 +306,25 @@ def test_escaped_text_fits_its_room_and_never_splits_an_entity(text: str, room: 
         assert shown == text
     else:
         assert shown == (text[: room - 1] + "…" if room else "")
+
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        (datetime(2026, 12, 28, 15, 0, tzinfo=MSK), "15:00"),
+        (datetime(2026, 12, 29, 10, 0, tzinfo=MSK), "tomorrow 10:00"),
+        (datetime(2026, 12, 31, 10, 0, tzinfo=MSK), "Thu 10:00"),
+        # Five days on too, but a weekday would hide that this is next year.
+        (datetime(2027, 1, 2, 10, 0, tzinfo=MSK), "02.01.2027 10:00"),
+        (datetime(2027, 11, 20, 10, 0, tzinfo=MSK), "20.11.2027 10:00"),
+    ],
+)
+def test_format_when_shows_the_year_only_when_not_the_current_one(
+    moment: datetime, shown: str
+) -> None:
+    now = datetime(2026, 12, 28, 12, 0, tzinfo=MSK)  # a Monday
+    with _speak("en"):
+        assert format_when(moment, now, MSK) == shown
