@@ -22,6 +22,7 @@ from bot.callbacks import (
     SlotPick,
     SubMenuBack,
     TaskAction,
+    TimeAccept,
     ZonePick,
 )
 from config.playbook import Playbook
@@ -154,6 +155,14 @@ def slots_keyboard(
     _back(builder, task_id)
     builder.adjust(*([2] * ((len(slots) + 1) // 2)), 1)
     return builder.as_markup()
+
+
+def accept_time_keyboard(
+    task_id: int, button: str, moment: datetime, shown: str
+) -> InlineKeyboardMarkup:
+    """One tap to take the offered time; typing another one stays open."""
+    accept = TimeAccept(task=task_id, button=button, minute=int(moment.timestamp()) // 60)
+    return _laid_out([_button(_("✅ {when}").format(when=shown), accept)])
 
 
 def after_outcome_keyboard(conveyor: bool) -> InlineKeyboardMarkup:

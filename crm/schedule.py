@@ -78,6 +78,7 @@ MoveReason = Literal["holiday", "off_hours", "client_night"]
 class Placed(NamedTuple):
     at: datetime
     reason: MoveReason | None  # None: the moment was allowed and stays
+    client_zone: ZoneInfo | None = None  # whose night "client_night" means
 
 
 def _working_span(day: date, hours: WorkingHours) -> tuple[time, time] | None:
@@ -108,7 +109,7 @@ def place(
     """Where a chosen time goes and why it moved (None: it stays)."""
     reason = _why_not(moment, hours, window, client_zone)
     if reason is None:
-        return Placed(moment, None)
+        return Placed(moment, None, client_zone)
     # The rep chose an hour: keep it on the next working day if it is allowed there.
     local = moment.astimezone(hours.zone)
     for offset in range(1, _HORIZON_DAYS):
@@ -117,6 +118,6 @@ def place(
             continue
         same_hour = _at(day, local.time(), hours.zone)
         if _why_not(same_hour, hours, window, client_zone) is None:
-            return Placed(same_hour, reason)
+            return Placed(same_hour, reason, client_zone)
         break
-    return Placed(snap(moment, hours, window, client_zone), reason)
+    return Placed(snap(moment, hours, window, client_zone), reason, client_zone)
