@@ -136,8 +136,10 @@ def reasons_keyboard(
 
 
 def slot_label(slot: Slot, now: datetime, zone: ZoneInfo) -> str:
-    local = slot.start.astimezone(zone)
-    day = "" if local.date() == now.astimezone(zone).date() else local.strftime("%d.%m ")
+    local, today = slot.start.astimezone(zone), now.astimezone(zone).date()
+    day = "" if local.date() == today else local.strftime("%d.%m ")
+    if local.year != today.year:
+        day = local.strftime("%d.%m.%Y ")
     return f"{day}{local:%H:%M} · {slot.tasks}"
 
 

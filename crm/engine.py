@@ -247,6 +247,6 @@ async def _after_won(crm: Crm, target: PressTarget, now: datetime) -> int | None
     repeat = await open_deal(
         crm, contact, owner_id=target.owner_id, team=target.team,
         title=target.title, source="repeat", task_kind="repeat_sale",
-        due=crm.snap(now + timedelta(days=days), contact.tz), link_from=target.deal_id,
+        due=crm.place(now + timedelta(days=days), contact.tz).at, link_from=target.deal_id,
     )
     return repeat.id

@@ -26,11 +26,13 @@ from bot.cards import (
     utc_offset,
 )
 from bot.i18n import create_i18n, speaking
+from bot.keyboards import slot_label
 from config.playbook import load_playbook
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
+from crm.feed import Slot
 from crm.phones import REGION_ZONES
 from storage.models import DealStatus, Employee, EventKind, Role, Task, TaskStatus
 from tests.conftest import T0
@@ -328,3 +330,10 @@ def test_format_when_shows_the_year_only_when_not_the_current_one(
     now = datetime(2026, 12, 28, 12, 0, tzinfo=MSK)  # a Monday
     with _speak("en"):
         assert format_when(moment, now, MSK) == shown
+
+
+def test_slot_labels_show_the_year_only_when_not_the_current_one() -> None:
+    now = datetime(2026, 12, 31, 18, 30, tzinfo=MSK)
+    assert slot_label(Slot(datetime(2026, 12, 31, 18, 0, tzinfo=MSK), 2), now, MSK) == "18:00 · 2"
+    late = Slot(datetime(2027, 1, 4, 9, 0, tzinfo=MSK), 0)
+    assert slot_label(late, now, MSK) == "04.01.2027 09:00 · 0"
