@@ -190,11 +190,17 @@ def _numeric_date(m: re.Match[str], today: date) -> _Day | ParseFailure:
 
 
 def _month_date(m: re.Match[str], today: date) -> _Day | ParseFailure:
-    return _calendar_date(int(m["d"]), MONTHS[m["mon"]], m["y"], today)
+    found = _calendar_date(int(m["d"]), MONTHS[m["mon"]], m["y"], today)
+    if isinstance(found, _Day) and m["aside"] and WEEKDAYS[m["aside"]] != found.day.weekday():
+        return ParseFailure("invalid_date")
+    return found
 
 
 _DayBuilder = Callable[[re.Match[str], date], _Day | ParseFailure]
 _ON = r"(?:(?:в|во|на|к|ко|до|с|on|this|by|until|for) )?"
+_FOR = r"(?:(?:на|for) )?"
+# A weekday named beside a date ("сб 5 декабря", "Saturday 5th December") must be that date's.
+_ASIDE = f"(?:(?P<aside>{alt(WEEKDAYS)}) )?"
 _DAY_NUMBER = r"(?P<d>[0-9]{1,2})(?:st|nd|rd|th|-?го|-?е|-?ое)?"
 _YEAR = r"(?: (?P<y>[0-9]{4})(?: ?г| года| году| year)?)?"
 
@@ -204,9 +210,9 @@ def _fixed(days: int) -> _DayBuilder:
 
 
 _DAY_PATTERNS: tuple[tuple[re.Pattern[str], _DayBuilder], ...] = (
-    (re.compile(alt(TODAY)), _fixed(0)),
-    (re.compile(alt(TOMORROW)), _fixed(1)),
-    (re.compile(alt(DAY_AFTER)), _fixed(2)),
+    (re.compile(f"{_FOR}(?:{alt(TODAY)})"), _fixed(0)),
+    (re.compile(f"{_FOR}(?:{alt(TOMORROW)})"), _fixed(1)),
+    (re.compile(f"{_FOR}(?:{alt(DAY_AFTER)})"), _fixed(2)),
     (
         re.compile(rf"{_ON}(?:эт(?:от|у|о) |ближайш(?:ий|ую|ее) |coming )?{_WD}"),
         lambda m, t: _Day(_weekday_from(t, WEEKDAYS[m["wd"]], 0), 7),
@@ -235,8 +241,8 @@ _DAY_PATTERNS: tuple[tuple[re.Pattern[str], _DayBuilder], ...] = (
                    r"(?:[./](?P<y>[0-9]{4}|[0-9]{2}))?(?: ?г| года)?"),
         _numeric_date,
     ),
-    (re.compile(rf"{_ON}(?:the )?{_DAY_NUMBER}(?: of)? {_MON}{_YEAR}"), _month_date),
-    (re.compile(rf"{_ON}{_MON} (?:the )?{_DAY_NUMBER}{_YEAR}"), _month_date),
+    (re.compile(rf"{_ON}{_ASIDE}(?:the )?{_DAY_NUMBER}(?: of)? {_MON}{_YEAR}"), _month_date),
+    (re.compile(rf"{_ON}{_ASIDE}{_MON} (?:the )?{_DAY_NUMBER}{_YEAR}"), _month_date),
 )
 
 _HOUR_MINUTE = re.compile(

@@ -128,6 +128,9 @@ AS_REPS_TYPE: list[tuple[str, datetime]] = [
     ("dec 1st", _d(12, 1)),
     ("2nd of december 4pm", _d(12, 2, 16)),
     ("Sept 3rd 2027", _d(9, 3, year=2027)),
+    ("Saturday 5th December 3pm", _d(12, 5, 15)),
+    ("в субботу 5 декабря в 12", _d(12, 5, 12)),
+    ("sat dec 5", _d(12, 5)),
     # Fractions and decimals, with a comma or a point; compound durations.
     ("через 2,5 часа", _d(11, 25, 16, 50)),
     ("через 2.5 часа", _d(11, 25, 16, 50)),
@@ -260,6 +263,10 @@ AS_REPS_TYPE: list[tuple[str, datetime]] = [
     ("by friday", _d(11, 27)),
     # Days relative to today.
     ("завтра в 9", _d(11, 26, 9)),
+    ("на завтра", _d(11, 26)),
+    ("на послезавтра", _d(11, 27)),
+    ("на сегодня 17:00", _d(11, 25, 17)),
+    ("Friday 3pm", _d(11, 27, 15)),
     ("завтра в 9:30", _d(11, 26, 9, 30)),
     ("завтра 9.30", _d(11, 26, 9, 30)),
     ("tmrw 10am", _d(11, 26, 10)),
@@ -321,6 +328,7 @@ ASKED_AGAIN: list[tuple[str, str, datetime | None]] = [
     ("32 декабря", "invalid_date", None),
     ("31 ноября", "invalid_date", None),
     ("feb 30", "invalid_date", None),
+    ("пт 5 декабря", "invalid_date", None),  # 05.12.2026 is a Saturday: which one was meant?
     ("через 0,4 минуты", "zero_duration", None),
     ("через 3 года", "unrecognized", None),
     ("через 800 дней", "too_far", None),
