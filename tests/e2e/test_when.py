@@ -85,3 +85,19 @@ async def test_night_for_the_client_names_his_offset(harness: Harness) -> None:
     # window and working hours, Friday 09:00 Moscow (16:00 his). Never earlier than asked.
     offer = await harness.say(rep.user, "завтра 18:00")
     assert "завтра 18:00 — у клиента ночь (UTC+10) → пт 09:00" in offer.text
+
+
+async def test_a_slot_that_would_move_is_offered_too(harness: Harness) -> None:
+    rep = await harness.make_employee("rep", name="Ivan")
+    card = await add_client(harness, rep)
+    deal = await the_deal()
+    asked = await harness.press_text(rep.user, card, "Перезвонить")
+    # A keyboard sent before the client's zone or the hours changed: Saturday 15:00 Moscow.
+    saturday = int(datetime(2026, 11, 28, 12, 0, tzinfo=UTC).timestamp()) // 60
+    task = await open_task(deal.id)
+    stale = harness.api.callback(
+        rep.user, f"s:{task.id}:call_back:{saturday}", asked.messages[0], strict=False
+    )
+    offer = await harness.deliver(stale)
+    assert "сб 15:00 — нерабочее время → пн 15:00" in offer.text
+    assert (await open_task(deal.id)).id == task.id  # nothing pressed yet
