@@ -7,6 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbook
 from crm.phones import normalize_phone, zone_for_phone
@@ -158,6 +160,21 @@ def test_place(
     zone = ZoneInfo(client_zone) if client_zone else None
     got = place(moment.astimezone(UTC), PB.working_hours, PB.client_window, zone)
     assert (got.at, got.reason) == (expected, reason)
+
+
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    # New York's window meets Moscow's working hours for two hours (17:00-19:00 Moscow).
+    st.sampled_from([None, "Asia/Vladivostok", "Europe/Kaliningrad", "America/New_York"]),
+)
+def test_a_placed_time_is_allowed_and_never_earlier(moment: datetime, client: str | None) -> None:
+    zone = ZoneInfo(client) if client else None
+    asked = moment.replace(tzinfo=UTC)
+    placed = place(asked, PB.working_hours, PB.client_window, zone)
+    assert placed.at >= asked
+    assert (placed.at == asked) == (placed.reason is None)
+    again = place(placed.at, PB.working_hours, PB.client_window, zone)
+    assert again == (placed.at, None, zone)
 
 
 # --- phones --------------------------------------------------------------------------------
