@@ -196,6 +196,16 @@ def _month_date(m: re.Match[str], today: date) -> _Day | ParseFailure:
     return found
 
 
+def _days_on(m: re.Match[str], today: date) -> _Day | ParseFailure:
+    """"через 2 дня" before a time: a day, so only whole days ("через 1,5 дня в 15" is not)."""
+    days = _count(m["n"]) * CALENDAR_UNITS[m["unit"]]
+    if days != int(days):
+        return ParseFailure("unrecognized")
+    if days > MAX_AHEAD.days:  # checked before adding: a date past year 9999 cannot be built
+        return ParseFailure("too_far")
+    return _Day(today + timedelta(days=int(days)), None)
+
+
 _DayBuilder = Callable[[re.Match[str], date], _Day | ParseFailure]
 _ON = r"(?:(?:в|во|на|к|ко|до|с|on|this|by|until|for) )?"
 _FOR = r"(?:(?:на|for) )?"
@@ -231,11 +241,7 @@ _DAY_PATTERNS: tuple[tuple[re.Pattern[str], _DayBuilder], ...] = (
             _weekday_from(t, 0, 1) + timedelta(days=WEEKDAYS[m["wd"] or m["wd2"]]), None
         ),
     ),
-    (
-        re.compile(rf"(?:через|in) (?:{_N} )?(?P<unit>{alt(CALENDAR_UNITS)})"),
-        lambda m, t: _Day(t + timedelta(days=int(_count(m["n"])) * CALENDAR_UNITS[m["unit"]]),
-                          None),
-    ),
+    (re.compile(rf"(?:через|in) (?:{_N} )?(?P<unit>{alt(CALENDAR_UNITS)})"), _days_on),
     (
         re.compile(r"(?:(?:на|on) )?(?P<d>[0-9]{1,2})[./](?P<m>[0-9]{1,2})"
                    r"(?:[./](?P<y>[0-9]{4}|[0-9]{2}))?(?: ?г| года)?"),

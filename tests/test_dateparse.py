@@ -332,6 +332,9 @@ ASKED_AGAIN: list[tuple[str, str, datetime | None]] = [
     ("через 0,4 минуты", "zero_duration", None),
     ("через 3 года", "unrecognized", None),
     ("через 800 дней", "too_far", None),
+    ("через 999999999 дней в 10", "too_far", None),  # raised OverflowError once
+    ("через 99999999 недель в 10", "too_far", None),
+    ("через 1,5 дня в 15:00", "unrecognized", None),  # a time on a day and a half: which?
 ]
 
 
@@ -441,7 +444,8 @@ TOKENS = [
     "31.12.9999", "+30м", "2:30pm", "10am", ",", "!", "ё",
     "января", "дек.", "dec", "december", "5th", "of", "2026", "года", "2,5", "1.5", "полтора",
     "hours", "после", "обеда", "конце", "дня", "eod", "midnight", "полночь", "пятницы", "weds",
-    "week", "3-го", "с", "половиной", "and", "a", "half", "29", "0.4",
+    "week", "3-го", "с", "половиной", "and", "a", "half", "29", "0.4", "999999999", "дней",
+    "недель",
 ]
 MIXES = st.lists(st.sampled_from(TOKENS), max_size=6).map(" ".join)
 
