@@ -12,6 +12,7 @@ MODULES = (
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",
+    "bench.dateparse_bench",
 )
 
 

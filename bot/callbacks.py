@@ -51,6 +51,15 @@ class SlotPick(CallbackData, prefix="s"):
     minute: int
 
 
+class TimeAccept(CallbackData, prefix="tw"):
+    """Accepting the time the bot offered instead of the one typed or picked (moved into working
+    hours, or a passed time's suggestion); `minute` as in SlotPick."""
+
+    task: int
+    button: str
+    minute: int
+
+
 class ReasonPick(CallbackData, prefix="r"):
     """A reason for a button with reasons (Refused); `index` into that button's reasons."""
 

@@ -91,7 +91,8 @@ def weekday_name(index: int) -> str:
 
 
 def format_when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
-    """A due time as a rep reads it: '15:00', 'tomorrow 10:00', 'Thu 10:00', '25.12 10:00'."""
+    """A due time as a rep reads it: '15:00', 'tomorrow 10:00', 'Thu 10:00', '25.12 10:00', and
+    '05.01.2027 10:00' in another year than now's (a weekday alone would hide the year)."""
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
     clock = local.strftime("%H:%M")
     days = (local.date() - today).days
@@ -99,6 +100,8 @@ def format_when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
         return clock
     if days == 1:
         return _("tomorrow {time}").format(time=clock)
+    if local.year != today.year:
+        return local.strftime("%d.%m.%Y ") + clock
     if 1 < days < 7:
         return f"{weekday_name(local.weekday())} {clock}"
     return local.strftime("%d.%m ") + clock

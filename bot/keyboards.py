@@ -23,6 +23,7 @@ from bot.callbacks import (
     SlotPick,
     SubMenuBack,
     TaskAction,
+    TimeAccept,
     ZonePick,
 )
 from config.playbook import Playbook
@@ -147,8 +148,10 @@ def reasons_keyboard(
 
 
 def slot_label(slot: Slot, now: datetime, zone: ZoneInfo) -> str:
-    local = slot.start.astimezone(zone)
-    day = "" if local.date() == now.astimezone(zone).date() else local.strftime("%d.%m ")
+    local, today = slot.start.astimezone(zone), now.astimezone(zone).date()
+    day = "" if local.date() == today else local.strftime("%d.%m ")
+    if local.year != today.year:
+        day = local.strftime("%d.%m.%Y ")
     return f"{day}{local:%H:%M} · {slot.tasks}"
 
 
@@ -166,6 +169,14 @@ def slots_keyboard(
     _back(builder, task_id)
     builder.adjust(*([2] * ((len(slots) + 1) // 2)), 1)
     return builder.as_markup()
+
+
+def accept_time_keyboard(
+    task_id: int, button: str, moment: datetime, shown: str
+) -> InlineKeyboardMarkup:
+    """One tap to take the offered time; typing another one stays open."""
+    accept = TimeAccept(task=task_id, button=button, minute=int(moment.timestamp()) // 60)
+    return _laid_out([_button(_("✅ {when}").format(when=shown), accept)])
 
 
 def after_outcome_keyboard(conveyor: bool) -> InlineKeyboardMarkup:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from config.playbook import Playbook
 from crm.clock import Clock
-from crm.schedule import snap
+from crm.schedule import Placed, place, snap
 
 
 @dataclass
@@ -24,3 +24,7 @@ class Crm:
     def snap(self, moment: datetime, client_tz: str | None) -> datetime:
         zone = ZoneInfo(client_tz) if client_tz else None
         return snap(moment, self.playbook.working_hours, self.playbook.client_window, zone)
+
+    def place(self, moment: datetime, client_tz: str | None) -> Placed:
+        zone = ZoneInfo(client_tz) if client_tz else None
+        return place(moment, self.playbook.working_hours, self.playbook.client_window, zone)

@@ -15,6 +15,7 @@ from config.playbook import Playbook
 from crm.context import Crm
 from crm.deals import open_deal
 from crm.permissions import can_act_on
+from crm.schedule import Placed
 from crm.tags import add_deal_tags, hashtags
 from storage.models import (
     Contact,
@@ -77,6 +78,13 @@ class Outcome:
     attempt: int = 0
     repeat_deal_id: int | None = None
     tags_added: tuple[str, ...] = ()  # by the note's hashtags
+
+
+async def place_for_task(crm: Crm, task_id: int, when: datetime) -> Placed:
+    """Where a time chosen for this task's next step goes, and why it moved: what the press
+    will do with it, told to the rep first (the engine places every due the same way)."""
+    target = await load_press_target(task_id)
+    return crm.place(when, target.contact_tz if target else None)
 
 
 def ladder_size(playbook: Playbook, button: str) -> int:
@@ -148,7 +156,7 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
     decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
     if isinstance(decision, Status):
         return Outcome(decision, deal_id, stage)
-    due = crm.snap(decision.due, target.contact_tz) if decision.due else None
+    due = crm.place(decision.due, target.contact_tz).at if decision.due else None
 
     try:
         async with in_transaction():
@@ -239,6 +247,6 @@ async def _after_won(crm: Crm, target: PressTarget, now: datetime) -> int | None
     repeat = await open_deal(
         crm, contact, owner_id=target.owner_id, team=target.team,
         title=target.title, source="repeat", task_kind="repeat_sale",
-        due=crm.snap(now + timedelta(days=days), contact.tz), link_from=target.deal_id,
+        due=crm.place(now + timedelta(days=days), contact.tz).at, link_from=target.deal_id,
     )
     return repeat.id

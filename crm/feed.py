@@ -115,15 +115,20 @@ async def load_by_hour(employee: Employee, day: date, zone: ZoneInfo) -> dict[in
     return dict(Counter(d.astimezone(zone).hour for d in dues))  # type: ignore[attr-defined]
 
 
-async def slots(crm: Crm, employee: Employee, count: int = 8) -> list[Slot]:
-    """The next working hours from now, each with the rep's task count in it."""
+async def slots(
+    crm: Crm, employee: Employee, count: int = 8, task_id: int | None = None
+) -> list[Slot]:
+    """The next hours from now inside working hours and, for a task, its client's call window,
+    each with the rep's task count in it."""
     hours = crm.playbook.working_hours
     zone = hours.zone
+    target = await queries.load_press_target(task_id) if task_id is not None else None
+    client_tz = target.contact_tz if target else None
     moment = crm.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     found: list[Slot] = []
     loads: dict[date, dict[int, int]] = {}
     for _ in range(24 * 15):
-        snapped = crm.snap(moment, None)
+        snapped = crm.snap(moment, client_tz)
         local = snapped.astimezone(zone)
         if local.date() not in loads:
             loads[local.date()] = await load_by_hour(employee, local.date(), zone)

@@ -1,8 +1,15 @@
-"""Snapping next-contact times into working hours, holidays and the client's call window."""
+"""Snapping next-contact times into working hours, holidays and the client's call window.
+
+Two rules: `snap` is the earliest allowed instant from a moment on (the slot keyboard's hours);
+`place` is where a chosen time goes, and why: the same hour of the next working day when that
+hour is allowed there, else the earliest allowed instant after it. The engine places every due
+time with `place`, and the bot shows the rep the move before pressing, so nothing moves unsaid.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from config.playbook import ClientWindow, WorkingHours
@@ -63,3 +70,54 @@ def snap(
             return candidate
         candidate = moved
     return snapped
+
+
+MoveReason = Literal["holiday", "off_hours", "client_night"]
+
+
+class Placed(NamedTuple):
+    at: datetime
+    reason: MoveReason | None  # None: the moment was allowed and stays
+    client_zone: ZoneInfo | None = None  # whose night "client_night" means
+
+
+def _working_span(day: date, hours: WorkingHours) -> tuple[time, time] | None:
+    return None if day in hours.holidays else hours.days.get(day.weekday())
+
+
+def _why_not(
+    moment: datetime, hours: WorkingHours, window: ClientWindow, client_zone: ZoneInfo | None
+) -> MoveReason | None:
+    local = moment.astimezone(hours.zone)
+    if local.date() in hours.holidays:
+        return "holiday"
+    span = hours.days.get(local.date().weekday())
+    if span is None or not _at(local.date(), span[0], hours.zone) <= moment < _at(
+        local.date(), span[1], hours.zone
+    ):
+        return "off_hours"
+    if client_zone is not None:
+        theirs = moment.astimezone(client_zone)
+        if not window.start <= theirs.time() < window.end:
+            return "client_night"
+    return None
+
+
+def place(
+    moment: datetime, hours: WorkingHours, window: ClientWindow, client_zone: ZoneInfo | None
+) -> Placed:
+    """Where a chosen time goes and why it moved (None: it stays)."""
+    reason = _why_not(moment, hours, window, client_zone)
+    if reason is None:
+        return Placed(moment, None, client_zone)
+    # The rep chose an hour: keep it on the next working day if it is allowed there.
+    local = moment.astimezone(hours.zone)
+    for offset in range(1, _HORIZON_DAYS):
+        day = local.date() + timedelta(days=offset)
+        if _working_span(day, hours) is None:
+            continue
+        same_hour = _at(day, local.time(), hours.zone)
+        if _why_not(same_hour, hours, window, client_zone) is None:
+            return Placed(same_hour, reason, client_zone)
+        break
+    return Placed(snap(moment, hours, window, client_zone), reason, client_zone)

@@ -32,6 +32,7 @@ from bot.callbacks import (
     SlotPick,
     SubMenuBack,
     TaskAction,
+    TimeAccept,
     ZonePick,
 )
 from bot.cards import (
@@ -42,6 +43,7 @@ from bot.cards import (
     load_deal_card,
     outcome_summary,
     task_kind_name,
+    utc_offset,
     viewer_zone,
 )
 from bot.editing import edit_markup, edit_text, pressed_message
@@ -50,7 +52,7 @@ from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
 from crm.deals import first_phones, pick_region
-from crm.engine import Outcome, Press, Status, apply_outcome
+from crm.engine import Outcome, Press, Status, apply_outcome, place_for_task
 from crm.leads import set_shift
 from crm.permissions import deal_access
 from crm.staff import set_conveyor
@@ -63,7 +65,7 @@ router = Router(name="rep")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
 
-WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "zl", "c", "n", "d")
+WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "zl", "c", "n", "d", "tw")
 OTHER_REASON = "other"  # the reason that asks the rep to type what it was
 
 
@@ -400,7 +402,7 @@ async def _ask_time(
     task_id: int,
     button: str,
 ) -> None:
-    slots = await feed.slots(crm, employee)
+    slots = await feed.slots(crm, employee, task_id=task_id)
     zone = viewer_zone(crm.playbook, employee)
     await edit_markup(
         card_message, keyboards.slots_keyboard(slots, task_id, button, crm.now(), zone)
@@ -451,7 +453,10 @@ async def slot_button(
     if when <= crm.now():
         callback_answer.text = _("That hour has passed: pick another one")
         return
-    press = Press(callback_data.task, callback_data.button, employee, when=when)
+    task_id, button = callback_data.task, callback_data.button
+    if await _offered_instead(crm, card_message, employee, task_id, button, when):
+        return
+    press = Press(task_id, button, employee, when=when)
     await _press(crm, press, callback_answer, card_message, card_message, employee, lang, state)
 
 
@@ -465,15 +470,97 @@ async def typed_time(
     bot: Bot,
 ) -> None:
     zone = viewer_zone(crm.playbook, employee)
-    when = parse_when(message.text or "", crm.now().astimezone(zone))
+    now = crm.now()
+    data = await state.get_data()
+    task_id, button = int(data["task"]), str(data["button"])
+    when = parse_when(message.text or "", now.astimezone(zone))
     if isinstance(when, ParseFailure):
-        await message.answer(
-            _("I could not read that time. Try like this: {examples}").format(
-                examples=html.escape(EXAMPLES[lang])
-            )
-        )
+        if when.suggestion is None:
+            await message.answer(_unreadable(when, lang))
+            return
+        suggested = format_when(when.suggestion, now, zone)
+        headline = (
+            _("That date has already passed this year → {when}")
+            if when.reason == "next_year"
+            else _("That time has passed → {when}")
+        ).format(when=suggested)
+        await _offered_instead(crm, message, employee, task_id, button, when.suggestion, headline)
         return
-    await _typed_press(crm, message, await state.get_data(), employee, lang, state, bot, when=when)
+    if await _offered_instead(crm, message, employee, task_id, button, when):
+        return
+    await _typed_press(crm, message, data, employee, lang, state, bot, when=when)
+
+
+def _unreadable(failure: ParseFailure, lang: str) -> str:
+    examples = html.escape(EXAMPLES[lang])
+    if failure.reason == "past":
+        return _("That date has passed. Type another time, e.g. {examples}").format(
+            examples=examples
+        )
+    return _("I could not read that time. Try like this: {examples}").format(examples=examples)
+
+
+async def _offered_instead(
+    crm: Crm,
+    chat: Message,
+    employee: Employee,
+    task_id: int,
+    button: str,
+    asked: datetime,
+    headline: str | None = None,
+) -> bool:
+    """When the time asked for would move (working hours, a holiday, the client's night) or was
+    a guess (headline), say where it goes and why, with one tap to accept; the rep may type
+    another one instead (the FSM step stays). False: the time stands, the caller presses."""
+    placed = await place_for_task(crm, task_id, asked)
+    if placed.reason is None and headline is None:
+        return False
+    zone = viewer_zone(crm.playbook, employee)
+    now = crm.now()
+    moved = format_when(placed.at, now, zone)
+    lines = [headline] if headline else []
+    if placed.reason is not None:
+        was = format_when(asked, now, zone)
+        if placed.reason == "holiday":
+            line = _("{when} is a holiday → {moved}")
+        elif placed.reason == "off_hours":
+            line = _("{when} is outside working hours → {moved}")
+        else:
+            line = _("{when} is night for the client ({offset}) → {moved}")
+        offset = utc_offset(asked.astimezone(placed.client_zone)) if placed.client_zone else ""
+        lines.append(line.format(when=was, moved=moved, offset=offset))
+    lines.append(_("Tap to accept, or type another time."))
+    await chat.answer(
+        "\n".join(lines),
+        reply_markup=keyboards.accept_time_keyboard(task_id, button, placed.at, moved),
+    )
+    return True
+
+
+@router.callback_query(TimeAccept.filter())
+async def accept_time_button(
+    callback: CallbackQuery,
+    callback_data: TimeAccept,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    callback_answer: CallbackReply,
+    bot: Bot,
+) -> None:
+    offer = pressed_message(callback)
+    if offer is None:
+        return
+    when = datetime.fromtimestamp(callback_data.minute * 60, UTC)
+    if when <= crm.now():
+        callback_answer.text = _("That time has passed: type another one")
+        return
+    await edit_markup(offer, None)
+    data = await state.get_data()
+    # The card the time was asked from is edited in place, as after a typed time.
+    card = _stored_card(bot, offer, data) if data.get("task") == callback_data.task else None
+    press = Press(callback_data.task, callback_data.button, employee, when=when)
+    await _press(crm, press, callback_answer, card, offer, employee, lang, state)
 
 
 async def _typed_press(

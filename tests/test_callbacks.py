@@ -60,6 +60,7 @@ def test_prefixes_of_buttons_already_sent_stay() -> None:
         "TaskAction": "a",
         "SubMenuBack": "m",
         "SlotPick": "s",
+        "TimeAccept": "tw",
         "ReasonPick": "r",
         "ZonePick": "z",
         "RegionList": "zl",

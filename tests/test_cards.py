@@ -20,18 +20,20 @@ from bot.cards import (
     TaskView,
     TimelineLine,
     escaped_within,
+    format_when,
     load_card,
     outcome_summary,
     render_card,
     utc_offset,
 )
 from bot.i18n import create_i18n, speaking
-from bot.keyboards import regions_keyboard
+from bot.keyboards import regions_keyboard, slot_label
 from config.playbook import load_playbook
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Outcome, Press, Status, apply_outcome
+from crm.feed import Slot
 from crm.phones import REGION_ZONES
 from storage.models import DealStatus, Employee, EventKind, Role, Task, TaskStatus
 from tests.conftest import T0
@@ -335,3 +337,32 @@ def test_escaped_text_fits_its_room_and_never_splits_an_entity(text: str, room: 
         assert shown == text
     else:
         assert shown == (text[: room - 1] + "…" if room else "")
+
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        (datetime(2026, 12, 28, 15, 0, tzinfo=MSK), "15:00"),
+        (datetime(2026, 12, 29, 10, 0, tzinfo=MSK), "tomorrow 10:00"),
+        (datetime(2026, 12, 31, 10, 0, tzinfo=MSK), "Thu 10:00"),
+        # Five days on too, but a weekday would hide that this is next year.
+        (datetime(2027, 1, 2, 10, 0, tzinfo=MSK), "02.01.2027 10:00"),
+        (datetime(2027, 11, 20, 10, 0, tzinfo=MSK), "20.11.2027 10:00"),
+    ],
+)
+def test_format_when_shows_the_year_only_when_not_the_current_one(
+    moment: datetime, shown: str
+) -> None:
+    now = datetime(2026, 12, 28, 12, 0, tzinfo=MSK)  # a Monday
+    with _speak("en"):
+        assert format_when(moment, now, MSK) == shown
+
+
+def test_slot_labels_show_the_year_only_when_not_the_current_one() -> None:
+    now = datetime(2026, 12, 31, 18, 30, tzinfo=MSK)
+    assert slot_label(Slot(datetime(2026, 12, 31, 18, 0, tzinfo=MSK), 2), now, MSK) == "18:00 · 2"
+    late = Slot(datetime(2027, 1, 4, 9, 0, tzinfo=MSK), 0)
+    assert slot_label(late, now, MSK) == "04.01.2027 09:00 · 0"

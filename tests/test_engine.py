@@ -12,7 +12,7 @@ from config.playbook import Playbook
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
-from crm.engine import Press, Status, apply_outcome
+from crm.engine import Press, Status, apply_outcome, place_for_task
 from storage.models import (
     Contact,
     Deal,
@@ -97,6 +97,17 @@ async def test_reaching_the_client_resets_the_ladder(crm: Crm) -> None:
     assert deal.no_answer_count == 0 and deal.stage == "in_progress"
     out = await _press(crm, deal, "busy", rep)
     assert out.attempt == 1  # type: ignore[attr-defined]
+
+
+async def test_the_press_places_the_time_as_the_rep_was_told(crm: Crm) -> None:
+    rep = await _rep()
+    deal = await _deal(crm, rep)
+    task = await _open_task(deal)
+    saturday_3pm = T0 + timedelta(days=3, hours=5)  # T0 is Wednesday 10:00 Moscow
+    placed = await place_for_task(crm, task.id, saturday_3pm)
+    assert placed.reason == "off_hours" and placed.at == saturday_3pm + timedelta(days=2)
+    out = await _press(crm, deal, "call_back", rep, when=saturday_3pm)
+    assert out.next_due == placed.at  # type: ignore[attr-defined]
 
 
 async def test_invoice_sent_asks_for_the_time_then_moves_the_stage(crm: Crm) -> None:

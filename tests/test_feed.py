@@ -129,6 +129,19 @@ async def test_load_by_hour_and_slots_show_the_reps_load(crm: Crm) -> None:
     assert after_six.start.astimezone(MSK).hour == 9
 
 
+async def test_slots_of_a_task_keep_to_its_clients_call_window(crm: Crm) -> None:
+    rep = await _rep()
+    added = await quick_add(
+        crm, ContactDraft("B", ("+74232123456",)), owner_id=rep.id, team="main"
+    )  # Vladivostok, 7 hours ahead of Moscow: his 21:00 is 14:00 Moscow
+    task = await Task.get(deal_id=added.deal.id, status=TaskStatus.OPEN)  # type: ignore[union-attr]
+    offered = await slots(crm, rep, count=5, task_id=task.id)
+    starts = [s.start.astimezone(MSK) for s in offered]
+    assert [(t.day, t.hour) for t in starts] == [(25, 11), (25, 12), (25, 13), (26, 9), (26, 10)]
+    # Without the task (no client) the department's hours alone.
+    assert (await slots(crm, rep, count=4))[3].start.astimezone(MSK).hour == 14
+
+
 BUTTONS = [
     "busy",
     "unavailable",

@@ -7,10 +7,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbook
 from crm.phones import normalize_phone, zone_for_phone
-from crm.schedule import snap
+from crm.schedule import place, snap
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -130,6 +132,49 @@ def test_snap(moment: datetime, client_zone: str | None, expected: datetime) -> 
     zone = ZoneInfo(client_zone) if client_zone else None
     got = snap(moment.astimezone(UTC), PB.working_hours, PB.client_window, zone)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("moment", "client_zone", "expected", "reason"),
+    [
+        (_msk(2026, 11, 25, 12, 0), None, _msk(2026, 11, 25, 12, 0), None),  # allowed: stays
+        # Friday evening's "tomorrow 15:00": Saturday → the same hour on Monday, not 09:00.
+        (_msk(2026, 11, 28, 15, 0), None, _msk(2026, 11, 30, 15, 0), "off_hours"),
+        (_msk(2026, 12, 31, 15, 0), None, _msk(2027, 1, 1, 15, 0), "holiday"),
+        # An hour never allowed (after 19:00): the earliest allowed instant after it.
+        (_msk(2026, 11, 25, 22, 0), None, _msk(2026, 11, 26, 9, 0), "off_hours"),
+        (_msk(2026, 11, 27, 20, 0), None, _msk(2026, 11, 30, 9, 0), "off_hours"),
+        (_msk(2026, 11, 25, 7, 30), None, _msk(2026, 11, 25, 9, 0), "off_hours"),
+        # 15:00 Moscow is 22:00 in Vladivostok every day: the earliest allowed time instead.
+        (_msk(2026, 11, 25, 15, 0), "Asia/Vladivostok", _msk(2026, 11, 26, 9, 0), "client_night"),
+        # Saturday 17:00 Moscow is 00:00 in Vladivostok too: working hours are named first, and
+        # Monday 17:00 is his night as well, so Monday's earliest allowed hour.
+        (_msk(2026, 11, 28, 17, 0), "Asia/Vladivostok", _msk(2026, 11, 30, 9, 0), "off_hours"),
+        (_msk(2026, 11, 25, 9, 30), "Europe/Kaliningrad", _msk(2026, 11, 25, 10, 0),
+         "client_night"),
+    ],
+)
+def test_place(
+    moment: datetime, client_zone: str | None, expected: datetime, reason: str | None
+) -> None:
+    zone = ZoneInfo(client_zone) if client_zone else None
+    got = place(moment.astimezone(UTC), PB.working_hours, PB.client_window, zone)
+    assert (got.at, got.reason) == (expected, reason)
+
+
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    # New York's window meets Moscow's working hours for two hours (17:00-19:00 Moscow).
+    st.sampled_from([None, "Asia/Vladivostok", "Europe/Kaliningrad", "America/New_York"]),
+)
+def test_a_placed_time_is_allowed_and_never_earlier(moment: datetime, client: str | None) -> None:
+    zone = ZoneInfo(client) if client else None
+    asked = moment.replace(tzinfo=UTC)
+    placed = place(asked, PB.working_hours, PB.client_window, zone)
+    assert placed.at >= asked
+    assert (placed.at == asked) == (placed.reason is None)
+    again = place(placed.at, PB.working_hours, PB.client_window, zone)
+    assert again == (placed.at, None, zone)
 
 
 # --- phones --------------------------------------------------------------------------------
