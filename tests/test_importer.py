@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.i18n import create_i18n, speaking
+from bot.report_csv import CsvNames
 from config.playbook import load_playbook
 from crm.context import Crm
+from crm.csvread import UnreadableFile
+from crm.csvwrite import FORMATS
 from crm.deals import ContactDraft, find_or_create_contact
-from crm.importer import (
-    BadRow,
-    Duplicates,
-    UnreadableFile,
-    export_csv,
-    import_csv,
-    parse_csv,
-)
+from crm.exporter import export_csv
+from crm.importer import Duplicates, import_csv
+from crm.importrows import BadField, BadRow, parse_csv
 from storage.models import (
     Contact,
     ContactPhone,
@@ -35,6 +34,16 @@ from storage.models import (
 )
 
 DATA = Path(__file__).parent / "data"
+I18N = create_i18n()
+
+
+async def _export(crm: Crm, what: str, lang: str = "ru", **kw: object) -> str:
+    with speaking(I18N, lang):
+        return "".join([
+            part async for part in export_csv(
+                crm, what, CsvNames(crm.playbook, lang), FORMATS[lang], **kw  # type: ignore[arg-type]
+            )
+        ])
 
 
 async def _contact_by_phone(e164: str) -> Contact:
@@ -59,6 +68,7 @@ async def test_russian_excel_file_bom_semicolons_8_prefix_duplicates_and_bad_row
     assert (anna.name, anna.email, anna.company) == ("Анна Петрова", "anna@example.ru",
                                                      "ООО Ромашка")
     assert anna.tags == ["vip", "опт"] and anna.custom == {"city": "Новосибирск"}
+    assert anna.tz == "Asia/Novosibirsk"  # from the city: a mobile number tells no zone
     # Indexed for /find as they are written.
     assert sorted(await ContactTag.filter(contact_id=anna.id).values_list("tag", flat=True)) == [
         "vip",
@@ -144,11 +154,11 @@ def test_a_file_without_phone_or_email_columns_is_refused() -> None:
 async def test_export_round_trips_through_import(crm: Crm, tmp_path: Path) -> None:
     await import_csv(crm, DATA / "ru_excel_bom_semicolon.csv")
     for what, rows in (("contacts", 4), ("deals", 3)):
-        text = "".join([part async for part in export_csv(what, page=2)])
+        text = await _export(crm, what, page=2)
         assert text.startswith("\ufeff")
         table = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
         assert len(table) == rows + 1
-    deals = "".join([part async for part in export_csv("deals")])
+    deals = await _export(crm, "deals")
     assert "12500,50" in deals and "Поставка бумаги" in deals
     path = tmp_path / "deals.csv"
     path.write_text(deals, encoding="utf-8")
