@@ -81,7 +81,9 @@ def _rows(report: Report, names: CsvNames) -> list[Sequence[Cell]]:
                        ", ".join(f"{names.button(b)}: {n}" for b, n in r.outcomes))
                       for r in data)]
         case Kind.DYNAMICS:
-            return [(_("Period"), _("New deals"), _("Won deals"), _("Lost deals")),
+            # Weeks and months are cut in the department's zone: the header says which.
+            zone = names.playbook.working_hours.timezone
+            return [(_("Period") + f" ({zone})", _("New deals"), _("Won deals"), _("Lost deals")),
                     *((r.bucket, r.new, r.won, r.lost) for r in data)]
         case Kind.SEASONALITY:
             return [(_("Month"), _("New deals"), _("Won deals"), _("Lost deals")),
