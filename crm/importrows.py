@@ -156,7 +156,8 @@ def _row(
 
     raw_phones = [p for cell in values.get("phone", []) for p in _SPLIT_PHONES.split(cell)]
     raw_phones = [p.strip() for p in raw_phones if p.strip()]
-    phones = tuple(dict.fromkeys(p for p in map(normalize_phone, raw_phones) if p))
+    normalized = [(raw, normalize_phone(raw)) for raw in raw_phones]
+    phones = tuple(dict.fromkeys(e164 for _raw, e164 in normalized if e164))
     email = normalize_email(one("email")) if "email" in values else None
     if not phones and not email:
         if raw_phones:
@@ -164,7 +165,7 @@ def _row(
         if "email" in values:
             return BadRow(line, f"invalid email {one('email')!r}")
         return BadRow(line, "no phone and no email")
-    problems = [f"invalid phone {p!r}" for p in raw_phones if not normalize_phone(p)]
+    problems = [f"invalid phone {raw!r}" for raw, e164 in normalized if not e164]
     if "email" in values and not email:
         problems.append(f"invalid email {one('email')!r}")
     name = one("name")
