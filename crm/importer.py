@@ -62,7 +62,6 @@ class UnknownAssignee(ValueError):
 async def assignee(owner: str | None, team: str | None) -> tuple[Employee | None, str]:
     """Who takes the imported deals: an active employee (id, @username or name) in their team,
     or a team's queue (a team some active employee is in); nobody given, the main queue."""
-    employee = None
     if owner:
         ref = owner.strip()
         query = Employee.filter(active=True)

@@ -1,5 +1,4 @@
-"""An import file read into rows: the parsing half of crm.importer, plain functions run in a
-worker thread.
+"""An import file read into rows (plain functions, run in a worker thread by crm.importer).
 
 Columns are found by header aliases, Russian or English; phones in any local form, several in one
 cell; a row that cannot be used becomes a BadRow with its line number and reason, a value left
