@@ -1,4 +1,4 @@
-"""Reports as Telegram sends them: a PNG chart, a short HTML caption and a CSV.
+"""Reports as Telegram sends them: a PNG chart and a short HTML caption (the CSV: report_csv).
 
 The figures come from crm.reports (SQL aggregates). Charts are drawn with matplotlib's object
 API on the Agg canvas (no pyplot global state) in one worker thread, so the event loop never
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import csv
 import html
 import io
 from collections.abc import Callable, Sequence
@@ -399,58 +398,3 @@ _SUMMARIES: dict[Kind, Callable[[Any, Names], list[str]]] = {
     Kind.FORECAST: _sum_forecast,
     Kind.DIALING: _sum_dialing,
 }
-
-
-# --- CSV ---------------------------------------------------------------------------------
-
-def _roubles(kopecks: int) -> str:
-    return f"{kopecks / 100:.2f}"
-
-
-def to_csv(report: Report) -> bytes:
-    """Keys, not labels, so a spreadsheet can join on them; money in roubles with kopecks."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in _csv_rows(report):
-        writer.writerow(row)
-    return out.getvalue().encode("utf-8")
-
-
-def _csv_rows(report: Report) -> list[Sequence[object]]:
-    data = report.data
-    match report.kind:
-        case Kind.FUNNEL:
-            return [("stage", "entered", "amount_rub", "conversion"),
-                    *((r.stage, r.entered, _roubles(r.amount),
-                       "" if r.conversion is None else f"{r.conversion:.4f}") for r in data)]
-        case Kind.LOST:
-            return [("reason", "deals", "share", "amount_rub"),
-                    *((r.reason, r.deals, f"{r.share:.4f}", _roubles(r.amount)) for r in data)]
-        case Kind.SOURCES:
-            return [("source", "deals", "won", "won_amount_rub", "win_rate"),
-                    *((r.source, r.deals, r.won, _roubles(r.won_amount), f"{r.win_rate:.4f}")
-                      for r in data)]
-        case Kind.REPS:
-            return [("employee_id", "name", "calls", "answered", "reach_rate", "won",
-                     "won_amount_rub", "mean_days_to_close", "overdue", "outcomes"),
-                    *((r.employee_id, r.name, r.calls, r.answered,
-                       "" if r.reach_rate is None else f"{r.reach_rate:.4f}", r.won,
-                       _roubles(r.won_amount),
-                       "" if r.mean_days_to_close is None else f"{r.mean_days_to_close:.3f}",
-                       r.overdue, " ".join(f"{b}={n}" for b, n in r.outcomes)) for r in data)]
-        case Kind.DYNAMICS:
-            return [("bucket", "new", "won", "lost"),
-                    *((r.bucket, r.new, r.won, r.lost) for r in data)]
-        case Kind.SEASONALITY:
-            return [("month", "new", "won", "lost"),
-                    *((r.month, r.new, r.won, r.lost) for r in data)]
-        case Kind.FORECAST:
-            return [("stage", "open_deals", "open_amount_rub", "win_rate", "weighted_amount_rub"),
-                    *((r.stage, r.open_deals, _roubles(r.open_amount), f"{r.win_rate:.4f}",
-                       _roubles(r.weighted_amount)) for r in data)]
-        case Kind.DIALING:
-            return [("section", "key", "count", "reached"),
-                    *(("reached_at_attempt", n + 1, count, "") for n, count in data.reached_after),
-                    *(("local_hour", r.hour, r.attempts, r.reached) for r in data.by_hour),
-                    ("ladder_ran_out", "", data.gave_up, "")]
-    raise ValueError(report.kind)

@@ -1,4 +1,5 @@
-"""`nextstep import FILE.csv [--duplicates merge|skip]` and `nextstep export [deals|contacts]`."""
+"""`nextstep import FILE.csv [--duplicates merge|skip] [--owner O] [--team T]` and
+`nextstep export [deals|contacts] [--locale ru|en]`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.i18n import create_i18n, speaking
+from bot.report_csv import CsvNames
 from cli.common import crm_session
 from config.settings import Settings
-from crm.importer import Duplicates, Progress, UnreadableFile, export_csv, import_csv
+from crm.context import Crm
+from crm.csvread import UnreadableFile
+from crm.csvwrite import csv_format
+from crm.exporter import export_csv
+from crm.importer import Duplicates, Progress, UnknownAssignee, assignee, import_csv
 
 BAR_WIDTH = 30
 
@@ -36,8 +43,13 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"nextstep: no such file {path}", file=sys.stderr)
                 return 2
             try:
+                owner, team = await assignee(args.owner, args.team)
+            except UnknownAssignee as exc:
+                print(f"nextstep: {exc}", file=sys.stderr)
+                return 2
+            try:
                 report = await import_csv(
-                    crm, path, duplicates=Duplicates(args.duplicates),
+                    crm, path, duplicates=Duplicates(args.duplicates), owner=owner, team=team,
                     progress=progress_bar(sys.stderr),
                 )
             except UnreadableFile as exc:
@@ -51,19 +63,24 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
                 print("ignored columns: " + ", ".join(report.ignored_columns))
             for bad in report.bad:
                 print(f"  line {bad.line}: {bad.reason}")
+            for field in report.bad_fields:
+                print(f"  line {field.line}: {field.reason}, the row went in without it")
             return 0
-        return await _export(args.what, args.output)
+        lang = args.locale or settings.locale
+        with speaking(create_i18n(lang), lang):
+            return await _export(crm, args.what, args.output, lang)
 
 
-async def _export(what: str, output: str) -> int:
+async def _export(crm: Crm, what: str, output: str, lang: str) -> int:
+    labels, fmt = CsvNames(crm.playbook, lang), csv_format(lang)
     if output == "-":
-        async for part in export_csv(what):
+        async for part in export_csv(crm, what, labels, fmt, bom=False):
             sys.stdout.write(part)
         sys.stdout.flush()
         return 0
     out = await asyncio.to_thread(open, output, "w", encoding="utf-8", newline="")
     try:
-        async for part in export_csv(what):
+        async for part in export_csv(crm, what, labels, fmt):
             await asyncio.to_thread(out.write, part)
     finally:
         await asyncio.to_thread(out.close)

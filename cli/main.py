@@ -9,7 +9,7 @@ import logging
 import sys
 
 from config.playbook import PlaybookError
-from config.settings import SettingsError, load_settings
+from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
 
 # subcommand -> module in cli/ with `async def main(args, settings) -> int`
 COMMANDS = {
@@ -39,15 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import contacts (and deals) from CSV")
     imp.add_argument("file")
     imp.add_argument("--duplicates", choices=["merge", "skip"], default="merge")
+    imp.add_argument("--owner", help="employee (id, name or @username) who gets the deals")
+    imp.add_argument("--team", help="team whose queue gets the deals (default: main)")
     exp = sub.add_parser("export", help="export deals or contacts as CSV")
     exp.add_argument("what", choices=["deals", "contacts"], nargs="?", default="deals")
     exp.add_argument("-o", "--output", default="-")
+    exp.add_argument("--locale", choices=SUPPORTED_LANGS,
+                     help="words and CSV format: ru is `;` and a decimal comma (default: settings)")
     rep = sub.add_parser("report", help="analytics report")
     rep.add_argument("kind", nargs="?", default="funnel")
     rep.add_argument("--days", type=int, default=30)
     rep.add_argument("--team")
     rep.add_argument("--csv", action="store_true")
     rep.add_argument("--png", help="write the chart to this file")
+    rep.add_argument("--locale", choices=SUPPORTED_LANGS,
+                     help="words and CSV format: ru is `;` and a decimal comma (default: settings)")
     calls = sub.add_parser("calls", help="recent calls")
     calls.add_argument("--last", type=int, default=20)
     calls.add_argument("--json", action="store_true")

@@ -17,8 +17,10 @@ from bot import charts
 from bot.callbacks import Kind
 from bot.charts import Names
 from bot.i18n import create_i18n, speaking
+from bot.report_csv import CsvNames, to_csv
 from cli.common import crm_session
 from config.settings import Settings
+from crm.csvwrite import csv_format
 from crm.reports import Period
 
 _TAGS = re.compile(r"</?b>")
@@ -37,13 +39,15 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         now = crm.now()
         period = Period(now - timedelta(days=args.days), now, args.team)
         report = await charts.load(crm, kind, period)
-        names = Names(crm.playbook, settings.locale)
-        with speaking(create_i18n(settings.locale), settings.locale):
+        lang = args.locale or settings.locale
+        names = Names(crm.playbook, lang)
+        with speaking(create_i18n(lang), lang):
             if args.png:
                 png = await charts.render_png(report, names)
                 await asyncio.to_thread(Path(args.png).write_bytes, png)
             if args.csv:
-                sys.stdout.write(charts.to_csv(report).decode("utf-8"))
+                csv_names = CsvNames(crm.playbook, lang)
+                sys.stdout.write(to_csv(report, csv_names, csv_format(lang), bom=False))
             else:
                 print(html.unescape(_TAGS.sub("", charts.summary(report, names))))
     return 0

@@ -1,34 +1,24 @@
-"""CSV import of contacts (with optional deal fields) and CSV export of contacts and deals.
+"""CSV import of contacts, with optional deal fields: parsed rows (crm.importrows) into the store.
 
-Import reads files as people really have them: UTF-8 with or without a BOM (or Windows-1251),
-`,` `;` or tab separated (the header line decides), Russian or English column names, phones in
-any local form and several in one cell. A row that cannot be used is reported with its line
-number and reason, and every other row still goes in. Rows are written in chunks, each chunk in
-one transaction with bulk inserts, against sets of the phones and emails already stored.
-
-Export writes `;`-separated UTF-8 with a BOM: what Excel in a Russian locale opens in columns
-(its list separator is `;` because `,` is the decimal mark); amounts use a decimal comma.
+Every usable row goes in; the rows left out and the values left out are in the report. Rows are
+written in chunks, each chunk in one transaction with bulk inserts, against sets of the phones
+and emails already stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import enum
-import io
-import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from config.playbook import Playbook
 from crm.context import Crm
-from crm.deals import normalize_email
 from crm.engine import TERMINAL_STATUS
-from crm.phones import normalize_phone, zone_for_phone
+from crm.importrows import BadField, BadRow, DealDraft, ImportRow, ParsedFile, parse_csv
+from crm.phones import zone_for_phone
 from crm.tags import index_contact_tags, set_contact_tags
 from storage.models import (
     Contact,
@@ -44,66 +34,11 @@ from storage.queries import reserve_ids
 
 CHUNK = 2000
 SOURCE = "import"
-EXPORT_DELIMITER = ";"
-# A quoted field may span lines (an address typed with Enter); a quote still open after this
-# many lines is a broken quote, and only its first line is lost.
-MAX_RECORD_LINES = 5
-
-# Header aliases, compared after _header_key(): lower case, ё→е, punctuation to spaces.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "name": ("name", "full name", "client", "contact", "имя", "фио", "клиент", "контакт"),
-    "phone": ("phone", "phones", "mobile", "tel", "телефон", "телефоны", "тел", "мобильный",
-              "номер телефона"),
-    "email": ("email", "e mail", "mail", "почта", "эл почта", "электронная почта"),
-    "company": ("company", "organization", "компания", "организация"),
-    "city": ("city", "region", "город", "регион"),
-    "tags": ("tags", "tag", "теги", "тег", "метки"),
-    "source": ("source", "channel", "источник", "канал"),
-    "amount": ("amount", "sum", "budget", "сумма", "бюджет"),
-    "stage": ("stage", "этап", "стадия"),
-    "title": ("title", "deal", "deal title", "сделка", "название", "название сделки"),
-}
-_ALIASES = {alias: column for column, names in COLUMNS.items() for alias in names}
-_SPLIT_PHONES = re.compile(r"[,;/\n]|\s{2,}")
-_SPLIT_TAGS = re.compile(r"[,;|]")
 
 
 class Duplicates(enum.StrEnum):
     MERGE = "merge"  # fill the existing contact's empty fields, add phones and tags
     SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class DealDraft:
-    title: str
-    amount: int
-    stage: str
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    line: int
-    name: str
-    phones: tuple[str, ...]
-    email: str | None
-    company: str
-    city: str
-    tags: tuple[str, ...]
-    source: str
-    deal: DealDraft | None
-
-
-@dataclass
-class ParsedFile:
-    rows: list[ImportRow]
-    bad: list[BadRow]
-    ignored_columns: list[str]
 
 
 @dataclass
@@ -114,141 +49,41 @@ class ImportReport:
     deals: int = 0
     bad: list[BadRow] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    bad_fields: list[BadField] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], None]  # (rows done, rows total)
 
 
-class UnreadableFile(ValueError):
-    """The file as a whole is unusable (no header we understand, empty, not text)."""
+class UnknownAssignee(ValueError):
+    """The owner or team asked to take the imported deals is not there."""
 
 
-# ---- parsing: plain functions, run in a worker thread ------------------------------------
-
-
-def _header_key(raw: str) -> str:
-    text = raw.strip().strip('"').lower().replace("ё", "е")
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
-
-
-def decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1251")  # Excel's "CSV" in a Russian Windows
-
-
-def sniff_delimiter(header: str) -> str:
-    """The separator the header line uses most, outside quotes."""
-    outside = re.sub(r'"[^"]*"', "", header)
-    return max((";", ",", "\t"), key=outside.count)
-
-
-def _records(lines: list[str]) -> Iterator[tuple[int, str | None]]:
-    """(first line number, the record's text) per logical record; None for a broken quote."""
-    index = 0
-    while index < len(lines):
-        start = index
-        text = lines[index]
-        index += 1
-        while text.count('"') % 2 and index < len(lines) and index - start < MAX_RECORD_LINES:
-            text += "\n" + lines[index]
-            index += 1
-        if text.count('"') % 2:
-            index = start + 1
-            yield start + 1, None
+async def assignee(owner: str | None, team: str | None) -> tuple[Employee | None, str]:
+    """Who takes the imported deals: an active employee (id, @username or name) in their team,
+    or a team's queue (a team some active employee is in); nobody given, the main queue."""
+    if owner:
+        ref = owner.strip()
+        query = Employee.filter(active=True)
+        if ref.isdigit():
+            query = query.filter(id=int(ref))
+        elif ref.startswith("@"):
+            query = query.filter(username__iexact=ref[1:])
         else:
-            yield start + 1, text
-
-
-def _amount(raw: str) -> int | None:
-    text = re.sub(r"[\s\u00a0₽$€]|руб\.?|rub", "", raw.lower())
-    if "," in text and "." in text:  # "1,500.00" or "1.500,00": the last one is the decimal mark
-        text = text.replace("," if text.rfind(",") < text.rfind(".") else ".", "")
-    text = text.replace(",", ".")
-    if not text:
-        return 0
-    try:
-        return int((Decimal(text) * 100).to_integral_value())
-    except InvalidOperation:
-        return None
-
-
-def _stage_names(playbook: Playbook) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for stage in playbook.stages:
-        for name in (stage.key, stage.name.ru, stage.name.en):
-            names[_header_key(name)] = stage.key
-    return names
-
-
-def parse_csv(data: bytes, playbook: Playbook) -> ParsedFile:
-    lines = decode(data).splitlines()
-    header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if header_at is None:
-        raise UnreadableFile("the file is empty")
-    delimiter = sniff_delimiter(lines[header_at])
-    header = next(csv.reader([lines[header_at]], delimiter=delimiter))
-    columns = [_ALIASES.get(_header_key(h)) for h in header]
-    if "phone" not in columns and "email" not in columns:
-        raise UnreadableFile("no phone or email column in the header: " + ", ".join(header))
-    ignored = [h for h, c in zip(header, columns, strict=True) if c is None and h.strip()]
-    stages = _stage_names(playbook)
-    parsed = ParsedFile([], [], ignored)
-    body = lines[header_at + 1 :]
-    for number, text in _records(body):
-        line = header_at + 1 + number
-        if text is None:
-            parsed.bad.append(BadRow(line, "broken quotes"))
-            continue
-        if not text.strip(delimiter + " \t"):
-            continue
-        try:
-            cells = next(csv.reader([text], delimiter=delimiter, strict=True))
-        except csv.Error as exc:
-            parsed.bad.append(BadRow(line, f"unparseable: {exc}"))
-            continue
-        row = _row(line, columns, cells, stages)
-        (parsed.bad if isinstance(row, BadRow) else parsed.rows).append(row)  # type: ignore[arg-type]
-    return parsed
-
-
-def _row(
-    line: int, columns: list[str | None], cells: list[str], stages: dict[str, str]
-) -> ImportRow | BadRow:
-    values: dict[str, list[str]] = {}
-    for column, cell in zip(columns, cells, strict=False):
-        if column and cell.strip():
-            values.setdefault(column, []).append(cell.strip())
-
-    def one(column: str) -> str:
-        return " ".join(values.get(column, []))
-
-    raw_phones = [p for cell in values.get("phone", []) for p in _SPLIT_PHONES.split(cell)]
-    raw_phones = [p.strip() for p in raw_phones if p.strip()]
-    phones = tuple(dict.fromkeys(p for p in map(normalize_phone, raw_phones) if p))
-    email = normalize_email(one("email")) if "email" in values else None
-    if not phones and not email:
-        if raw_phones:
-            return BadRow(line, f"invalid phone {raw_phones[0]!r}")
-        if "email" in values:
-            return BadRow(line, f"invalid email {one('email')!r}")
-        return BadRow(line, "no phone and no email")
-    deal = None
-    if any(values.get(c) for c in ("title", "amount", "stage")):
-        amount = _amount(one("amount"))
-        if amount is None:
-            return BadRow(line, f"invalid amount {one('amount')!r}")
-        stage = stages.get(_header_key(one("stage"))) if one("stage") else None
-        if one("stage") and stage is None:
-            return BadRow(line, f"unknown stage {one('stage')!r}")
-        deal = DealDraft(one("title"), amount, stage or "")
-    tags = tuple(
-        dict.fromkeys(t.strip() for cell in values.get("tags", []) for t in
-                      _SPLIT_TAGS.split(cell) if t.strip())
-    )
-    return ImportRow(line, one("name"), phones, email, one("company"), one("city"), tags,
-                     one("source"), deal)
+            query = query.filter(name__iexact=ref)
+        found = await query.limit(2)
+        if len(found) != 1:
+            raise UnknownAssignee(
+                f"--owner {owner!r}: " + ("several employees match, give the id" if found
+                                          else "no such active employee")
+            )
+        employee = found[0]
+        if team and team != employee.team:
+            raise UnknownAssignee(f"--owner {owner!r} is in team {employee.team!r}, not {team!r}")
+        return employee, employee.team
+    if team and not await Employee.filter(active=True, team=team).exists():
+        raise UnknownAssignee(f"--team {team!r}: no active employee is in it")
+    return None, team or "main"
 
 
 # ---- writing: chunked bulk inserts ----------------------------------------------------------
@@ -286,7 +121,8 @@ async def import_rows(
     crm: Crm, parsed: ParsedFile, *, duplicates: Duplicates = Duplicates.MERGE,
     owner: Employee | None = None, team: str = "main", progress: Progress | None = None,
 ) -> ImportReport:
-    report = ImportReport(bad=list(parsed.bad), ignored_columns=parsed.ignored_columns)
+    report = ImportReport(bad=list(parsed.bad), ignored_columns=parsed.ignored_columns,
+                          bad_fields=list(parsed.bad_fields))
     # Who is already known, by phone and by email: a stored contact id or a pending contact.
     by_phone: dict[str, _Pending | int] = dict(
         await ContactPhone.all().values_list("e164", "contact_id")  # type: ignore[arg-type]
@@ -349,7 +185,9 @@ async def _write(
         for pending, contact_id in zip(chunk.new, ids, strict=True):
             pending.id = contact_id
             row = pending.row
-            zone = next((z for z in map(zone_for_phone, pending.phones) if z), None)
+            # The city a person typed beats the phone: a Moscow number is often a virtual one
+            # of a client elsewhere.
+            zone = row.zone or next((z for z in map(zone_for_phone, pending.phones) if z), None)
             contacts.append(Contact(
                 id=contact_id, name=row.name, company=row.company, email=row.email, tz=zone,
                 source=row.source or SOURCE, tags=pending.tags,
@@ -377,6 +215,9 @@ async def _fill_stored(contact_id: int, row: ImportRow) -> None:
     if contact.email is None and row.email:
         contact.email = row.email
         changed.append("email")
+    if contact.tz is None and row.zone:
+        contact.tz = row.zone
+        changed.append("tz")
     if changed:
         await contact.save(update_fields=changed)
     tags = contact.tags + [t for t in row.tags if t not in contact.tags]
@@ -425,76 +266,3 @@ async def _write_deals(
     await Task.bulk_create(tasks)
     await TimelineEvent.bulk_create(events)
     return len(deals)
-
-
-# ---- export ---------------------------------------------------------------------------------
-
-CONTACT_HEADER = ["id", "name", "phone", "email", "company", "city", "tags", "source",
-                  "owner", "created"]
-DEAL_HEADER = ["id", "title", "name", "phone", "email", "company", "amount", "stage", "status",
-               "lost reason", "source", "tags", "owner", "created", "closed"]
-
-
-def _money(minor: int) -> str:
-    return f"{minor // 100}" if minor % 100 == 0 else f"{minor / 100:.2f}".replace(".", ",")
-
-
-class _Lines:
-    """csv.writer target that hands back what was written since the last take()."""
-
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, delimiter=EXPORT_DELIMITER, lineterminator="\r\n")
-
-    def take(self) -> str:
-        text = self.buffer.getvalue()
-        self.buffer.seek(0)
-        self.buffer.truncate()
-        return text
-
-
-async def export_csv(what: str, page: int = 1000) -> AsyncIterator[str]:
-    """Contacts or deals as CSV text, page by page (the BOM first), so memory stays flat."""
-    out = _Lines()
-    out.writer.writerow(CONTACT_HEADER if what == "contacts" else DEAL_HEADER)
-    yield "\ufeff" + out.take()
-    names = dict(await Employee.all().values_list("id", "name"))  # type: ignore[arg-type]
-    last = 0
-    while True:
-        if what == "contacts":
-            batch = await Contact.filter(id__gt=last).order_by("id").limit(page)
-            contact_ids = [c.id for c in batch]
-        else:
-            deals = await Deal.filter(id__gt=last).order_by("id").limit(page).select_related(
-                "contact"
-            )
-            contact_ids = [d.contact.id for d in deals]
-        phones: dict[int, list[str]] = {}
-        for contact_id, e164 in await ContactPhone.filter(
-            contact_id__in=contact_ids
-        ).order_by("id").values_list("contact_id", "e164"):
-            phones.setdefault(int(contact_id), []).append(str(e164))  # type: ignore[call-overload]
-        if what == "contacts":
-            for c in batch:
-                out.writer.writerow([
-                    c.id, c.name, ", ".join(phones.get(c.id, [])), c.email or "", c.company,
-                    c.custom.get("city", ""), ", ".join(c.tags), c.source,
-                    names.get(c.owner_id, ""), f"{c.created_at:%Y-%m-%d %H:%M}",  # type: ignore[attr-defined]
-                ])
-            last = batch[-1].id if batch else last
-            done = len(batch) < page
-        else:
-            for d in deals:
-                c = d.contact
-                out.writer.writerow([
-                    d.id, d.title, c.name, ", ".join(phones.get(c.id, [])), c.email or "",
-                    c.company, _money(d.amount), d.stage, d.status, d.lost_reason or "",
-                    d.source, ", ".join(d.tags), names.get(d.owner_id, ""),  # type: ignore[attr-defined]
-                    f"{d.created_at:%Y-%m-%d %H:%M}",
-                    f"{d.closed_at:%Y-%m-%d %H:%M}" if d.closed_at else "",
-                ])
-            last = deals[-1].id if deals else last
-            done = len(deals) < page
-        yield out.take()
-        if done:
-            return

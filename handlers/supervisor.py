@@ -22,10 +22,12 @@ from bot import charts
 from bot.callbacks import Kind, Reassign, ReassignTo, ReportCsv, ReportKind, ReportRun
 from bot.charts import Names
 from bot.i18n import speaking
+from bot.report_csv import CsvNames, to_csv
 from bot.scheduler import Clockwork
 from crm import automations
 from crm.automations import DigestFigures
 from crm.context import Crm
+from crm.csvwrite import csv_format
 from crm.feed import reassign
 from crm.notices import Notifier
 from crm.reports import Period, overdue_tasks
@@ -116,7 +118,7 @@ async def report_send(
 
 @router.callback_query(ReportCsv.filter(F.days.in_(PERIOD_DAYS)))
 async def report_csv(
-    callback: CallbackQuery, callback_data: ReportCsv, employee: Employee, crm: Crm,
+    callback: CallbackQuery, callback_data: ReportCsv, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
     if not _allowed(employee) or not isinstance(callback.message, Message):
@@ -125,7 +127,8 @@ async def report_csv(
     period = _period(crm, employee, callback_data.days)
     report = await charts.load(crm, callback_data.kind, period)
     name = f"{callback_data.kind}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    await callback.message.answer_document(BufferedInputFile(charts.to_csv(report), filename=name))
+    text = to_csv(report, CsvNames(crm.playbook, lang), csv_format(lang), bom=True)
+    await callback.message.answer_document(BufferedInputFile(text.encode(), filename=name))
 
 
 # --- /overdue and reassignment -----------------------------------------------------------

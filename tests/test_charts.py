@@ -22,11 +22,12 @@ from bot.charts import (
     kind_title,
     render_png,
     summary,
-    to_csv,
 )
 from bot.i18n import create_i18n, speaking
+from bot.report_csv import CsvNames, to_csv
 from config.playbook import load_playbook
 from crm import reports
+from crm.csvwrite import FORMATS
 from crm.reports import Period
 
 PERIOD = Period(datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC), "main")
@@ -135,13 +136,33 @@ def test_empty_caption_says_so() -> None:
         assert "Нет данных за период" in summary(Report(Kind.LOST, PERIOD, ()), NAMES)
 
 
-def test_csv_has_a_header_and_roubles() -> None:
-    text = to_csv(Report(Kind.LOST, PERIOD, FULL[Kind.LOST])).decode()
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows == [
-        ["reason", "deals", "share", "amount_rub"],
-        ["price", "3", "0.7500", "900.00"],
-        ["", "1", "0.2500", "0.00"],
+def test_report_csv_is_what_russian_excel_opens_with_names_not_keys() -> None:
+    with russian():
+        text = to_csv(Report(Kind.LOST, PERIOD, FULL[Kind.LOST]), CsvNames(load_playbook(), "ru"),
+                      FORMATS["ru"], bom=True)
+        dialing = to_csv(Report(Kind.DIALING, PERIOD, FULL[Kind.DIALING]),
+                         CsvNames(load_playbook(), "ru"), FORMATS["ru"], bom=False)
+    assert text.startswith("\ufeff")
+    assert list(csv.reader(io.StringIO(text[1:]), delimiter=";")) == [
+        ["Причина", "Сделок", "Доля", "Сумма, ₽"],
+        ["Дорого", "3", "0,7500", "900,00"],
+        ["без причины", "1", "0,2500", "0,00"],
     ]
-    dialing = to_csv(Report(Kind.DIALING, PERIOD, FULL[Kind.DIALING])).decode().splitlines()
-    assert dialing[1:3] == ["reached_at_attempt,1,10,", "reached_at_attempt,2,4,"]
+    assert dialing.splitlines()[1:3] == ["Дозвон с попытки;1;10;", "Дозвон с попытки;2;4;"]
+
+
+def test_report_csv_in_english_and_its_text_cells_neutralised() -> None:
+    rows = (reports.RepRow(1, '=HYPERLINK("http://evil","x")', 4, 2, 0.5, (("busy", 2),), 1,
+                           -150, None, 0),)
+    sources = (reports.SourceRow("+cmd", 1, 0, 0, 0.0),)
+    with speaking(I18N, "en"):
+        text = to_csv(Report(Kind.REPS, PERIOD, rows), CsvNames(load_playbook(), "en"),
+                      FORMATS["en"], bom=False)
+        other = to_csv(Report(Kind.SOURCES, PERIOD, sources), CsvNames(load_playbook(), "en"),
+                       FORMATS["en"], bom=False)
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][:3] == ["Employee ID", "Rep", "Calls"]
+    # Text is neutralised, numbers (a negative amount too) stay numbers; button names, not keys.
+    assert table[1] == ["1", '\'=HYPERLINK("http://evil","x")', "4", "2", "0.5000", "1", "-1.50",
+                        "", "0", "Busy: 2"]
+    assert list(csv.reader(io.StringIO(other)))[1][0] == "'+cmd"

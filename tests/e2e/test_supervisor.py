@@ -54,8 +54,9 @@ async def test_report_sends_a_chart_with_caption_and_a_csv(harness: Harness) -> 
     csv = await harness.press_text(boss.user, sent.last, "CSV")
     document = _upload(csv.calls, "senddocument", "document")
     assert document.filename == "funnel_20261026-20261125.csv"
+    # What Russian Excel opens in columns, in the supervisor's language.
     assert document.data.decode().splitlines()[:2] == [
-        "stage,entered,amount_rub,conversion", "new,2,0.00,",  # the deal and its repeat sale
+        "\ufeffЭтап;Вошло;Сумма, ₽;Конверсия", "Новый лид;2;0,00;",  # the deal and its repeat sale
     ]
 
 
