@@ -53,12 +53,14 @@ class ClientBots:
 @dataclass(frozen=True)
 class ReplyTarget:
     """Where a rep's reply goes: the client's Telegram chat through the bot he last wrote to,
-    and the deal it belongs to."""
+    and the deal it belongs to. For a contact from before bots were remembered, `fallback` is
+    the bot to try when bot_id finds no chat with him (he wrote to the other one)."""
 
     contact_id: int
     deal_id: int | None
     chat_id: int
     bot_id: int
+    fallback: int | None = None
 
 
 async def record_incoming(
@@ -131,11 +133,20 @@ async def reply_target(
         return ReplyRefusal.STOPPED
     if contact.blocked:
         return ReplyRefusal.BLOCKED
-    # Contacts from before bots were remembered wrote to the bot clients were asked to.
-    bot_id = contact.tg_bot_id or bots.advertised
-    if bot_id not in (bots.staff, bots.client):
+    if contact.tg_bot_id is None:
+        # From before bots were remembered: most likely he wrote to the bot clients are asked
+        # to, but he may have written to the staff bot before the client bot came.
+        fallback = bots.staff if bots.client else None
+        return ReplyTarget(contact.id, deal.id, contact.tg_user_id, bots.advertised, fallback)
+    if contact.tg_bot_id not in (bots.staff, bots.client):
         return ReplyRefusal.OTHER_BOT
-    return ReplyTarget(contact.id, deal.id, contact.tg_user_id, bot_id)
+    return ReplyTarget(contact.id, deal.id, contact.tg_user_id, contact.tg_bot_id)
+
+
+async def reached_through(target: ReplyTarget, bot_id: int) -> None:
+    """A reply reached the client through bot_id: remember it if it was not known."""
+    if target.fallback is not None:
+        await Contact.filter(id=target.contact_id, tg_bot_id=None).update(tg_bot_id=bot_id)
 
 
 async def stop(crm: Crm, tg_user_id: int) -> bool:

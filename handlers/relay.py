@@ -5,9 +5,12 @@ client last wrote to (crm.chat.reply_target decides) and lands on the deal's tim
 
 from __future__ import annotations
 
+import html
+import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -29,6 +32,7 @@ from crm.chat import (
     ClientBots,
     ReplyRefusal,
     ReplyTarget,
+    reached_through,
     record_outgoing,
     relayed_message,
     reply_target,
@@ -36,6 +40,7 @@ from crm.chat import (
 from crm.context import Crm
 from storage.models import Employee
 
+log = logging.getLogger(__name__)
 router = Router(name="relay")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
@@ -61,7 +66,8 @@ def refusal_text(refusal: ReplyRefusal) -> str:
         ReplyRefusal.BLOCKED: _("Not delivered: the client has blocked the bot."),
         ReplyRefusal.NOT_IN_TELEGRAM: _("This client has not written to the bot."),
         ReplyRefusal.OTHER_BOT: _(
-            "The client has not written to this bot: he wrote to a bot that is not running now."
+            "Not delivered: the client has not written to this bot. He can be answered once he "
+            "writes to us again."
         ),
     }[refusal]
 
@@ -140,13 +146,43 @@ async def _answer(
         message.document.file_id if message.document else None,
     )
     filename = message.document.file_name if message.document else None
-    through = next(sender for sender in senders if sender.bot.id == target.bot_id)
-    sent = await _deliver(target, content, bot, through, filename)
-    if sent is None:
-        await message.answer(refusal_text(ReplyRefusal.BLOCKED))
+    try:
+        sent = await _deliver_somewhere(target, content, bot, senders, filename)
+    except TelegramAPIError as exc:
+        log.warning("reply on deal %s not delivered: %s", deal_id, exc)
+        await message.answer(
+            _("Not delivered: Telegram answered “{error}”. Try again later.").format(
+                error=html.escape(exc.message)
+            )
+        )
+        return
+    if isinstance(sent, ReplyRefusal):
+        await message.answer(refusal_text(sent))
         return
     await record_outgoing(crm, target, employee, content, client_message_id=sent)
     await message.answer("✅ " + _("Sent to the client."))
+
+
+async def _deliver_somewhere(
+    target: ReplyTarget, content: ChatContent, bot: Bot, senders: tuple[Sender, Sender],
+    filename: str | None,
+) -> int | ReplyRefusal:
+    """Through the target's bot, else its fallback: the client's message id, or why not."""
+    by_bot = {sender.bot.id: sender for sender in senders}
+    for bot_id in (target.bot_id, target.fallback):
+        if bot_id is None:
+            continue
+        try:
+            sent = await _deliver(target, content, bot, by_bot[bot_id], filename)
+        except TelegramBadRequest as exc:
+            if "chat not found" not in exc.message:
+                raise
+            continue  # a bot cannot start a chat: this one never heard from him
+        if sent is None:
+            return ReplyRefusal.BLOCKED
+        await reached_through(target, bot_id)
+        return sent
+    return ReplyRefusal.OTHER_BOT
 
 
 async def _deliver(
