@@ -154,3 +154,8 @@ async def test_stop_holds_until_the_client_writes_again_on_his_deal_with_his_rep
         EventKind.CREATED, EventKind.MSG_IN, EventKind.STOPPED, EventKind.RESUMED,
         EventKind.MSG_IN, EventKind.MSG_OUT,
     ]
+    # The rep sees it on the deal's card.
+    found = await h.say(ivan.user, "/find Vera")
+    [button] = found.buttons
+    card = await h.press(ivan.user, button["callback_data"], found.last)
+    assert "Клиент написал снова: ответы снова включены" in card.text
