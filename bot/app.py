@@ -51,12 +51,13 @@ from bot.sender import Rates, ResponseTypeCache, RetryAfterMiddleware, Sender
 from bot.web import MetricsRegistry, Sample, add_webhook, bound_port, build_web_app, start_web
 from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
+from crm.chat import blocked
 from crm.clock import Clock, SystemClock
 from crm.context import Crm
 from crm.pipeline import load_pipeline, refresh_pipeline
 from handlers.common import set_client_menu, set_employee_menu
 from storage.db import store
-from storage.models import Contact, Employee
+from storage.models import Employee
 
 if TYPE_CHECKING:
     from telephony.listener import SipListener
@@ -64,8 +65,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Routers of the staff bot, in the order they see an update; the client router comes last as
-# the catch-all for everybody who is not an employee. Modules are imported at start so a
-# missing one fails loudly there.
+# the catch-all for everybody who is not an employee (a client bot gets a client router of its
+# own, make_router()). Modules are imported at start so a missing one fails loudly there.
 STAFF_ROUTERS = (
     "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor",
     "handlers.lookup", "handlers.rep",
@@ -117,9 +118,9 @@ def release_routers(dispatcher: Dispatcher) -> None:
 
 
 async def mark_unreachable(chat_id: int) -> None:
-    """A 403: the user blocked the bot. Employees are flagged, clients count as stopped."""
+    """A 403: the user blocked the bot. Employees are flagged, clients marked blocked."""
     await Employee.filter(tg_id=chat_id).update(reachable=False)
-    await Contact.filter(tg_user_id=chat_id).update(stopped=True)
+    await blocked(chat_id)
 
 
 def build_bot_side(settings: Settings, token: str, rates: Rates | None = None) -> BotSide:
@@ -198,11 +199,14 @@ class App:
         if settings.client_bot_token:
             self.client = self._bot_side(settings.client_bot_token)
         self.notifier = BotNotifier(self.bot, self.sender, self.crm, self.i18n)
-        # With a client bot, clients talk to it and the staff bot serves employees only.
-        staff_modules = STAFF_ROUTERS if self.client else (*STAFF_ROUTERS, *CLIENT_ROUTERS)
-        self.dispatcher = self._dispatcher(self.staff, load_routers(staff_modules))
+        # With a client bot, clients are asked to write to it; the staff bot still serves those
+        # who write to it (as they did before the client bot came).
+        self.dispatcher = self._dispatcher(
+            self.staff, load_routers((*STAFF_ROUTERS, *CLIENT_ROUTERS))
+        )
         if self.client is not None:
-            self._dispatcher(self.client, load_routers(CLIENT_ROUTERS))
+            client_routers = [importlib.import_module(m).make_router() for m in CLIENT_ROUTERS]
+            self._dispatcher(self.client, client_routers)
 
         clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
         clockwork.add_job(

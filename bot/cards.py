@@ -193,6 +193,10 @@ def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneI
         body = _("Note:")
     elif line.kind == EventKind.ASSIGN:
         body = _("Assigned")
+    elif line.kind == EventKind.STOPPED:
+        body = _("Client said /stop: nothing is sent to him")
+    elif line.kind == EventKind.RESUMED:
+        body = _("Client wrote again: replies are back on")
     else:
         body = _("Deal created")
     if line.text:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 
-from crm.chat import ChatContent, record_incoming
+from crm.chat import ChatContent, heard_from, record_incoming
 from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal, open_deal_of
 from crm.notices import Notice, NoticeKind
@@ -56,6 +56,7 @@ class Intake:
     new_contact: bool
     repeat_of: int | None  # the closed deal a returning client's new deal follows
     alerts: tuple[Alert, ...]
+    resumed: bool = False  # he had said /stop: this message turned replies back on
 
     @property
     def new_deal(self) -> bool:
@@ -65,9 +66,10 @@ class Intake:
 async def intake(
     crm: Crm, client: TelegramUser, content: ChatContent, *,
     client_message_id: int | None = None, shared_phone: str | None = None,
-    team: str = DEFAULT_TEAM,
+    team: str = DEFAULT_TEAM, bot_id: int | None = None,
 ) -> Intake:
-    """Put one client message on the right deal, opening and assigning a lead when needed."""
+    """Put one client message (written to bot_id) on the right deal, opening and assigning a
+    lead when needed."""
     phone = normalize_phone(shared_phone) if shared_phone else None
     contact, created = await _contact_for(crm, client, phone)
     deal = await open_deal_of(contact.id)
@@ -83,9 +85,10 @@ async def intake(
         task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
         if owner:
             await Contact.filter(id=contact.id, owner_id=None).update(owner_id=owner.id)
+    resumed = await heard_from(crm, contact, deal, bot_id)
     message = await record_incoming(crm, contact, deal, content, client_message_id)
     alerts = find_alerts(crm, content.text, [*contact.tags, *deal.tags])
-    return Intake(contact, deal, task, message, created, repeat_of, alerts)
+    return Intake(contact, deal, task, message, created, repeat_of, alerts, resumed)
 
 
 async def _contact_for(

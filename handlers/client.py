@@ -2,6 +2,9 @@
 router last). A message becomes a lead or joins the client's open deal; its owner gets the card
 and a relayed copy he can answer with a Telegram reply. The client sees only the greeting, the
 "share phone" button and his rep's replies: nothing internal.
+
+With a client bot, both bots serve clients (one who wrote to the staff bot before the client bot
+came is still answered there), so each bot's dispatcher gets a router of its own: make_router().
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ from handlers.relay import reply_keyboard, transferable
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
-router = Router(name="client")
-router.message.filter(MagicData(F.employee.is_(None)))
 
 
 def content_of(message: Message) -> ChatContent:
@@ -51,16 +52,14 @@ def _client(message: Message) -> TelegramUser:
     return TelegramUser(user.id, user.full_name, user.username, user.language_code)
 
 
-@router.message(Command("stop"))
-async def stop_messages(message: Message) -> None:
-    if message.from_user and await stop(message.from_user.id):
+async def stop_messages(message: Message, crm: Crm) -> None:
+    if message.from_user and await stop(crm, message.from_user.id):
         await message.answer(
             _("Done: we will not write to you any more. Write to us whenever you like."),
             reply_markup=ReplyKeyboardRemove(),
         )
 
 
-@router.message(F.text | F.photo | F.document | F.contact)
 async def client_message(
     message: Message, crm: Crm, sender: Sender, notifier: Notifier, lang: str, bot: Bot,
     staff_sender: Sender | None = None,
@@ -69,7 +68,7 @@ async def client_message(
     own_phone = shared.phone_number if shared and shared.user_id == message.chat.id else None
     found = await intake(
         crm, _client(message), content_of(message), client_message_id=message.message_id,
-        shared_phone=own_phone,
+        shared_phone=own_phone, bot_id=bot.id,
     )
     staff = staff_sender or sender
     if found.new_deal and found.deal.owner_id and found.task:  # type: ignore[attr-defined]
@@ -82,6 +81,9 @@ async def client_message(
         await notifier.notify(notice)
     if found.contact.stopped:
         return
+    if found.resumed:
+        back_on = _("Replies are back on: we will answer you here. /stop turns them off again.")
+        await sender.send(message.chat.id, back_on)
     if found.new_contact:
         await _greet(crm, sender, message.chat.id, lang)
     elif own_phone:
@@ -122,3 +124,14 @@ async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> No
         copy = await staff.send(owner.tg_id, body, reply_markup=markup)
     if copy is not None:
         await link_relay(content.id, copy.chat.id, copy.message_id)
+
+
+def make_router() -> Router:
+    router = Router(name="client")
+    router.message.filter(MagicData(F.employee.is_(None)))
+    router.message.register(stop_messages, Command("stop"))
+    router.message.register(client_message, F.text | F.photo | F.document | F.contact)
+    return router
+
+
+router = make_router()

@@ -1,13 +1,16 @@
 """Employees answering clients: a Telegram reply to a relayed client message, or the Reply button
 on a card followed by the text, photo or document to send. The answer goes out from the bot the
-client talks to (the client bot when there is one) and lands on the deal's timeline.
+client last wrote to (crm.chat.reply_target decides) and lands on the deal's timeline.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -26,8 +29,10 @@ from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
+    ClientBots,
     ReplyRefusal,
     ReplyTarget,
+    reached_through,
     record_outgoing,
     relayed_message,
     reply_target,
@@ -35,6 +40,7 @@ from crm.chat import (
 from crm.context import Crm
 from storage.models import Employee
 
+log = logging.getLogger(__name__)
 router = Router(name="relay")
 router.message.filter(MagicData(F.employee))
 router.callback_query.filter(MagicData(F.employee))
@@ -57,8 +63,19 @@ def refusal_text(refusal: ReplyRefusal) -> str:
         ReplyRefusal.NO_DEAL: _("This deal no longer exists."),
         ReplyRefusal.FORBIDDEN: _("This is not your client."),
         ReplyRefusal.STOPPED: _("The client asked not to be written to (/stop)."),
+        ReplyRefusal.BLOCKED: _("Not delivered: the client has blocked the bot."),
         ReplyRefusal.NOT_IN_TELEGRAM: _("This client has not written to the bot."),
+        ReplyRefusal.OTHER_BOT: _(
+            "Not delivered: the client has not written to this bot. He can be answered once he "
+            "writes to us again."
+        ),
     }[refusal]
+
+
+def client_bots(staff_sender: Sender, client_sender: Sender) -> ClientBots:
+    """The bots that run, from the senders the runtime hands every handler."""
+    staff, client = staff_sender.bot.id, client_sender.bot.id
+    return ClientBots(staff, client if client != staff else None)
 
 
 async def _replied_to_client(message: Message) -> dict[str, Any] | bool:
@@ -75,18 +92,19 @@ async def _replied_to_client(message: Message) -> dict[str, Any] | bool:
 @router.message(_replied_to_client, F.text | F.photo | F.document)
 async def telegram_reply(
     message: Message, reply_deal_id: int, employee: Employee, crm: Crm, bot: Bot,
-    client_sender: Sender,
+    client_sender: Sender, staff_sender: Sender,
 ) -> None:
-    await _answer(message, reply_deal_id, employee, crm, bot, client_sender)
+    await _answer(message, reply_deal_id, employee, crm, bot, (staff_sender, client_sender))
 
 
 @router.callback_query(Reply.filter())
 async def reply_pressed(
     callback: CallbackQuery, callback_data: Reply, employee: Employee, state: FSMContext,
-    callback_answer: CallbackAnswer,
+    callback_answer: CallbackAnswer, client_sender: Sender, staff_sender: Sender,
 ) -> None:
     # The middleware answers the query once, after the handler: answering here too was refused.
-    target = await reply_target(employee, callback_data.deal_id)
+    bots = client_bots(staff_sender, client_sender)
+    target = await reply_target(employee, callback_data.deal_id, bots)
     if isinstance(target, ReplyRefusal):
         callback_answer.text = refusal_text(target)
         callback_answer.show_alert = True
@@ -102,21 +120,22 @@ async def reply_pressed(
 @router.message(Replying.waiting, F.text | F.photo | F.document)
 async def typed_reply(
     message: Message, state: FSMContext, employee: Employee, crm: Crm, bot: Bot,
-    client_sender: Sender,
+    client_sender: Sender, staff_sender: Sender,
 ) -> None:
     if message.text and message.text.startswith("/"):
         await message.answer(_("That looks like a command. Send the reply, or /cancel."))
         return
     deal_id = int((await state.get_data())["deal_id"])
     await state.clear()
-    await _answer(message, deal_id, employee, crm, bot, client_sender)
+    await _answer(message, deal_id, employee, crm, bot, (staff_sender, client_sender))
 
 
 async def _answer(
-    message: Message, deal_id: int, employee: Employee, crm: Crm, bot: Bot, client_sender: Sender,
+    message: Message, deal_id: int, employee: Employee, crm: Crm, bot: Bot,
+    senders: tuple[Sender, Sender],
 ) -> None:
     # Checked again at sending time: the client may have said /stop meanwhile.
-    target = await reply_target(employee, deal_id)
+    target = await reply_target(employee, deal_id, client_bots(*senders))
     if isinstance(target, ReplyRefusal):
         await message.answer(refusal_text(target))
         return
@@ -127,30 +146,56 @@ async def _answer(
         message.document.file_id if message.document else None,
     )
     filename = message.document.file_name if message.document else None
-    sent = await _deliver(target, content, bot, client_sender, filename)
-    if sent is None:
-        await message.answer(_("Not delivered: the client has blocked the bot."))
+    try:
+        sent = await _deliver_somewhere(target, content, bot, senders, filename)
+    except TelegramAPIError as exc:
+        log.warning("reply on deal %s not delivered: %s", deal_id, exc)
+        await message.answer(
+            _("Not delivered: Telegram answered “{error}”. Try again later.").format(
+                error=html.escape(exc.message)
+            )
+        )
+        return
+    if isinstance(sent, ReplyRefusal):
+        await message.answer(refusal_text(sent))
         return
     await record_outgoing(crm, target, employee, content, client_message_id=sent)
     await message.answer("✅ " + _("Sent to the client."))
 
 
-async def _deliver(
-    target: ReplyTarget, content: ChatContent, bot: Bot, client_sender: Sender,
+async def _deliver_somewhere(
+    target: ReplyTarget, content: ChatContent, bot: Bot, senders: tuple[Sender, Sender],
     filename: str | None,
+) -> int | ReplyRefusal:
+    """Through the target's bot, else its fallback: the client's message id, or why not."""
+    by_bot = {sender.bot.id: sender for sender in senders}
+    for bot_id in (target.bot_id, target.fallback):
+        if bot_id is None:
+            continue
+        try:
+            sent = await _deliver(target, content, bot, by_bot[bot_id], filename)
+        except TelegramBadRequest as exc:
+            if "chat not found" not in exc.message:
+                raise
+            continue  # a bot cannot start a chat: this one never heard from him
+        if sent is None:
+            return ReplyRefusal.BLOCKED
+        await reached_through(target, bot_id)
+        return sent
+    return ReplyRefusal.OTHER_BOT
+
+
+async def _deliver(
+    target: ReplyTarget, content: ChatContent, bot: Bot, through: Sender, filename: str | None,
 ) -> int | None:
     """Send to the client; his message id, or None if he blocked the bot."""
     if content.media_kind and content.file_id:
-        media = await transferable(
-            bot, client_sender.bot, content.file_id, content.media_kind, filename
-        )
-        send = client_sender.send_photo if content.media_kind == "photo" else (
-            client_sender.send_document
-        )
+        media = await transferable(bot, through.bot, content.file_id, content.media_kind, filename)
+        send = through.send_photo if content.media_kind == "photo" else through.send_document
         caption = escaped_within(content.text, MAX_CAPTION)
         result = await send(target.chat_id, media, caption=caption or None)
     else:
-        result = await client_sender.send(target.chat_id, escaped_within(content.text, MAX_TEXT))
+        result = await through.send(target.chat_id, escaped_within(content.text, MAX_TEXT))
     return result.message_id if result is not None else None
 
 

@@ -40,6 +40,8 @@ class EventKind(enum.StrEnum):
     MSG_OUT = "msg_out"
     NOTE = "note"
     ASSIGN = "assign"
+    STOPPED = "stopped"  # the client said /stop
+    RESUMED = "resumed"  # ...and wrote again, which lifts it
 
 
 class Employee(Model):
@@ -104,7 +106,12 @@ class Contact(Model):
     owner: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
     )
+    # Nothing is sent to the client after his /stop (stopped) or a 403 (blocked: he blocked the
+    # bot) until he writes again.
     stopped = fields.BooleanField(default=False)
+    blocked = fields.BooleanField(default=False)
+    # The bot (its Telegram id) the client last wrote to: only that bot may write to him.
+    tg_bot_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -260,6 +260,17 @@ async def test_429_and_403_reach_aiogram_as_its_exceptions(
     assert [m["text"] for m in fake_botapi.messages_to(REP.id)] == ["card"]
 
 
+async def test_strict_chats_let_a_bot_write_only_to_users_who_wrote_to_it(
+    fake_botapi: FakeBotAPI, fake_bot: Bot
+) -> None:
+    fake_botapi.strict_chats = True
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await fake_bot.send_message(CLIENT.id, "hello")
+    fake_botapi.push_update(fake_botapi.message(CLIENT, "hi"))
+    await fake_bot.send_message(CLIENT.id, "hello")
+    assert [m["text"] for m in fake_botapi.messages_to(CLIENT.id)] == ["hello"]
+
+
 async def test_rate_limits_per_chat_overall_and_per_group() -> None:
     limits = RateLimits(per_bot_per_second=3, per_group_per_minute=2)
     async with FakeBotAPI(rate_limits=limits) as api:

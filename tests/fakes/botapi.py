@@ -236,6 +236,9 @@ class FakeBotAPI:
         self._open_callbacks: set[str] = set()
         self._faults: dict[str, deque[ApiError]] = {}
         self._blocked: set[ChatKey] = set()
+        # Like Telegram, a bot cannot start a private chat: with this on, writing to a user who
+        # never wrote to this bot is "chat not found". Off by default (tests write to made-up ids).
+        self.strict_chats = False
         self._sends: deque[float] = deque()
         self._chat_sends: dict[ChatKey, deque[float]] = {}
         self._handlers: dict[str, Callable[[Json], Any]] = {
@@ -643,6 +646,10 @@ class FakeBotAPI:
         if chat_id is not None and self._key(chat_id) in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         sends_message = method.returns[0] in ("Message", "MessageId", "Array of Message")
+        if self.strict_chats and sends_message and isinstance(chat_id, int) and chat_id > 0 and (
+            chat_id not in self._chats
+        ):
+            raise ApiError(400, "Bad Request: chat not found")
         if self.rate_limits and chat_id is not None and sends_message:
             self._throttle(self.rate_limits, self._key(chat_id))
 
