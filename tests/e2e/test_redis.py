@@ -181,19 +181,25 @@ async def test_a_webhook_update_delivered_to_two_processes_is_handled_once(
 async def test_two_processes_push_every_due_task_exactly_once(
     db_url: str, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    # Twice as many due tasks as one claim takes (Clockwork.batch = 200), due before both start:
-    # the first process claims 200 and pushes them at about 30 a second, which leaves the second
-    # process (started once the first is up, seconds later on a busy machine) ~7 s to claim.
+    # Twice as many tasks as one claim takes (Clockwork.batch = 200), falling due once both
+    # processes tick: whichever claims first pushes its 200 at about 30 a second, so the other
+    # claims the rest on its next tick, however late either process started on a busy machine.
     reps = [
         await Employee.create(name=f"Rep {n}", role=Role.REP, team="main", tg_id=900_000 + n)
         for n in range(70)
     ]
     tasks = await make_due_tasks(Crm(load_playbook(), clock), reps, per_employee=6)
-    real_now = datetime.now(UTC)  # the processes run on the system clock
-    await Task.filter(id__in=[t.id for t in tasks]).update(due_at=real_now - timedelta(minutes=1))
+    ids = [t.id for t in tasks]
+    # The processes run on the system clock: not due until both are up.
+    await Task.filter(id__in=ids).update(due_at=datetime.now(UTC) + timedelta(days=1))
 
     async with FakeBotAPI() as api, two_processes(api, db_url, redis_url, tmp_path) as bases:
         first, second = bases
+        async with asyncio.timeout(30):
+            for base in bases:
+                while await metric(base, "scheduler_ticks_total") < 1:  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
+        await Task.filter(id__in=ids).update(due_at=datetime.now(UTC) - timedelta(minutes=1))
 
         def cards() -> Counter[str]:
             return Counter(
