@@ -60,6 +60,14 @@ async def stop_messages(message: Message, crm: Crm) -> None:
         )
 
 
+async def client_help(message: Message) -> None:
+    """A client's /help is answered, and is not a message for his rep."""
+    await message.answer(_(
+        "Write your question here and a manager will answer in this chat. You can share your "
+        "phone number to be called back. /stop: we stop writing to you until you write again."
+    ))
+
+
 async def client_message(
     message: Message, crm: Crm, sender: Sender, notifier: Notifier, lang: str, bot: Bot,
     staff_sender: Sender | None = None,
@@ -130,6 +138,7 @@ def make_router() -> Router:
     router = Router(name="client")
     router.message.filter(MagicData(F.employee.is_(None)))
     router.message.register(stop_messages, Command("stop"))
+    router.message.register(client_help, Command("help"))
     router.message.register(client_message, F.text | F.photo | F.document | F.contact)
     return router
 

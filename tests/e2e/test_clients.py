@@ -129,3 +129,11 @@ async def test_long_texts_and_captions_are_relayed_whole_or_cut_within_telegram_
     )
     [delivered] = answer.to(client.id)
     assert delivered["caption"] == rep_reply
+
+
+async def test_a_clients_help_is_answered_and_makes_no_lead(harness: Harness) -> None:
+    await harness.make_employee("rep", name="Rita")
+    client = harness.user("Vera")
+    reply = await harness.say(client, "/help")
+    assert reply.text.startswith("Напишите вопрос здесь, менеджер ответит в этом чате.")
+    assert await Deal.all().count() == 0 and await ChatMessage.all().count() == 0
