@@ -21,7 +21,7 @@ from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
-from storage import queries
+from storage import queries, writes
 from storage.models import (
     Call,
     Contact,
@@ -34,6 +34,7 @@ from storage.models import (
     TimelineEvent,
 )
 from storage.queries import CallTarget
+from storage.writes import CallRow, EventRow
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
 AUTO_BUTTON = {
@@ -127,23 +128,25 @@ async def _log(
     press = _auto_press(record, sides, target)
     async with in_transaction():
         try:
-            await Call.create(
-                call_id=record.call_id, direction=sides.direction,
-                agent_id=agent.id if agent else None, agent_ext=agent.sip_ext if agent else None,
-                remote=sides.remote, remote_e164=e164,
-                contact_id=target.contact_id if target else None, deal_id=deal_id,
-                disposition=record.disposition, sip_code=record.sip_code,
-                started_at=record.started_at, answered_at=record.answered_at,
-                ended_at=record.ended_at, talk_seconds=record.talk_seconds,
+            await writes.insert_call(
+                CallRow(
+                    record.call_id, str(sides.direction), agent.id if agent else None,
+                    agent.sip_ext if agent else None, sides.remote, e164,
+                    target.contact_id if target else None, deal_id, str(record.disposition),
+                    record.sip_code, record.started_at, record.answered_at, record.ended_at,
+                    record.talk_seconds,
+                )
             )
         except IntegrityError:
             raise _Duplicate from None
         if target is not None and deal_id is not None:
-            await TimelineEvent.create(
-                deal_id=deal_id, kind=EventKind.CALL, at=record.ended_at,
-                actor_id=agent.id if agent else None,
-                data=_call_data(record, sides.direction, agent, target.owner_id),
-            )
+            await writes.insert_events([
+                EventRow(
+                    deal_id, EventKind.CALL, record.ended_at,
+                    actor_id=agent.id if agent else None,
+                    data=_call_data(record, sides.direction, agent, target.owner_id),
+                )
+            ])
         return await apply_outcome(crm, press) if press else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -13,17 +14,20 @@ from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Status
 from crm.notices import Notice, NoticeKind
+from storage import writes
 from storage.models import (
     Call,
     Contact,
     Deal,
     DealStatus,
     Employee,
+    EventKind,
     Role,
     Task,
     TaskStatus,
     TimelineEvent,
 )
+from storage.writes import EventRow
 from tests.conftest import T0
 
 CLIENT = "+74951234567"
@@ -243,10 +247,14 @@ async def test_a_press_that_fails_keeps_the_call(crm: Crm, monkeypatch: pytest.M
     """The press is a savepoint of the call's transaction: its writes roll back, the call stays."""
     agent, deal = await _agent_with_deal(crm)
 
-    async def stale(*args: object, **kwargs: object) -> None:
-        raise engine._Stale  # as when the deal changed under the press after its first writes
+    insert_events = writes.insert_events
 
-    monkeypatch.setattr(engine.TimelineEvent, "bulk_create", stale)
+    async def stale(events: Sequence[EventRow]) -> None:
+        if any(e.kind == EventKind.OUTCOME for e in events):
+            raise engine._Stale  # as when the deal changed under the press after its first writes
+        await insert_events(events)
+
+    monkeypatch.setattr(writes, "insert_events", stale)
     notifier = RecordingNotifier()
     effect = await record_call(crm, _call("f1", "101", CLIENT, Disposition.BUSY, 486), notifier)
 
