@@ -139,15 +139,21 @@ async def _log(
             )
         except IntegrityError:
             raise _Duplicate from None
+        line = None
         if target is not None and deal_id is not None:
-            await writes.insert_events([
-                EventRow(
-                    deal_id, EventKind.CALL, record.ended_at,
-                    actor_id=agent.id if agent else None,
-                    data=_call_data(record, sides.direction, agent, target.owner_id),
-                )
-            ])
-        return await apply_outcome(crm, press) if press else None
+            line = EventRow(
+                deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
+                data=_call_data(record, sides.direction, agent, target.owner_id),
+            )
+        outcome = None
+        if press is not None and target is not None:
+            # The call's line goes in with the press's lines when it is DONE: one statement.
+            outcome = await apply_outcome(
+                crm, press, target=target.press, events=(line,) if line else ()
+            )
+        if line is not None and (outcome is None or outcome.status != Status.DONE):
+            await writes.insert_events([line])
+        return outcome
 
 
 def _auto_press(record: CallRecord, sides: _Sides, target: CallTarget | None) -> Press | None:

@@ -6,6 +6,7 @@ A Telegram button and a SIP 486 both end up in apply_outcome; nothing here knows
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -118,9 +119,16 @@ def _offered(playbook: Playbook, stage: str, button: str) -> bool:
     return button in offered or any(button in playbook.buttons[b].submenu for b in offered)
 
 
-async def apply_outcome(crm: Crm, press: Press) -> Outcome:
+async def apply_outcome(
+    crm: Crm, press: Press, *, target: PressTarget | None = None,
+    events: Sequence[EventRow] = (),
+) -> Outcome:
+    """Press a button on a task. `target`: the task as the caller has just read it (a captured
+    call finds it with the number), else it is read here; a stale one only ends in
+    ALREADY_HANDLED. `events`: other timeline lines (the call's) written with the press's own,
+    in one statement, when the press is DONE; the caller writes them otherwise."""
     pb = crm.playbook
-    target = await load_press_target(press.task_id)
+    target = target or await load_press_target(press.task_id)
     if target is None:
         return Outcome(Status.ALREADY_HANDLED)
     deal_id, stage = target.deal_id, target.stage
@@ -152,7 +160,9 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
 
     try:
         async with in_transaction():
-            next_task_id, repeat_deal_id = await _write(crm, press, target, decision, due, now)
+            next_task_id, repeat_deal_id = await _write(
+                crm, press, target, decision, due, now, events
+            )
     except _Stale:
         return Outcome(Status.ALREADY_HANDLED, deal_id, stage)
     attempt = decision.no_answer_count if spec.ladder else 0
@@ -164,7 +174,7 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
 
 async def _write(
     crm: Crm, press: Press, target: PressTarget, decision: Decision, due: datetime | None,
-    now: datetime,
+    now: datetime, others: Sequence[EventRow],
 ) -> tuple[int | None, int | None]:
     """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
     spec = crm.playbook.buttons[press.button]
@@ -196,6 +206,7 @@ async def _write(
             press.button, now,
         )
     events = [
+        *others,
         EventRow(
             target.deal_id, EventKind.OUTCOME, now, actor_id=actor_id, text=press.note,
             data={
