@@ -9,9 +9,8 @@ the dataset's agents (extensions) to their clients (numbers in the national 8…
 capture's mix of dispositions: each busy/no-answer call presses the agent's button through the
 engine, as in production. Beside it, in the same run and taking turns with it, the raw driver
 presses Busy on other deals (bench.store_bench.raw_outcome: the engine's press as bare SQL), 16
-at a time. Targets: >= 20,000
-messages/s decoded, parsed and correlated on one core; calls written at >= 0.8 of the raw
-driver's presses per second; a MISS makes it exit 1.
+at a time. Targets: >= 20,000 messages/s decoded, parsed and correlated on one core; calls
+written at >= 0.8 of the raw driver's presses per second; a MISS makes it exit 1.
 """
 
 from __future__ import annotations
