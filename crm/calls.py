@@ -122,7 +122,8 @@ async def _log(
 ) -> Outcome | None:
     """The call, its line on the deal's timeline and the auto-press in one transaction. The
     press's own transaction nests as a savepoint, so a press that fails keeps the call; one
-    commit instead of two is what SQLite's single connection needs (bench.telephony_bench)."""
+    transaction instead of two saves SQLite's single connection a commit and its round trips
+    (bench.telephony_bench)."""
     agent = sides.agent
     deal_id = target.deal_id if target else None
     press = _auto_press(record, sides, target)
