@@ -181,10 +181,17 @@ def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneI
             new=stage_name(playbook, str(data.get("to", "")), lang),
         )
     elif line.kind == EventKind.CALL:
-        body = _("Call: {disposition}, {seconds} s").format(
-            disposition=disposition_name(data.get("disposition", "?")),
-            seconds=data.get("talk_seconds", 0),
-        )
+        disposition = disposition_name(data.get("disposition", "?"))
+        seconds = data.get("talk_seconds", 0)
+        agent = data.get("agent")  # set when someone else than the deal's owner called
+        if agent:
+            body = _("Call by {agent}: {disposition}, {seconds} s").format(
+                agent=agent, disposition=disposition, seconds=seconds
+            )
+        else:
+            body = _("Call: {disposition}, {seconds} s").format(
+                disposition=disposition, seconds=seconds
+            )
     elif line.kind == EventKind.MSG_IN:
         body = _("Client wrote:")
     elif line.kind == EventKind.MSG_OUT:

@@ -22,6 +22,7 @@ from bot.cards import (
     Card,
     attempt_text,
     button_label,
+    disposition_name,
     escaped_within,
     format_when,
     load_card,
@@ -35,7 +36,7 @@ from crm.context import Crm
 from crm.engine import ladder_size
 from crm.notices import Notice, NoticeKind
 from crm.phones import pretty_phone
-from storage.models import Employee
+from storage.models import Contact, Employee
 
 log = logging.getLogger(__name__)
 _QUOTE_CHARS = 1000  # a quoted client text leaves room for the card under it
@@ -70,6 +71,7 @@ class BotNotifier:
             NoticeKind.DUE: self._due,
             NoticeKind.AUTO_OUTCOME: self._auto_outcome,
             NoticeKind.ANSWERED_CALL: self._answered_call,
+            NoticeKind.CALL_LOGGED: self._call_logged,
             NoticeKind.SCREEN_POP: self._screen_pop,
             NoticeKind.MISSED_CALL: self._missed_call,
             NoticeKind.NEW_LEAD: self._new_lead,
@@ -157,6 +159,43 @@ class BotNotifier:
     async def _answered_call(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         line = "📞 " + _("Call answered: choose the outcome")
         return await self._with_card(line, notice, employee, lang)
+
+    async def _call_logged(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        """'📞 Busy (SIP 486): not pressed', why, and where the call went: the deal's card (without
+        buttons when the deal is another rep's), or the contact's name when no deal took it."""
+        params = notice.params
+        button = params.get("button")
+        if button:
+            head = button_label(self.crm.playbook, str(button), lang)
+        elif params.get("disposition") == "answered":
+            head = _("Call answered")
+        else:
+            head = disposition_name(params.get("disposition"))
+        if params.get("sip_code"):
+            head += f" (SIP {params['sip_code']})"
+        if button:
+            head += ": " + _("not pressed")
+        logged = params.get("logged")
+        if logged == "not_owner":
+            owner = await Employee.get_or_none(id=params.get("owner_id") or 0)
+            why = (
+                _("The deal is {owner}'s: the call is on his card").format(owner=owner.name)
+                if owner else _("The deal is not yours: the call is on its card")
+            )
+        elif logged == "not_offered":
+            why = _("The deal's stage has no such button: the call is on the deal's card")
+        elif logged == "closed":
+            why = _("The task was already closed: the call is on the deal's card")
+        else:
+            contact = await Contact.get_or_none(id=params.get("contact_id") or 0)
+            why = _(
+                "{contact} has no open deal of your team: the call is logged on the contact"
+            ).format(contact=contact.name if contact else "?")
+        line = "📞 " + _quote(head) + "\n" + _quote(why)
+        card = await self._card(notice, employee, lang)
+        if card is None:
+            return Rendered(line)
+        return Rendered(f"{line}\n\n{card.text}", None if logged == "not_owner" else card.markup)
 
     async def _screen_pop(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         return await self._with_card("📲 " + _("Incoming call"), notice, employee, lang)

@@ -1,7 +1,9 @@
 """What a call means for the pipeline: timeline, the agent's button pressed by itself, leads.
 
-The SIP listener hands finished calls here; an unanswered outbound call goes through the same
-apply_outcome a Telegram button uses.
+The SIP listener hands finished calls here. A call goes to the agent's own open deal with the
+number, else to an open deal of his team, else it is logged on the contact alone. An unanswered
+outbound call goes through the same apply_outcome a Telegram button uses; when that press cannot
+be applied, the agent is told what was logged and where.
 """
 
 from __future__ import annotations
@@ -17,10 +19,22 @@ from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
+from crm.permissions import can_act_on
 from crm.phones import normalize_phone
-from storage import queries
-from storage.models import Call, Employee, EventKind, Task, TaskStatus, TimelineEvent
+from storage import queries, writes
+from storage.models import (
+    Call,
+    Contact,
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 from storage.queries import CallTarget
+from storage.writes import CallRow, EventRow
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
 AUTO_BUTTON = {
@@ -38,6 +52,15 @@ class Direction(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+class Logged(enum.StrEnum):
+    """Why an agent's call was only logged, not acted on: what a CALL_LOGGED notice explains."""
+
+    NOT_OWNER = "not_owner"  # another rep's deal of the team: the call is on that owner's card
+    CLOSED = "closed"  # the task was handled meanwhile: the call is on the deal's card
+    NOT_OFFERED = "not_offered"  # the deal's stage does not offer the button
+    NO_DEAL = "no_deal"  # no open deal of the agent's team: logged on the contact
+
+
 @dataclass(frozen=True)
 class CallEffect:
     """What recording one call did, for logs and tests."""
@@ -47,6 +70,7 @@ class CallEffect:
     deal_id: int | None = None
     outcome: Outcome | None = None
     new_lead: bool = False
+    logged: Logged | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +78,10 @@ class _Sides:
     direction: Direction
     agent: Employee | None
     remote: str
+
+
+class _Duplicate(Exception):
+    """The call id was recorded before; the transaction rolls back."""
 
 
 async def _sides(record: CallRecord) -> _Sides:
@@ -71,64 +99,100 @@ async def _sides(record: CallRecord) -> _Sides:
 async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallEffect:
     """Log a finished call on its deal and act on it. A call id seen before changes nothing."""
     sides = await _sides(record)
+    agent = sides.agent
     e164 = normalize_phone(sides.remote)
-    agent_id = sides.agent.id if sides.agent else None
-    target = await queries.call_target(e164, agent_id) if e164 else None
-    deal_id = target.deal_id if target else None
+    target = None
+    if e164:
+        target = await queries.call_target(
+            e164, agent.id if agent else None, agent.team if agent else None
+        )
     try:
-        async with in_transaction():
-            await Call.create(
-                call_id=record.call_id, direction=sides.direction, agent_id=agent_id,
-                agent_ext=sides.agent.sip_ext if sides.agent else None, remote=sides.remote,
-                remote_e164=e164, contact_id=target.contact_id if target else None,
-                deal_id=deal_id, disposition=record.disposition, sip_code=record.sip_code,
-                started_at=record.started_at, answered_at=record.answered_at,
-                ended_at=record.ended_at, talk_seconds=record.talk_seconds,
-            )
-            if deal_id is not None:
-                await TimelineEvent.create(
-                    deal_id=deal_id, kind=EventKind.CALL, at=record.ended_at, actor_id=agent_id,
-                    data=_call_data(record, sides.direction),
-                )
-    except IntegrityError:
+        outcome = await _log(crm, record, sides, e164, target)
+    except _Duplicate:
         return CallEffect(duplicate=True, direction=sides.direction)
-
-    if sides.agent is None:
-        return CallEffect(direction=sides.direction, deal_id=deal_id)
+    if agent is None:
+        return CallEffect(direction=sides.direction, deal_id=target.deal_id if target else None)
     if sides.direction == Direction.OUTBOUND:
-        return await _after_outbound(crm, record, sides.agent, target, notifier)
-    return await _after_inbound(crm, record, sides.agent, target, e164, notifier)
+        return await _after_outbound(record, agent, target, outcome, notifier)
+    return await _after_inbound(crm, record, agent, target, e164, notifier)
 
 
-def _call_data(record: CallRecord, direction: Direction) -> dict[str, object]:
-    return {
+async def _log(
+    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+) -> Outcome | None:
+    """The call, its line on the deal's timeline and the auto-press in one transaction. The
+    press's own transaction nests as a savepoint, so a press that fails keeps the call; one
+    transaction instead of two saves SQLite's single connection a commit and its round trips
+    (bench.telephony_bench)."""
+    agent = sides.agent
+    deal_id = target.deal_id if target else None
+    press = _auto_press(record, sides, target)
+    async with in_transaction():
+        try:
+            await writes.insert_call(
+                CallRow(
+                    record.call_id, str(sides.direction), agent.id if agent else None,
+                    agent.sip_ext if agent else None, sides.remote, e164,
+                    target.contact_id if target else None, deal_id, str(record.disposition),
+                    record.sip_code, record.started_at, record.answered_at, record.ended_at,
+                    record.talk_seconds,
+                )
+            )
+        except IntegrityError:
+            raise _Duplicate from None
+        line = None
+        if target is not None and deal_id is not None:
+            line = EventRow(
+                deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
+                data=_call_data(record, sides.direction, agent, target.owner_id),
+            )
+        outcome = None
+        if press is not None and target is not None:
+            # The call's line goes in with the press's lines when it is DONE: one statement.
+            outcome = await apply_outcome(
+                crm, press, target=target.press, events=(line,) if line else ()
+            )
+        if line is not None and (outcome is None or outcome.status != Status.DONE):
+            await writes.insert_events([line])
+        return outcome
+
+
+def _auto_press(record: CallRecord, sides: _Sides, target: CallTarget | None) -> Press | None:
+    """The no-answer button an unanswered outbound call presses for the agent, if any."""
+    button = AUTO_BUTTON.get(record.disposition)
+    if sides.direction != Direction.OUTBOUND or sides.agent is None or button is None:
+        return None
+    if target is None or target.task_id is None:
+        return None
+    return Press(
+        target.task_id, button, sides.agent, source="sip",
+        data={"call_id": record.call_id, "sip_code": record.sip_code},
+    )
+
+
+def _call_data(
+    record: CallRecord, direction: Direction, agent: Employee | None, owner_id: int | None
+) -> dict[str, object]:
+    data: dict[str, object] = {
         "call_id": record.call_id, "direction": direction,
         "disposition": record.disposition, "sip_code": record.sip_code,
         "talk_seconds": record.talk_seconds,
     }
+    if agent is not None and agent.id != owner_id:
+        data["agent"] = agent.name  # the owner's card says who called his client
+    return data
 
 
 async def _after_outbound(
-    crm: Crm, record: CallRecord, agent: Employee, target: CallTarget | None, notifier: Notifier
+    record: CallRecord, agent: Employee, target: CallTarget | None, outcome: Outcome | None,
+    notifier: Notifier,
 ) -> CallEffect:
-    if target is None or target.deal_id is None or target.task_id is None:
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=target.deal_id if target else None)
+    if target is None:  # a number the CRM does not know
+        return CallEffect(direction=Direction.OUTBOUND)
     deal_id, task_id = target.deal_id, target.task_id
-    if record.disposition == Disposition.ANSWERED:
-        await notifier.notify(
-            Notice(agent.id, NoticeKind.ANSWERED_CALL, task_id=task_id, deal_id=deal_id,
-                   params={"talk_seconds": record.talk_seconds})
-        )
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
     button = AUTO_BUTTON.get(record.disposition)
-    if button is None:
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
-    outcome = await apply_outcome(
-        crm,
-        Press(task_id, button, agent, source="sip",
-              data={"call_id": record.call_id, "sip_code": record.sip_code}),
-    )
-    if outcome.status == Status.DONE:
+    answered = record.disposition == Disposition.ANSWERED
+    if outcome is not None and outcome.status == Status.DONE:
         await notifier.notify(
             Notice(
                 agent.id, NoticeKind.AUTO_OUTCOME, task_id=outcome.next_task_id, deal_id=deal_id,
@@ -140,7 +204,40 @@ async def _after_outbound(
                 },
             )
         )
-    return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome)
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome)
+    if button is None and not answered:  # failed: nothing to press or to choose
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
+    mine = target.team is not None and can_act_on(agent, target.owner_id, target.team)
+    if answered and task_id is not None and mine:
+        await notifier.notify(
+            Notice(agent.id, NoticeKind.ANSWERED_CALL, task_id=task_id, deal_id=deal_id,
+                   params={"talk_seconds": record.talk_seconds})
+        )
+        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
+    logged = _why_logged(target, outcome, mine)
+    await notifier.notify(
+        Notice(
+            agent.id, NoticeKind.CALL_LOGGED, deal_id=deal_id,
+            params={
+                "logged": str(logged), "button": button, "disposition": str(record.disposition),
+                "sip_code": record.sip_code, "owner_id": target.owner_id,
+                "contact_id": target.contact_id,
+            },
+        )
+    )
+    return CallEffect(
+        direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome, logged=logged
+    )
+
+
+def _why_logged(target: CallTarget, outcome: Outcome | None, mine: bool) -> Logged:
+    if target.deal_id is None:
+        return Logged.NO_DEAL
+    if not mine or (outcome is not None and outcome.status == Status.FORBIDDEN):
+        return Logged.NOT_OWNER
+    if outcome is not None and outcome.status == Status.NOT_OFFERED:
+        return Logged.NOT_OFFERED
+    return Logged.CLOSED
 
 
 async def _after_inbound(
@@ -158,10 +255,23 @@ async def _after_inbound(
         return CallEffect(direction=Direction.INBOUND, deal_id=deal_id)
     if e164 is None:
         return CallEffect(direction=Direction.INBOUND)
-    # A missed call from a stranger is a lead: whoever's phone rang calls back.
-    contact, _ = await find_or_create_contact(
-        crm, ContactDraft(name=e164, phones=(e164,), source="call"), owner_id=agent.id
-    )
+    if target is not None and await Deal.exists(
+        contact_id=target.contact_id, status=DealStatus.OPEN
+    ):
+        # The client's open deal is another team's: the call stays on the contact.
+        await notifier.notify(
+            Notice(agent.id, NoticeKind.MISSED_CALL,
+                   params={"number": e164, "sip_code": record.sip_code})
+        )
+        return CallEffect(direction=Direction.INBOUND, logged=Logged.NO_DEAL)
+    # A missed call from a stranger, or from a client with no open deal, is a lead: whoever's
+    # phone rang calls back.
+    if target is not None:
+        contact = await Contact.get(id=target.contact_id)
+    else:
+        contact, _ = await find_or_create_contact(
+            crm, ContactDraft(name=e164, phones=(e164,), source="call"), owner_id=agent.id
+        )
     async with in_transaction():  # the lead and the call's link to it, or neither
         lead = await open_deal(
             crm, contact, owner_id=agent.id, team=agent.team, source="call",
@@ -170,7 +280,7 @@ async def _after_inbound(
         await Call.filter(call_id=record.call_id).update(contact_id=contact.id, deal_id=lead.id)
         await TimelineEvent.create(
             deal_id=lead.id, kind=EventKind.CALL, at=record.ended_at, actor=agent,
-            data=_call_data(record, Direction.INBOUND),
+            data=_call_data(record, Direction.INBOUND, agent, agent.id),
         )
     task = await Task.get(deal_id=lead.id, status=TaskStatus.OPEN)
     await notifier.notify(
@@ -186,7 +296,7 @@ async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int
     e164 = normalize_phone(caller)
     if agent is None or e164 is None:
         return None
-    target = await queries.call_target(e164, agent.id)
+    target = await queries.call_target(e164, agent.id, agent.team)
     if target is None or target.deal_id is None:
         return None
     await notifier.notify(

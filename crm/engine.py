@@ -6,6 +6,7 @@ A Telegram button and a SIP 486 both end up in apply_outcome; nothing here knows
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,17 +18,17 @@ from crm.deals import open_deal
 from crm.permissions import can_act_on
 from crm.schedule import Placed
 from crm.tags import add_deal_tags, hashtags
+from storage import writes
 from storage.models import (
     Contact,
-    Deal,
     DealStatus,
     Employee,
     EventKind,
-    Task,
     TaskStatus,
     TimelineEvent,
 )
 from storage.queries import PressTarget, load_press_target
+from storage.writes import EventRow
 
 TERMINAL_STATUS = {"won": DealStatus.WON, "lost": DealStatus.LOST, "archive": DealStatus.ARCHIVED}
 
@@ -126,9 +127,16 @@ def _offered(playbook: Playbook, stage: str, button: str) -> bool:
     return button in offered or any(button in playbook.buttons[b].submenu for b in offered)
 
 
-async def apply_outcome(crm: Crm, press: Press) -> Outcome:
+async def apply_outcome(
+    crm: Crm, press: Press, *, target: PressTarget | None = None,
+    events: Sequence[EventRow] = (),
+) -> Outcome:
+    """Press a button on a task. `target`: the task as the caller has just read it (a captured
+    call finds it with the number), else it is read here; a stale one only ends in
+    ALREADY_HANDLED. `events`: other timeline lines (the call's) written with the press's own,
+    in one statement, when the press is DONE; the caller writes them otherwise."""
     pb = crm.playbook
-    target = await load_press_target(press.task_id)
+    target = target or await load_press_target(press.task_id)
     if target is None:
         return Outcome(Status.ALREADY_HANDLED)
     deal_id, stage = target.deal_id, target.stage
@@ -160,7 +168,9 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
 
     try:
         async with in_transaction():
-            next_task_id, repeat_deal_id = await _write(crm, press, target, decision, due, now)
+            next_task_id, repeat_deal_id = await _write(
+                crm, press, target, decision, due, now, events
+            )
     except _Stale:
         return Outcome(Status.ALREADY_HANDLED, deal_id, stage)
     attempt = decision.no_answer_count if spec.ladder else 0
@@ -172,7 +182,7 @@ async def apply_outcome(crm: Crm, press: Press) -> Outcome:
 
 async def _write(
     crm: Crm, press: Press, target: PressTarget, decision: Decision, due: datetime | None,
-    now: datetime,
+    now: datetime, others: Sequence[EventRow],
 ) -> tuple[int | None, int | None]:
     """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
     spec = crm.playbook.buttons[press.button]
@@ -180,13 +190,11 @@ async def _write(
     attempt = decision.no_answer_count if spec.ladder else 0
     # The conditional close comes first: it is the lock that makes a double tap a no-op, and on
     # SQLite a transaction that writes first never fails with "database is locked".
-    if not await Task.filter(id=target.task_id, status=TaskStatus.OPEN).update(
-        status=TaskStatus.DONE, closed_at=now, outcome=press.button, closed_by_id=actor_id
-    ):
+    if not await writes.close_open_task(target.task_id, press.button, actor_id, now):
         raise _Stale
     changes: dict[str, object] = {
         "stage": decision.stage,
-        "status": decision.status,
+        "status": str(decision.status),
         "no_answer_count": decision.no_answer_count,
         "version": target.version + 1,
     }
@@ -197,20 +205,18 @@ async def _write(
     if press.reason:
         changes["lost_reason"] = press.reason
         changes["lost_note"] = press.note or None
-    if not await Deal.filter(id=target.deal_id, version=target.version).update(**changes):
+    if not await writes.update_deal(target.deal_id, target.version, changes):
         raise _Stale
     next_task_id = None
     if due is not None and decision.task_kind:
-        next_task = await Task.create(
-            deal_id=target.deal_id, kind=decision.task_kind, due_at=due,
-            assignee_id=target.owner_id, team=target.team,
-            attempt=attempt, planned_by=press.button, created_at=now,
+        next_task_id = await writes.insert_task(
+            target.deal_id, decision.task_kind, due, target.owner_id, target.team, attempt,
+            press.button, now,
         )
-        next_task_id = next_task.id
     events = [
-        TimelineEvent(
-            deal_id=target.deal_id, kind=EventKind.OUTCOME, text=press.note, actor_id=actor_id,
-            at=now,
+        *others,
+        EventRow(
+            target.deal_id, EventKind.OUTCOME, now, actor_id=actor_id, text=press.note,
             data={
                 "button": press.button, "source": press.source, "reason": press.reason,
                 "due": due.isoformat() if due else None, "attempt": attempt or None,
@@ -220,12 +226,12 @@ async def _write(
     ]
     if decision.stage != target.stage:
         events.append(
-            TimelineEvent(
-                deal_id=target.deal_id, kind=EventKind.STAGE, actor_id=actor_id, at=now,
+            EventRow(
+                target.deal_id, EventKind.STAGE, now, actor_id=actor_id,
                 data={"from": target.stage, "to": decision.stage},
             )
         )
-    await TimelineEvent.bulk_create(events)
+    await writes.insert_events(events)
     repeat_deal_id = None
     if decision.status == DealStatus.WON:
         repeat_deal_id = await _after_won(crm, target, now)

@@ -12,6 +12,7 @@ class NoticeKind(enum.StrEnum):
     DUE = "due"                    # a task fell due: push its card
     AUTO_OUTCOME = "auto_outcome"  # the SIP listener pressed a button for the agent
     ANSWERED_CALL = "answered"     # a call was answered: the card, to choose the outcome
+    CALL_LOGGED = "call_logged"    # the agent's call was only logged: params say why and where
     SCREEN_POP = "screen_pop"      # the client is calling the agent right now
     MISSED_CALL = "missed_call"    # a known client called and nobody answered
     NEW_LEAD = "new_lead"          # a lead (chat or missed call) was assigned to the employee

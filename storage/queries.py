@@ -205,27 +205,43 @@ async def load_press_target(task_id: int) -> PressTarget | None:
 
 @dataclass(frozen=True, slots=True)
 class CallTarget:
-    """The client behind a number: his contact, and his open deal and task if any."""
+    """The client behind a number: his contact, and the open deal and task a call goes to."""
 
     contact_id: int
     deal_id: int | None
     owner_id: int | None
+    team: str | None
     task_id: int | None
+    press: PressTarget | None  # the open task as a press reads it: the auto-press skips a read
 
 
-async def call_target(e164: str, agent_id: int | None) -> CallTarget | None:
-    """One join for a call's far side; with several open deals the agent's own comes first."""
+async def call_target(e164: str, agent_id: int | None, team: str | None) -> CallTarget | None:
+    """One join for a call's far side: the agent's own open deal with the number, else one of
+    his team's (the newest), else the contact alone (deal_id None)."""
     rows = await _rows(
-        """SELECT p.contact_id, d.id AS deal_id, d.owner_id, t.id AS task_id
+        """SELECT p.contact_id, d.id AS deal_id, d.owner_id, d.team, t.id AS task_id,
+                  d.stage, d.no_answer_count, d.version, d.title, c.tz AS contact_tz
            FROM contact_phone p
+           JOIN contact c ON c.id = p.contact_id
            LEFT JOIN deal d ON d.contact_id = p.contact_id AND d.status = 'open'
+                AND (d.owner_id = ? OR d.team = ?)
            LEFT JOIN task t ON t.deal_id = d.id AND t.status = 'open'
            WHERE p.e164 = ?
-           ORDER BY CASE WHEN d.owner_id = ? THEN 0 ELSE 1 END, d.created_at DESC
+           ORDER BY CASE WHEN d.owner_id = ? THEN 0 WHEN d.id IS NOT NULL THEN 1 ELSE 2 END,
+                    d.created_at DESC
            LIMIT 1""",
-        e164, agent_id,
+        agent_id, team, e164, agent_id,
     )
-    return CallTarget(**rows[0]) if rows else None
+    if not rows:
+        return None
+    r = rows[0]
+    press = None
+    if r["task_id"] is not None:
+        press = PressTarget(
+            r["task_id"], "open", r["deal_id"], r["stage"], r["no_answer_count"], r["owner_id"],
+            r["team"], r["version"], r["title"], r["contact_id"], r["contact_tz"],
+        )
+    return CallTarget(r["contact_id"], r["deal_id"], r["owner_id"], r["team"], r["task_id"], press)
 
 
 @dataclass(frozen=True, slots=True)

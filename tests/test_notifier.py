@@ -32,9 +32,9 @@ from bot.sender import Rates, Sender
 from crm.calls import record_call, ringing
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
-from crm.deals import ContactDraft, quick_add
+from crm.deals import ContactDraft, open_deal, quick_add
 from crm.notices import Notice, NoticeKind
-from storage.models import Deal, DealStatus, Employee, Role, Task, TaskStatus
+from storage.models import Contact, Deal, DealStatus, Employee, Role, Task, TaskStatus
 from tests.conftest import T0
 from tests.fakes import FakeBotAPI
 from tests.fakes.fixtures import fake_botapi
@@ -59,6 +59,10 @@ TEXT: dict[str, dict[str, str]] = {
         "call_back": "☎️ Missed call from {number}: call back",
         "callback_task": "Return a missed call", "reminder": "🔔 In {m} min: the agreed call",
         "alert": "🚨 Alert: {words}", "due": "⏰ Task due",
+        "not_pressed": "📞 {button} (SIP {code}): not pressed",
+        "not_owner": "The deal is {owner}'s: the call is on his card",
+        "no_deal": "{contact} has no open deal of your team: the call is logged on the contact",
+        "call_by": "Call by {agent}: line busy, 0 s",
     },
     "ru": {
         "busy": "Занято", "unavailable": "Недоступен", "no_pickup": "Не берёт трубку",
@@ -70,6 +74,11 @@ TEXT: dict[str, dict[str, str]] = {
         "callback_task": "Перезвонить на пропущенный",
         "reminder": "🔔 Через {m} мин: договорённый звонок", "alert": "🚨 Внимание: {words}",
         "due": "⏰ Пора выполнить задачу",
+        "not_pressed": "📞 {button} (SIP {code}): не отмечено",
+        "not_owner": "Сделка менеджера {owner}: звонок записан на его карточку",
+        "no_deal": "У контакта {contact} нет открытой сделки вашей команды: звонок записан на "
+        "контакт",
+        "call_by": "Звонок ({agent}): занято, 0 с",
     },
 }
 
@@ -229,6 +238,40 @@ async def test_a_missed_call_from_a_stranger_is_a_lead_to_call_back(desk: Desk) 
         desk.t("lead"), desk.t("call_back", number="+7 916 123-45-67"),
     ]
     assert desk.t("callback_task") in message["text"] and _keyboard(message)
+
+
+async def _archive(deal: Deal) -> None:
+    await Task.filter(deal_id=deal.id, status=TaskStatus.OPEN).update(status=TaskStatus.DONE)
+    await Deal.filter(id=deal.id).update(status=DealStatus.ARCHIVED, stage="archive")
+
+
+async def test_a_call_on_a_teammates_deal_names_the_owner_and_offers_no_buttons(
+    desk: Desk,
+) -> None:
+    await _archive(desk.deal)
+    owner = await Employee.create(name="Boris <B>", role=Role.REP, sip_ext="102", team="main")
+    contact = await Contact.get(phones__e164=CLIENT)
+    await open_deal(desk.crm, contact, owner_id=owner.id, team="main")
+    await desk.call("101", CLIENT, Disposition.BUSY, 486)
+    message = desk.last
+    assert _lines(message)[:2] == [
+        desk.t("not_pressed", button=desk.t("busy"), code=486),
+        desk.t("not_owner", owner="Boris <B>"),
+    ]
+    # The owner's card, as he will see it: the call and who made it; its buttons are his.
+    assert CLIENT_NAME in message["text"] and desk.t("call_by", agent="Agent") in message["text"]
+    assert not _keyboard(message)
+
+
+async def test_a_call_with_no_open_deal_of_the_team_is_logged_on_the_contact(
+    desk: Desk,
+) -> None:
+    await _archive(desk.deal)
+    await desk.call("101", CLIENT, Disposition.BUSY, 486)
+    assert _lines(desk.last) == [
+        desk.t("not_pressed", button=desk.t("busy"), code=486),
+        desk.t("no_deal", contact=CLIENT_NAME),
+    ]
 
 
 async def test_a_reminder_comes_with_the_card_while_the_task_is_open(desk: Desk) -> None:

@@ -18,9 +18,9 @@ import pytest_asyncio
 from bot.callbacks import TaskAction
 from bot.cards import viewer_zone
 from crm.clock import FakeClock
-from crm.deals import ContactDraft, quick_add
+from crm.deals import ContactDraft, open_deal, quick_add
 from storage.models import Call as CallRow
-from storage.models import Deal, Task, TaskStatus, TimelineEvent
+from storage.models import Contact, Deal, DealStatus, Task, TaskStatus, TimelineEvent
 from tests.e2e.conftest import HarnessFactory
 from tests.e2e.harness import Harness, Staff
 from tests.fakes import Call
@@ -184,3 +184,33 @@ async def test_an_answered_call_brings_the_card_with_the_talk_time(desk: Desk) -
     assert f"Звонок: разговор, {call.talk_seconds} с" in message["text"]
     task = await Task.get(deal_id=desk.deal.id, status=TaskStatus.OPEN)
     assert _pressable_tasks(message) == {task.id}
+
+
+async def test_after_his_deal_is_archived_a_busy_call_is_logged_on_the_teammates_card(
+    desk: Desk,
+) -> None:
+    """The agent's deal with the client was archived; a teammate works the client now. The call
+    goes on the teammate's deal, not pressed for him: the agent is told where it went, without
+    buttons he may not press, and the owner finds the call on his card."""
+    await Task.filter(deal_id=desk.deal.id).update(status=TaskStatus.DONE)
+    await Deal.filter(id=desk.deal.id).update(status=DealStatus.ARCHIVED, stage="archive")
+    owner = await desk.h.make_employee("rep", name="Борис", sip_ext="102")
+    contact = await Contact.get(phones__e164=CLIENT)
+    theirs = await open_deal(
+        desk.h.running.crm, contact, owner_id=owner.employee.id, team=owner.employee.team
+    )
+
+    since = desk.mark()
+    await desk.call("uas_486.xml", "uac_reject.xml", "101", "84951234567")
+    message = await desk.told("SIP 486", since)
+
+    head, why = message["text"].split("\n")[:2]
+    assert head == "📞 Занято (SIP 486): не отмечено"
+    assert why == "Сделка менеджера Борис: звонок записан на его карточку"
+    assert CLIENT_NAME in message["text"] and _pressable_tasks(message) == set()
+    task = await Task.get(deal_id=theirs.id)
+    assert task.status == TaskStatus.OPEN and task.outcome is None
+    # The owner's card shows who called his client and how it went.
+    card = await desk.h.say(owner.user, "/next")
+    assert "Звонок (Agent): занято, 0 с" in card.text
+    assert _pressable_tasks(card.last) == {task.id}
