@@ -61,8 +61,9 @@ async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee 
         await Deal.filter(id=deal.id).update(
             owner_id=employee.id, team=employee.team, version=F("version") + 1
         )
+        # Unpushed again: if it is due, the new owner gets the card on the next tick.
         await Task.filter(deal_id=deal.id, status=TaskStatus.OPEN).update(
-            assignee_id=employee.id, team=employee.team
+            assignee_id=employee.id, team=employee.team, pushed_at=None
         )
         await Contact.filter(id=deal.contact_id, owner_id=None).update(  # type: ignore[attr-defined]
             owner_id=employee.id

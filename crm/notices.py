@@ -19,6 +19,8 @@ class NoticeKind(enum.StrEnum):
     ALERT = "alert"                # a keyword or VIP alert
     REMINDER = "reminder"          # an agreed call is coming up
     DIGEST = "digest"              # the supervisor's daily digest
+    UNREACHABLE = "unreachable"    # an employee blocked the bot; params: rep_id, waiting
+    LEAD_WAITING = "lead_waiting"  # a lead nobody in its team can take; params: team, escalated
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,13 @@ async def stop_messages(message: Message) -> None:
 @router.message(F.text | F.photo | F.document | F.contact)
 async def client_message(
     message: Message, crm: Crm, sender: Sender, notifier: Notifier, lang: str, bot: Bot,
-    staff_sender: Sender | None = None,
+    staff_sender: Sender | None = None, lead_team: str | None = None,
 ) -> None:
     shared = message.contact
     own_phone = shared.phone_number if shared and shared.user_id == message.chat.id else None
     found = await intake(
         crm, _client(message), content_of(message), client_message_id=message.message_id,
-        shared_phone=own_phone,
+        shared_phone=own_phone, team=lead_team,
     )
     staff = staff_sender or sender
     if found.new_deal and found.deal.owner_id and found.task:  # type: ignore[attr-defined]
