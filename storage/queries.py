@@ -8,8 +8,8 @@ one writer at a time, so the single statement is already atomic there. The ORM p
 
 from __future__ import annotations
 
-import asyncio
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -152,41 +152,36 @@ async def release_push(task_id: int) -> None:
     await _rows("UPDATE task SET pushed_at = NULL WHERE id = ? RETURNING id", task_id)
 
 
-# The rep of a team who gets the next lead, moved behind everybody in the same statement. On
-# PostgreSQL the pick skips reps another lead is being given to this instant, so leads arriving
-# at once go to different reps; on SQLite the one writer makes the statement atomic. A rep's
+# The rep of a team who gets the next lead, moved behind everybody in the same statement. Leads
+# of a team arriving at once take turns strictly one after the other: SQLite's one writer makes
+# the statement atomic; on PostgreSQL a transaction lock per team serializes it (row locks do
+# not: SKIP LOCKED passed the rep being served to the next in line, who then got two leads in a
+# row, and a plain FOR UPDATE re-checks the waited-for row without ordering again). A rep's
 # load (least_loaded) is counted by the partial index task_open_by_assignee.
 _TAKE_TURN = """
 UPDATE employee SET lead_turn = (SELECT MAX(lead_turn) FROM employee WHERE team = ?) + 1
 WHERE id = (
     SELECT e.id FROM employee e
-    WHERE {eligible}
-    ORDER BY {load} e.lead_turn, e.id LIMIT 1 {lock})
+    WHERE e.team = ? AND e.role = 'rep' AND e.active = TRUE AND e.on_shift = TRUE
+      AND e.reachable = TRUE
+    ORDER BY {load} e.lead_turn, e.id LIMIT 1)
 RETURNING id
 """
-_ELIGIBLE = (
-    "e.team = ? AND e.role = 'rep' AND e.active = TRUE AND e.on_shift = TRUE"
-    " AND e.reachable = TRUE"
-)
 _LOAD = "(SELECT COUNT(*) FROM task t WHERE t.assignee_id = e.id AND t.status = 'open'),"
-_TURN_TRIES = 50
 
 
 async def take_lead_turn(team: str, *, least_loaded: bool) -> int | None:
     """The id of the rep (on shift, reachable) who gets the next lead of `team`: the one longest
     without a lead, or the least loaded; None when nobody can take it."""
-    sql = _TAKE_TURN.format(
-        eligible=_ELIGIBLE, load=_LOAD if least_loaded else "", lock=_lock()
-    )
-    for attempt in range(_TURN_TRIES):
+    sql = _TAKE_TURN.format(load=_LOAD if least_loaded else "")
+    if dialect() != "postgres":
         rows = await _rows(sql, team, team)
-        if rows:
-            return int(rows[0]["id"])
-        if not await _rows(f"SELECT 1 FROM employee e WHERE {_ELIGIBLE} LIMIT 1", team):
-            return None
-        # Every eligible rep is being given a lead by another statement this very instant.
-        await asyncio.sleep(0.001 * attempt)
-    return None
+    else:
+        key = zlib.crc32(b"nextstep lead turn:" + team.encode())
+        async with in_transaction() as tx:
+            await tx.execute_query("SELECT pg_advisory_xact_lock($1)", [key])
+            rows = await tx.execute_query_dict(_params(sql), [team, team])
+    return int(rows[0]["id"]) if rows else None
 
 
 async def claim_escalations(now: datetime, limit: int = 200) -> list[tuple[int, int, str]]:
