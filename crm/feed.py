@@ -81,11 +81,12 @@ async def reassign(
     crm: Crm, actor: Employee, deal_id: int, rep_id: int
 ) -> tuple[Deal, Employee] | None:
     """A supervisor (his team's deals) or an admin gives an open deal to an active rep of the
-    deal's team; None when any of that does not hold (forged buttons included)."""
+    deal's team the bot can reach; None when any of that does not hold (forged or stale
+    buttons included)."""
     if actor.role == Role.REP:
         return None
     deal = await Deal.get_or_none(id=deal_id, status=DealStatus.OPEN)
-    rep = await Employee.get_or_none(id=rep_id, role=Role.REP, active=True)
+    rep = await Employee.get_or_none(id=rep_id, role=Role.REP, active=True, reachable=True)
     if deal is None or rep is None or rep.team != deal.team:
         return None
     if not can_act_on(actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]

@@ -181,7 +181,9 @@ async def reassign_pick(
     if deal is None or not isinstance(callback.message, Message):
         callback_answer.text = _not_allowed()
         return
-    reps = await Employee.filter(role=Role.REP, team=deal.team, active=True).order_by("name")
+    reps = await Employee.filter(
+        role=Role.REP, team=deal.team, active=True, reachable=True
+    ).order_by("name")
     keyboard = InlineKeyboardBuilder()
     for rep in reps:
         mark = "✓ " if rep.id == deal.owner_id else ""  # type: ignore[attr-defined]

@@ -68,6 +68,8 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
         "Передать 1"
     ]
     assert (await h.tick()).calls == []  # told once; her card is not tried again meanwhile
+    picker = await h.press_text(boss.user, told, "Передать 1")
+    assert [b["text"] for b in picker.buttons] == ["Boris"]  # not to her while she is away
 
     # Round robin would give Anna the next lead (Boris joined after her): she is skipped.
     for n in range(2):
@@ -85,8 +87,7 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
     await h.say(h.user("Client 3"), "hi")
     assert (await Deal.all().order_by("-id").first()).owner_id == anna.employee.id  # type: ignore[union-attr]
 
-    # The Reassign button of the report works (the boss gives her deal to Boris, who gets it).
-    picker = await h.press_text(boss.user, told, "Передать 1")
+    # The report's Reassign button works: the boss gives her deal to Boris, who gets the card.
     moved = await h.press_text(boss.user, picker.last, "Boris")
     assert "теперь у Boris" in moved.text
     assert any("Ivan" in text for text in _texts(await h.tick(), boris.user.id))
