@@ -1,8 +1,10 @@
 """Clients who write in: found or created, their message put on a deal, the deal given to a rep.
 
 A message from a client with an open deal belongs to that deal and its owner. Otherwise a New
-lead deal opens with a "lead" task due now, assigned by the playbook rule among the team's reps
-on shift; with nobody on shift it waits unassigned in the team queue, where /next claims it.
+lead deal opens in the configured team with a "lead" task due now, assigned by the playbook rule
+among the team's reps on shift whom the bot can reach. With nobody to take it, it waits
+unassigned in the team queue, where /next claims it, and the team's supervisors (the admins when
+it has none) are told at once and again after the playbook's escalate_after of working time.
 """
 
 from __future__ import annotations
