@@ -47,7 +47,7 @@ from bot.middlewares import (
 )
 from bot.notifier import BotNotifier
 from bot.scheduler import Clockwork
-from bot.sender import Rates, ResponseTypeCache, RetryAfterMiddleware, Sender
+from bot.sender import ForbiddenHook, Rates, ResponseTypeCache, RetryAfterMiddleware, Sender
 from bot.web import MetricsRegistry, Sample, add_webhook, bound_port, build_web_app, start_web
 from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
@@ -55,6 +55,7 @@ from crm.chat import blocked
 from crm.clock import Clock, SystemClock
 from crm.context import Crm
 from crm.pipeline import load_pipeline, refresh_pipeline
+from crm.staff import mark_unreachable
 from handlers.common import set_client_menu, set_employee_menu
 from storage.db import store
 from storage.models import Employee
@@ -117,20 +118,19 @@ def release_routers(dispatcher: Dispatcher) -> None:
     dispatcher.sub_routers.clear()
 
 
-async def mark_unreachable(chat_id: int) -> None:
-    """A 403: the user blocked the bot. Employees are flagged, clients marked blocked."""
-    await Employee.filter(tg_id=chat_id).update(reachable=False)
-    await blocked(chat_id)
 
 
-def build_bot_side(settings: Settings, token: str, rates: Rates | None = None) -> BotSide:
+def build_bot_side(
+    settings: Settings, token: str, rates: Rates | None = None,
+    on_forbidden: ForbiddenHook = blocked,
+) -> BotSide:
     """A bot on settings.telegram_api with 429 retries and its rate-limited sender."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
     retry = RetryAfterMiddleware()
     session.middleware(ResponseTypeCache())
     session.middleware(retry)
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-    sender = Sender(bot, on_forbidden=mark_unreachable, rates=rates or Rates())
+    sender = Sender(bot, on_forbidden=on_forbidden, rates=rates or Rates())
     return BotSide(bot, sender, retry)
 
 
@@ -194,10 +194,12 @@ class App:
         if settings.redis_url:
             self._redis = Redis.from_url(settings.redis_url)
 
-        staff = self.staff = self._bot_side(settings.bot_token)
+        staff = self.staff = build_bot_side(
+            settings, settings.bot_token, self.rates, self._staff_forbidden
+        )
         self.bot, self.sender = staff.bot, staff.sender
         if settings.client_bot_token:
-            self.client = self._bot_side(settings.client_bot_token)
+            self.client = build_bot_side(settings, settings.client_bot_token, self.rates)
         self.notifier = BotNotifier(self.bot, self.sender, self.crm, self.i18n)
         # With a client bot, clients are asked to write to it; the staff bot still serves those
         # who write to it (as they did before the client bot came).
@@ -256,8 +258,12 @@ class App:
             "webhook" if settings.webhook_url else "long polling", host, self.web_port,
         )
 
-    def _bot_side(self, token: str) -> BotSide:
-        return build_bot_side(self.settings, token, self.rates)
+    async def _staff_forbidden(self, chat_id: int) -> None:
+        """A 403 on the staff bot: an employee is unreachable (his overseers are told once); a
+        client, who may write to the staff bot too, has blocked it (crm.chat.blocked)."""
+        await blocked(chat_id)
+        for notice in await mark_unreachable(chat_id):
+            await self.notifier.notify(notice)
 
     def _dispatcher(self, side: BotSide, routers: list[Router]) -> Dispatcher:
         storage: BaseStorage | None = None
@@ -281,6 +287,9 @@ class App:
         side.dispatcher["client_sender"] = (self.client or side).sender
         # ...and those that write to employees (a client's relayed message) use the staff bot.
         side.dispatcher["staff_sender"] = self.bot_side.sender
+        # Client leads go to the playbook's team, or to the client bot's own.
+        team = self.settings.client_bot_team if side is self.client else ""
+        side.dispatcher["lead_team"] = team or self.crm.playbook.leads.team
         return side.dispatcher
 
     async def _poll(self, side: BotSide) -> asyncio.Task[None]:

@@ -31,7 +31,7 @@ from bot.i18n import pick_lang, speaking
 from bot.sender import Sender
 from crm.context import Crm
 from crm.notices import Notifier
-from crm.staff import employee_by_tg
+from crm.staff import employee_by_tg, mark_reachable
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class ContextMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         employee = await employee_by_tg(user.id) if user else None
+        if employee is not None and not employee.reachable:
+            await mark_reachable(employee)  # he wrote or pressed: the bot reaches him again
         lang = pick_lang(
             employee.lang if employee else None,
             user.language_code if user else None,

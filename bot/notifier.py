@@ -16,7 +16,9 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.callbacks import Reassign
 from bot.cards import (
     MAX_TEXT,
     Card,
@@ -36,10 +38,12 @@ from crm.context import Crm
 from crm.engine import ladder_size
 from crm.notices import Notice, NoticeKind
 from crm.phones import pretty_phone
+from crm.staff import waiting_work
 from storage.models import Contact, Employee
 
 log = logging.getLogger(__name__)
 _QUOTE_CHARS = 1000  # a quoted client text leaves room for the card under it
+_REASSIGN_BUTTONS = 8  # of a rep who blocked the bot: his most overdue deals, one button each
 
 
 @dataclass(frozen=True)
@@ -81,27 +85,33 @@ class BotNotifier:
             NoticeKind.DIGEST: self._text_notice,
             NoticeKind.DEAL_GIVEN: self._deal_given,
             NoticeKind.DEAL_TAKEN: self._deal_taken,
+            NoticeKind.UNREACHABLE: self._unreachable,
+            NoticeKind.LEAD_WAITING: self._lead_waiting,
         }
 
     async def notify(self, notice: Notice) -> None:
         await self.tell(await Employee.get_or_none(id=notice.employee_id), notice)
 
-    async def tell(self, employee: Employee | None, notice: Notice) -> None:
+    async def tell(self, employee: Employee | None, notice: Notice) -> bool:
         """`notify` to an employee the caller has loaded (None: gone): the scheduler loads a
-        whole batch of due pushes' assignees in one query."""
+        whole batch of due pushes' assignees in one query. False when he has blocked the bot
+        (known before, or the 403 of this message): a due push then waits until he is back."""
         if employee is None or employee.tg_id is None:
             log.info("notice %s for employee %s: nobody to tell", notice.kind, notice.employee_id)
-            return
-        if not (employee.active and employee.reachable):
-            log.info(
-                "notice %s skipped: employee %s unreachable or inactive", notice.kind, employee.id
-            )
-            return
+            return True
+        if not employee.active:
+            log.info("notice %s skipped: employee %s inactive", notice.kind, employee.id)
+            return True
+        if not employee.reachable:
+            log.info("notice %s skipped: employee %s unreachable", notice.kind, employee.id)
+            return False
         lang = pick_lang(employee.lang, default=self.i18n.default_locale)
         with speaking(self.i18n, lang):
             message = await self._render[notice.kind](notice, employee, lang)
-        if message.text:
-            await self.sender.send(employee.tg_id, message.text, reply_markup=message.markup)
+        if not message.text:
+            return True
+        sent = await self.sender.send(employee.tg_id, message.text, reply_markup=message.markup)
+        return sent is not None
 
     # -- one renderer per kind -----------------------------------------------------------------
 
@@ -235,6 +245,49 @@ class BotNotifier:
             by=_quote(notice.params.get("by")), deal=_quote(notice.params.get("title")),
             to=_quote(notice.params.get("to")),
         ))
+    async def _unreachable(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        """To his overseers: who blocked the bot, how much of his work is open, and a Reassign
+        button for each of his most overdue deals."""
+        rep_id = int(notice.params.get("rep_id") or 0)
+        rep = await Employee.get_or_none(id=rep_id)
+        if rep is None or rep.reachable:  # back already: nothing to do
+            return Rendered("")
+        lines = [
+            "📵 " + _(
+                "{name} has blocked the bot: no cards, pushes or new leads reach him until he "
+                "writes to it again."
+            ).format(name=_quote(rep.name or rep.id)),
+            _("Open tasks: {n}").format(n=notice.params.get("waiting", 0)),
+        ]
+        due = await waiting_work(self.crm, rep_id, _REASSIGN_BUTTONS)
+        keyboard = InlineKeyboardBuilder()
+        if due:
+            lines.append(_("Due now, most overdue first:"))
+        zone, now = viewer_zone(self.crm.playbook, employee), self.crm.now()
+        for n, task in enumerate(due, start=1):
+            client = task.deal.contact.name or _("Client")
+            lines.append(f"{n}. {_quote(client)} · {format_when(task.due_at, now, zone)}")
+            keyboard.button(
+                text=_("Reassign {n}").format(n=n), callback_data=Reassign(deal=task.deal.id)
+            )
+        keyboard.adjust(4)
+        return Rendered("\n".join(lines), keyboard.as_markup() if due else None)
+
+    async def _lead_waiting(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        """To a team's overseers: a lead nobody there can take, its card and a Reassign button."""
+        card = await self._card(notice, employee, lang)
+        if card is None or card.markup is None:  # taken or closed since
+            return Rendered("")
+        team = _quote(notice.params.get("team"))
+        if notice.params.get("escalated"):
+            line = "⏳ " + _("Still nobody has taken this lead of team {team}.").format(team=team)
+        else:
+            line = "⏳ " + _(
+                "A new lead of team {team} waits: no rep there is on shift and reachable."
+            ).format(team=team)
+        keyboard = InlineKeyboardBuilder()
+        keyboard.button(text=_("Reassign"), callback_data=Reassign(deal=card.deal_id))
+        return Rendered(f"{line}\n\n{card.text}", keyboard.as_markup())
 
     async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         """ALERT, CLIENT_MESSAGE, DIGEST: the analytics and client-chat engineers fill the text."""

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.notifier import BotNotifier
 from crm.context import Crm
+from crm.leads import escalations
 from crm.notices import Notice, NoticeKind
 from storage import queries
 from storage.models import Employee
@@ -32,6 +33,8 @@ Job = Callable[[], Awaitable[object]]
 TRANSIENT = (
     TelegramNetworkError, TelegramRetryAfter, TelegramServerError, OSError, asyncio.TimeoutError,
 )
+# Seconds between looks for leads waiting too long: one indexed query, minutes of slack matter not.
+ESCALATION_INTERVAL = 15.0
 
 
 @dataclass
@@ -58,7 +61,10 @@ class Clockwork:
         self.batch = batch
         self.push_interval = push_interval
         self.counters = PushCounters()
-        self._jobs: list[_PeriodicJob] = [_PeriodicJob("due_pushes", self.push_due, push_interval)]
+        self._jobs: list[_PeriodicJob] = [
+            _PeriodicJob("due_pushes", self.push_due, push_interval),
+            _PeriodicJob("escalations", self.escalate, ESCALATION_INTERVAL),
+        ]
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
 
@@ -136,7 +142,9 @@ class Clockwork:
 
     async def _push(self, task_id: int, employee_id: int, assignee: Employee | None) -> bool:
         try:
-            await self.notifier.tell(assignee, Notice(employee_id, NoticeKind.DUE, task_id=task_id))
+            told = await self.notifier.tell(
+                assignee, Notice(employee_id, NoticeKind.DUE, task_id=task_id)
+            )
         except TRANSIENT as exc:
             self.counters.released += 1
             log.warning("push of task %s failed (%s): will retry", task_id, exc)
@@ -146,6 +154,21 @@ class Clockwork:
             self.counters.failed += 1
             log.exception("push of task %s failed for good", task_id)
             return True
+        if not told:
+            # He blocked the bot: the card waits unclaimed (the claim skips him) until he is back.
+            await queries.release_push(task_id)
+            return True
         self.counters.pushed += 1
         return True
+
+    async def escalate(self) -> int:
+        """Alert the overseers again of leads still waiting past the playbook's escalate_after;
+        claimed in the store, so of several workers one alerts. Returns the notices sent."""
+        notices = await escalations(self.crm)
+        for notice in notices:
+            try:
+                await self.notifier.notify(notice)
+            except Exception:
+                log.exception("escalation notice to employee %s failed", notice.employee_id)
+        return len(notices)
 

@@ -180,6 +180,18 @@ class Assignment(_Strict):
     mode: Literal["round_robin", "least_loaded"] = "round_robin"
 
 
+class Leads(_Strict):
+    """Where client leads go, and when a lead nobody could take is raised again."""
+
+    team: str = Field(default="main", min_length=1, max_length=64)
+    escalate_after: timedelta = timedelta(minutes=15)  # of working time
+
+    @field_validator("escalate_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+
 class Alerts(_Strict):
     keywords: tuple[str, ...] = ()
     vip_tags: tuple[str, ...] = ()
@@ -201,6 +213,7 @@ class Playbook(_Strict):
     working_hours: WorkingHours
     client_window: ClientWindow = ClientWindow()
     assignment: Assignment = Assignment()
+    leads: Leads = Leads()
     alerts: Alerts = Alerts()
     automations: Automations = Automations()
 

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     bot_token: str = ""
     client_bot_token: str = ""
+    # The team the client bot's leads go to; empty: the playbook's [leads] team.
+    client_bot_team: str = Field(default="", max_length=64)
     database_url: str = "sqlite://nextstep.sqlite3"
     telegram_api: str = "https://api.telegram.org"
     webhook_url: str = ""

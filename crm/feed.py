@@ -62,8 +62,9 @@ async def assign_deal(crm: Crm, deal: Deal, employee: Employee, actor: Employee 
         await Deal.filter(id=deal.id).update(
             owner_id=employee.id, team=employee.team, version=F("version") + 1
         )
+        # Unpushed again: if it is due, the new owner gets the card on the next tick.
         await Task.filter(deal_id=deal.id, status=TaskStatus.OPEN).update(
-            assignee_id=employee.id, team=employee.team
+            assignee_id=employee.id, team=employee.team, pushed_at=None
         )
         await Contact.filter(id=deal.contact_id, owner_id=None).update(  # type: ignore[attr-defined]
             owner_id=employee.id
@@ -81,12 +82,13 @@ async def reassign(
     crm: Crm, actor: Employee, deal_id: int, rep_id: int, notifier: Notifier
 ) -> tuple[Deal, Employee] | None:
     """A supervisor (his team's deals) or an admin gives an open deal to an active rep of the
-    deal's team; None when any of that does not hold (forged buttons included). The new owner
-    gets the card, the one who had it is told who moved it to whom."""
+    deal's team the bot can reach; None when any of that does not hold (forged or stale
+    buttons included). The new owner gets the card, the one who had it is told who moved it
+    to whom."""
     if actor.role == Role.REP:
         return None
     deal = await Deal.get_or_none(id=deal_id, status=DealStatus.OPEN)
-    rep = await Employee.get_or_none(id=rep_id, role=Role.REP, active=True)
+    rep = await Employee.get_or_none(id=rep_id, role=Role.REP, active=True, reachable=True)
     if deal is None or rep is None or rep.team != deal.team:
         return None
     if not can_act_on(actor, deal.owner_id, deal.team):  # type: ignore[attr-defined]
@@ -100,6 +102,8 @@ async def reassign(
     await notifier.notify(
         Notice(rep.id, NoticeKind.DEAL_GIVEN, task.id if task else None, deal.id, params)
     )
+    if task is not None and task.due_at <= crm.now():  # he has the card: no due push again
+        await Task.filter(id=task.id, pushed_at=None).update(pushed_at=crm.now())
     if before is not None and before != actor.id:
         await notifier.notify(Notice(before, NoticeKind.DEAL_TAKEN, None, deal.id, params))
     return deal, rep

@@ -1,8 +1,10 @@
 """Clients who write in: found or created, their message put on a deal, the deal given to a rep.
 
 A message from a client with an open deal belongs to that deal and its owner. Otherwise a New
-lead deal opens with a "lead" task due now, assigned by the playbook rule among the team's reps
-on shift; with nobody on shift it waits unassigned in the team queue, where /next claims it.
+lead deal opens in the configured team with a "lead" task due now, assigned by the playbook rule
+among the team's reps on shift whom the bot can reach. With nobody to take it, it waits
+unassigned in the team queue, where /next claims it, and the team's supervisors (the admins when
+it has none) are told at once and again after the playbook's escalate_after of working time.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import enum
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Count
 
 from crm.chat import ChatContent, heard_from, record_incoming
 from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal, open_deal_of
 from crm.notices import Notice, NoticeKind
 from crm.phones import normalize_phone
-from crm.staff import TelegramUser
+from crm.schedule import add_working_time
+from crm.staff import TelegramUser, overseers
+from storage import queries
 from storage.models import (
     ChatMessage,
     Contact,
@@ -33,7 +36,6 @@ from storage.models import (
 
 SOURCE = "telegram"
 LEAD_TASK = "lead"
-DEFAULT_TEAM = "main"
 
 
 class AlertKind(enum.StrEnum):
@@ -66,10 +68,11 @@ class Intake:
 async def intake(
     crm: Crm, client: TelegramUser, content: ChatContent, *,
     client_message_id: int | None = None, shared_phone: str | None = None,
-    team: str = DEFAULT_TEAM, bot_id: int | None = None,
+    team: str | None = None, bot_id: int | None = None,
 ) -> Intake:
     """Put one client message (written to bot_id) on the right deal, opening and assigning a
-    lead when needed."""
+    lead when needed; a new lead goes to `team`, by default the playbook's [leads] team."""
+    team = team or crm.playbook.leads.team
     phone = normalize_phone(shared_phone) if shared_phone else None
     contact, created = await _contact_for(crm, client, phone)
     deal = await open_deal_of(contact.id)
@@ -85,6 +88,11 @@ async def intake(
         task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
         if owner:
             await Contact.filter(id=contact.id, owner_id=None).update(owner_id=owner.id)
+        else:
+            task.escalate_at = add_working_time(
+                crm.now(), crm.playbook.leads.escalate_after, crm.playbook.working_hours
+            )
+            await Task.filter(id=task.id).update(escalate_at=task.escalate_at)
     resumed = await heard_from(crm, contact, deal, bot_id)
     message = await record_incoming(crm, contact, deal, content, client_message_id)
     alerts = find_alerts(crm, content.text, [*contact.tags, *deal.tags])
@@ -129,42 +137,11 @@ async def _last_closed_deal(contact_id: int) -> int | None:
 
 
 async def pick_rep(crm: Crm, team: str) -> Employee | None:
-    """The rep on shift who gets the next lead, by the playbook rule; None if nobody is on."""
-    for _ in range(5):
-        reps = await Employee.filter(
-            team=team, role=Role.REP, active=True, on_shift=True
-        ).order_by("lead_turn", "id")
-        if not reps:
-            return None
-        if crm.playbook.assignment.mode == "least_loaded":
-            loads = await _open_tasks(reps)
-            # min keeps the first of equals: among the least loaded, the longest without a lead.
-            chosen = min(reps, key=lambda r: loads.get(r.id, 0))
-        else:
-            chosen = reps[0]
-        if await _take_turn(chosen, team):
-            return chosen
-    # Five lost races in a row: hand it to the last choice rather than leave it unassigned.
-    return chosen
-
-
-async def _open_tasks(reps: list[Employee]) -> dict[int, int]:
-    # Counted by the store: a rep carries thousands of open tasks, one row each would be loaded
-    # on every lead otherwise.
-    rows = (
-        await Task.filter(assignee_id__in=[r.id for r in reps], status=TaskStatus.OPEN)
-        .annotate(n=Count("id"))
-        .group_by("assignee_id")
-        .values_list("assignee_id", "n")
-    )
-    return {int(assignee): int(n) for assignee, n in rows}
-
-
-async def _take_turn(rep: Employee, team: str) -> bool:
-    """Move the rep behind everyone; False if another process moved him first (compare-and-set)."""
-    last = await Employee.filter(team=team).order_by("-lead_turn").first()
-    turn = (last.lead_turn if last else 0) + 1
-    return bool(await Employee.filter(id=rep.id, lead_turn=rep.lead_turn).update(lead_turn=turn))
+    """The rep on shift and reachable who gets the next lead, by the playbook rule; None if
+    nobody can take it."""
+    least_loaded = crm.playbook.assignment.mode == "least_loaded"
+    rep_id = await queries.take_lead_turn(team, least_loaded=least_loaded)
+    return await Employee.get(id=rep_id) if rep_id is not None else None
 
 
 def find_alerts(crm: Crm, text: str, tags: list[str]) -> tuple[Alert, ...]:
@@ -178,10 +155,14 @@ def find_alerts(crm: Crm, text: str, tags: list[str]) -> tuple[Alert, ...]:
 
 
 async def alert_notices(found: Intake) -> list[Notice]:
-    """Urgent notices for an intake with alerts: to the deal's owner and his team's supervisors."""
-    if not found.alerts:
-        return []
+    """Urgent notices of an intake: alerts to the deal's owner and his team's supervisors, and
+    a new lead nobody could take to its team's supervisors (the admins when it has none)."""
     deal = found.deal
+    notices = []
+    if found.new_deal and deal.owner_id is None and found.task:  # type: ignore[attr-defined]
+        notices += await waiting_notices(found.task.id, deal.id, deal.team)
+    if not found.alerts:
+        return notices
     supervisors = await Employee.filter(
         team=deal.team, role=Role.SUPERVISOR, active=True
     ).values_list("id", flat=True)
@@ -194,10 +175,29 @@ async def alert_notices(found: Intake) -> list[Notice]:
         "alerts": ", ".join(a.word for a in found.alerts),
     }
     task = await Task.get_or_none(deal_id=deal.id, status=TaskStatus.OPEN)
-    return [
+    return notices + [
         Notice(employee_id, NoticeKind.ALERT, task.id if task else None, deal.id, params)
         for employee_id in recipients
     ]
+
+
+async def waiting_notices(
+    task_id: int, deal_id: int, team: str, *, escalated: bool = False
+) -> list[Notice]:
+    """A lead waits in its team's queue with nobody to take it: tell who can hand it out."""
+    params: dict[str, str | int | None] = {"team": team, "escalated": int(escalated)}
+    return [
+        Notice(employee_id, NoticeKind.LEAD_WAITING, task_id, deal_id, params)
+        for employee_id in await overseers(team)
+    ]
+
+
+async def escalations(crm: Crm) -> list[Notice]:
+    """Leads still waiting past the playbook's escalate_after, raised again, each once."""
+    notices = []
+    for task_id, deal_id, team in await queries.claim_escalations(crm.now()):
+        notices += await waiting_notices(task_id, deal_id, team, escalated=True)
+    return notices
 
 
 async def set_shift(employee: Employee, on: bool) -> None:

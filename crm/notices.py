@@ -22,6 +22,8 @@ class NoticeKind(enum.StrEnum):
     DIGEST = "digest"              # the supervisor's daily digest
     DEAL_GIVEN = "deal_given"      # a supervisor gave the employee a deal: its card
     DEAL_TAKEN = "deal_taken"      # the employee's deal was given to someone else
+    UNREACHABLE = "unreachable"    # an employee blocked the bot; params: rep_id, waiting
+    LEAD_WAITING = "lead_waiting"  # a lead nobody in its team can take; params: team, escalated
 
 
 @dataclass(frozen=True)

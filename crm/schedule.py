@@ -39,6 +39,27 @@ def into_working_hours(moment: datetime, hours: WorkingHours) -> datetime:
     return moment
 
 
+def add_working_time(start: datetime, amount: timedelta, hours: WorkingHours) -> datetime:
+    """The instant when `amount` of working time (department hours, holidays skipped) has
+    passed since `start`: 15 minutes from 18:55 on a Friday end at 09:10 on Monday."""
+    zone = hours.zone
+    cursor = start
+    day = start.astimezone(zone).date()
+    # A week of working time spans at most a few weeks of calendar days, holidays included.
+    for _ in range(amount.days * 7 + 8 * _HORIZON_DAYS):
+        span = hours.days.get(day.weekday())
+        if span is not None and day not in hours.holidays:
+            begin, end = _at(day, span[0], zone), _at(day, span[1], zone)
+            cursor = max(cursor, begin)
+            if cursor < end:
+                if cursor + amount <= end:
+                    return cursor + amount
+                amount -= end - cursor
+                cursor = end
+        day += timedelta(days=1)
+    return cursor + amount
+
+
 def into_client_window(moment: datetime, window: ClientWindow, zone: ZoneInfo) -> datetime:
     """The earliest instant >= moment inside the client's daily call window (his zone)."""
     local = moment.astimezone(zone)

@@ -11,8 +11,9 @@ from tortoise.transactions import in_transaction
 
 from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
+from crm.notices import Notice, NoticeKind
 from storage import queries
-from storage.models import Employee, Invite, Role
+from storage.models import Employee, Invite, Role, Task, TaskStatus
 
 INVITE_TTL = timedelta(days=7)
 
@@ -89,3 +90,53 @@ async def set_conveyor(employee: Employee, on: bool) -> None:
 
 async def employee_by_tg(tg_id: int) -> Employee | None:
     return await queries.active_employee_by_tg(tg_id)
+
+
+async def overseers(team: str) -> list[int]:
+    """Who hands out a team's work: its active supervisors who can be reached, else the admins."""
+    for found in (
+        Employee.filter(team=team, role=Role.SUPERVISOR),
+        Employee.filter(role=Role.ADMIN),
+    ):
+        ids = await found.filter(active=True, reachable=True).order_by("id").values_list(
+            "id", flat=True
+        )
+        if ids:
+            return [int(i) for i in ids]  # type: ignore[call-overload]
+    return []
+
+
+async def mark_unreachable(tg_id: int) -> list[Notice]:
+    """A 403 from his chat: he blocked the bot. He gets no pushes, leads or claims until he
+    writes again; the first 403 of a spell tells his team's overseers (once across processes:
+    the conditional update is the claim), with how many of his open tasks wait."""
+    employee = await Employee.get_or_none(tg_id=tg_id, active=True)
+    if employee is None or not await Employee.filter(id=employee.id, reachable=True).update(
+        reachable=False
+    ):
+        return []
+    waiting = await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN).count()
+    params: dict[str, str | int | None] = {"rep_id": employee.id, "waiting": waiting}
+    return [
+        Notice(boss, NoticeKind.UNREACHABLE, params=params)
+        for boss in await overseers(employee.team) if boss != employee.id
+    ]
+
+
+async def mark_reachable(employee: Employee) -> bool:
+    """He wrote or pressed: the bot can reach him again; his due cards go out on the next tick
+    (the clock skips them while he is unreachable). True if he was unreachable."""
+    if employee.reachable:
+        return False
+    employee.reachable = True
+    return bool(await Employee.filter(id=employee.id, reachable=False).update(reachable=True))
+
+
+async def waiting_work(crm: Crm, employee_id: int, limit: int) -> list[Task]:
+    """An employee's open tasks due now, most overdue first: what a reassignment would save."""
+    return await (
+        Task.filter(assignee_id=employee_id, status=TaskStatus.OPEN, due_at__lte=crm.now())
+        .order_by("due_at", "id")
+        .limit(limit)
+        .select_related("deal__contact")
+    )

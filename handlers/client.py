@@ -70,13 +70,13 @@ async def client_help(message: Message) -> None:
 
 async def client_message(
     message: Message, crm: Crm, sender: Sender, notifier: Notifier, lang: str, bot: Bot,
-    staff_sender: Sender | None = None,
+    staff_sender: Sender | None = None, lead_team: str | None = None,
 ) -> None:
     shared = message.contact
     own_phone = shared.phone_number if shared and shared.user_id == message.chat.id else None
     found = await intake(
         crm, _client(message), content_of(message), client_message_id=message.message_id,
-        shared_phone=own_phone, bot_id=bot.id,
+        shared_phone=own_phone, bot_id=bot.id, team=lead_team,
     )
     staff = staff_sender or sender
     if found.new_deal and found.deal.owner_id and found.task:  # type: ignore[attr-defined]

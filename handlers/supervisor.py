@@ -173,7 +173,9 @@ async def reassign_pick(callback: CallbackQuery, scoped_deal: Deal) -> None:
     deal = scoped_deal
     if not isinstance(callback.message, Message):
         return
-    reps = await Employee.filter(role=Role.REP, team=deal.team, active=True).order_by("name")
+    reps = await Employee.filter(
+        role=Role.REP, team=deal.team, active=True, reachable=True
+    ).order_by("name")
     keyboard = InlineKeyboardBuilder()
     for rep in reps:
         mark = "✓ " if rep.id == deal.owner_id else ""  # type: ignore[attr-defined]

@@ -215,6 +215,9 @@ class Task(Model):
     )
     pushed_at = fields.DatetimeField(null=True)
     reminded_at = fields.DatetimeField(null=True)
+    # A lead nobody could take: when its team's supervisors are alerted again if it still waits.
+    # Cleared by the clock's claim, so several workers alert once (partial index in migration 2).
+    escalate_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "task"

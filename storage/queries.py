@@ -9,6 +9,7 @@ one writer at a time, so the single statement is already atomic there. The ORM p
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +125,7 @@ async def claim_queued_task(employee_id: int, team: str, now: datetime) -> FeedT
 
 async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
     """Mark up to `limit` due, unpushed, assigned tasks as pushed; (task id, assignee id) each.
+    Those of an employee who blocked the bot wait unclaimed until he is reachable again.
 
     The database is the truth: whatever process claims a row pushes it, once, also after a
     restart (a task that fell due while we were down is simply still unpushed).
@@ -135,6 +137,7 @@ async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
                 SELECT id FROM task
                 WHERE status = 'open' AND pushed_at IS NULL AND due_at <= ?
                   AND assignee_id IS NOT NULL
+                  AND assignee_id NOT IN (SELECT id FROM employee WHERE reachable = FALSE)
                 ORDER BY due_at LIMIT ? {_lock()})
             UPDATE task SET pushed_at = ?
             WHERE id IN (SELECT id FROM due) AND pushed_at IS NULL
@@ -147,6 +150,56 @@ async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
 async def release_push(task_id: int) -> None:
     """Undo a claim whose message could not be sent, so the next tick tries again."""
     await _rows("UPDATE task SET pushed_at = NULL WHERE id = ? RETURNING id", task_id)
+
+
+# The rep of a team who gets the next lead, moved behind everybody in the same statement. Leads
+# of a team arriving at once take turns strictly one after the other: SQLite's one writer makes
+# the statement atomic; on PostgreSQL a transaction lock per team serializes it (row locks do
+# not: SKIP LOCKED passed the rep being served to the next in line, who then got two leads in a
+# row, and a plain FOR UPDATE re-checks the waited-for row without ordering again). A rep's
+# load (least_loaded) is counted by the partial index task_open_by_assignee.
+_TAKE_TURN = """
+UPDATE employee SET lead_turn = (SELECT MAX(lead_turn) FROM employee WHERE team = ?) + 1
+WHERE id = (
+    SELECT e.id FROM employee e
+    WHERE e.team = ? AND e.role = 'rep' AND e.active = TRUE AND e.on_shift = TRUE
+      AND e.reachable = TRUE
+    ORDER BY {load} e.lead_turn, e.id LIMIT 1)
+RETURNING id
+"""
+_LOAD = "(SELECT COUNT(*) FROM task t WHERE t.assignee_id = e.id AND t.status = 'open'),"
+
+
+async def take_lead_turn(team: str, *, least_loaded: bool) -> int | None:
+    """The id of the rep (on shift, reachable) who gets the next lead of `team`: the one longest
+    without a lead, or the least loaded; None when nobody can take it."""
+    sql = _TAKE_TURN.format(load=_LOAD if least_loaded else "")
+    if dialect() != "postgres":
+        rows = await _rows(sql, team, team)
+    else:
+        key = zlib.crc32(b"nextstep lead turn:" + team.encode())
+        async with in_transaction() as tx:
+            await tx.execute_query("SELECT pg_advisory_xact_lock($1)", [key])
+            rows = await tx.execute_query_dict(_params(sql), [team, team])
+    return int(rows[0]["id"]) if rows else None
+
+
+async def claim_escalations(now: datetime, limit: int = 200) -> list[tuple[int, int, str]]:
+    """Clear escalate_at of up to `limit` leads whose time came (each exactly once across
+    processes); (task id, deal id, team) of those still open and unassigned."""
+    rows = await _rows(
+        f"""WITH due AS {"MATERIALIZED" if dialect() == "postgres" else ""} (
+                SELECT id FROM task WHERE escalate_at IS NOT NULL AND escalate_at <= ?
+                ORDER BY escalate_at LIMIT ? {_lock()})
+            UPDATE task SET escalate_at = NULL
+            WHERE id IN (SELECT id FROM due) AND escalate_at IS NOT NULL
+            RETURNING id, deal_id, team, status, assignee_id""",
+        now, limit,
+    )
+    return [
+        (int(r["id"]), int(r["deal_id"]), str(r["team"])) for r in rows
+        if r["status"] == "open" and r["assignee_id"] is None
+    ]
 
 
 async def reserve_ids(table: str, count: int) -> list[int]:

@@ -212,6 +212,9 @@ async def test_reassign_only_by_whom_and_to_whom_it_may(crm: Crm) -> None:
     assert await reassign(crm, other, deal_id, other.id, told) is None  # a rep cannot
     assert await reassign(crm, far_boss, deal_id, other.id, told) is None  # another team's boss
     assert await reassign(crm, boss, deal_id, far_rep.id, told) is None  # a rep of another team
+    await Employee.filter(id=other.id).update(reachable=False)
+    assert await reassign(crm, boss, deal_id, other.id, told) is None  # he blocked the bot
+    await Employee.filter(id=other.id).update(reachable=True)
     assert told.notices == []
     done = await reassign(crm, boss, deal_id, other.id, told)
     assert done is not None and done[1].id == other.id

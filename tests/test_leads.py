@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import timedelta
 
-from config.playbook import Assignment
+from config.playbook import Assignment, Leads
 from crm.chat import (
     ChatContent,
     ClientBots,
@@ -17,8 +19,8 @@ from crm.chat import (
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome
-from crm.feed import next_task
-from crm.leads import AlertKind, alert_notices, intake, set_shift
+from crm.feed import assign_deal, next_task
+from crm.leads import AlertKind, alert_notices, escalations, intake, set_shift
 from crm.notices import NoticeKind
 from crm.staff import TelegramUser
 from storage.models import (
@@ -216,3 +218,84 @@ async def test_replies_are_refused_to_stopped_clients_and_to_other_reps(crm: Crm
     assert await stop(crm, ANNA.id) is True
     assert await stop(crm, ANNA.id) is False  # the confirmation goes out once
     assert await reply_target(a, found.deal.id, bots) == ReplyRefusal.STOPPED
+    # A stopped client who writes again lands on his deal, and his /stop is lifted.
+    again = await intake(crm, ANNA, _text("one more thing"))
+    assert again.deal.id == found.deal.id and again.resumed
+
+
+async def test_leads_arriving_at_once_split_evenly(crm: Crm) -> None:
+    # Before: a 5-try compare-and-set on lead_turn, and its last loser got the last choice
+    # without moving it: 6 leads at once among 2 reps went 4:2.
+    a, b = await _reps("A", "B")
+    found = await asyncio.gather(
+        *(intake(crm, TelegramUser(6400 + n, f"c{n}"), _text("hi")) for n in range(6))
+    )
+    assert Counter(f.deal.owner_id for f in found) == {a.id: 3, b.id: 3}  # type: ignore[attr-defined]
+    c = await Employee.create(name="C", role=Role.REP, team="main", tg_id=990)
+    found = await asyncio.gather(
+        *(intake(crm, TelegramUser(6500 + n, f"c{n}"), _text("hi")) for n in range(8))
+    )
+    counts = Counter(f.deal.owner_id for f in found)  # type: ignore[attr-defined]
+    assert set(counts) == {a.id, b.id, c.id} and max(counts.values()) - min(counts.values()) <= 1
+
+
+async def test_reps_who_blocked_the_bot_get_no_leads_in_either_mode(crm: Crm) -> None:
+    away, here = await _reps("Away", "Here")
+    await Employee.filter(id=away.id).update(reachable=False)
+    owners = {
+        (await intake(crm, TelegramUser(6600 + n, "x"), _text("hi"))).deal.owner_id  # type: ignore[attr-defined]
+        for n in range(2)
+    }
+    assert owners == {here.id}
+    # Least loaded would pick Away, who has no open task at all.
+    crm.playbook = crm.playbook.model_copy(update={"assignment": Assignment(mode="least_loaded")})
+    found = await intake(crm, TelegramUser(6610, "x"), _text("hi"))
+    assert found.deal.owner_id == here.id  # type: ignore[attr-defined]
+    await Employee.filter(id=here.id).update(reachable=False)
+    found = await intake(crm, TelegramUser(6611, "x"), _text("hi"))
+    assert found.deal.owner_id is None  # type: ignore[attr-defined]
+
+
+async def test_leads_go_to_the_playbook_team_or_the_one_named(crm: Crm) -> None:
+    main, sales = await _reps("Main", "Sally")
+    await Employee.filter(id=sales.id).update(team="sales")
+    assert (await intake(crm, TelegramUser(6700, "x"), _text("hi"))).deal.owner_id == main.id  # type: ignore[attr-defined]
+    crm.playbook = crm.playbook.model_copy(update={"leads": Leads(team="sales")})
+    found = await intake(crm, TelegramUser(6701, "x"), _text("hi"))
+    assert (found.deal.team, found.deal.owner_id) == ("sales", sales.id)  # type: ignore[attr-defined]
+    found = await intake(crm, TelegramUser(6702, "x"), _text("hi"), team="main")
+    assert (found.deal.team, found.deal.owner_id) == ("main", main.id)  # type: ignore[attr-defined]
+
+
+async def test_a_lead_nobody_can_take_alerts_overseers_and_escalates_once(
+    crm: Crm, clock: FakeClock
+) -> None:
+    admin = await Employee.create(name="Root", role=Role.ADMIN, team="main", tg_id=980)
+    [off] = await _reps("Off", team="sales", on_shift=False)
+    clock.set(T0.replace(hour=15, minute=50))  # 18:50 in Moscow: 10 working minutes left today
+    found = await intake(crm, ANNA, _text("hi"), team="sales")
+    task = await Task.get(id=found.task.id)  # type: ignore[union-attr]
+    assert task.assignee_id is None and task.team == "sales"  # type: ignore[attr-defined]
+    assert task.escalate_at == T0.replace(day=26, hour=6, minute=5)  # 09:05 tomorrow in Moscow
+    # No supervisor in sales: the admins hear of it.
+    [notice] = await alert_notices(found)
+    assert (notice.employee_id, notice.kind, notice.task_id) == (
+        admin.id, NoticeKind.LEAD_WAITING, task.id
+    )
+    assert notice.params == {"team": "sales", "escalated": 0}
+    boss = await Employee.create(name="Boss", role=Role.SUPERVISOR, team="sales", tg_id=981)
+    assert [n.employee_id for n in await alert_notices(found)] == [boss.id]
+
+    clock.set(T0.replace(day=26, hour=6, minute=4))
+    assert await escalations(crm) == []
+    clock.set(T0.replace(day=26, hour=6, minute=5))
+    [again] = await escalations(crm)
+    assert (again.employee_id, again.task_id, again.params["escalated"]) == (boss.id, task.id, 1)
+    assert await escalations(crm) == []  # once
+    assert (await Task.get(id=task.id)).escalate_at is None
+    # A lead handed out before its time is not raised.
+    other = await intake(crm, TelegramUser(6800, "x"), _text("hi"), team="sales")
+    await assign_deal(crm, other.deal, off, actor=boss)
+    clock.advance(timedelta(hours=1))
+    assert await escalations(crm) == []
+    assert (await Task.get(id=other.task.id)).assignee_id == off.id  # type: ignore[union-attr, attr-defined]

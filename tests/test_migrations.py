@@ -44,7 +44,9 @@ async def test_every_model_column_exists_after_migrating(db_url: str) -> None:
 
 
 async def test_the_partial_indexes_exist(db_url: str) -> None:
-    expected = {"task_one_open_per_deal", "task_open_by_assignee", "task_due_unpushed"}
+    expected = {
+        "task_one_open_per_deal", "task_open_by_assignee", "task_due_unpushed", "task_escalation"
+    }
     assert expected <= await _indexes()
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from config.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbook
 from crm.phones import normalize_phone, zone_for_phone
-from crm.schedule import place, snap
+from crm.schedule import add_working_time, place, snap
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -100,6 +100,16 @@ def test_working_day_that_ends_before_it_starts(tmp_path: Path) -> None:
     assert "working_hours" in message and "mon" in message
 
 
+def test_leads_team_and_escalation_default_and_are_checked(tmp_path: Path) -> None:
+    assert (PB.leads.team, PB.leads.escalate_after) == ("main", timedelta(minutes=15))
+    message = _broken(tmp_path, 'escalate_after = "15m"', 'escalate_after = "soon"')
+    line = _line_of(tmp_path, "escalate_after = ")
+    assert f"playbook.toml:{line}: leads.escalate_after" in message
+    assert "not a duration" in message
+    message = _broken(tmp_path, 'team = "main"', 'team = ""')
+    assert f"playbook.toml:{_line_of(tmp_path, 'team = ')}: leads.team" in message
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="cannot read"):
         load_playbook(tmp_path / "absent.toml")
@@ -175,6 +185,26 @@ def test_a_placed_time_is_allowed_and_never_earlier(moment: datetime, client: st
     assert (placed.at == asked) == (placed.reason is None)
     again = place(placed.at, PB.working_hours, PB.client_window, zone)
     assert again == (placed.at, None, zone)
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "expected"),
+    [
+        (_msk(2026, 11, 25, 12, 0), timedelta(minutes=15), _msk(2026, 11, 25, 12, 15)),
+        # 10 minutes are left of Wednesday, 5 more on Thursday.
+        (_msk(2026, 11, 25, 18, 50), timedelta(minutes=15), _msk(2026, 11, 26, 9, 5)),
+        (_msk(2026, 11, 25, 22, 0), timedelta(minutes=15), _msk(2026, 11, 26, 9, 15)),
+        # Friday evening to Monday morning.
+        (_msk(2026, 11, 27, 18, 55), timedelta(minutes=15), _msk(2026, 11, 30, 9, 10)),
+        # Ending exactly at the close of a day stays in that day.
+        (_msk(2026, 11, 25, 18, 45), timedelta(minutes=15), _msk(2026, 11, 25, 19, 0)),
+        # Over a holiday: Dec 31 is off (the playbook lists 2026 only, so Jan 1, 2027 is not).
+        (_msk(2026, 12, 30, 18, 0), timedelta(hours=2), _msk(2027, 1, 1, 10, 0)),
+        (_msk(2026, 11, 25, 9, 0), timedelta(days=1), _msk(2026, 11, 27, 13, 0)),  # 10 + 10 + 4 h
+    ],
+)
+def test_add_working_time(start: datetime, amount: timedelta, expected: datetime) -> None:
+    assert add_working_time(start.astimezone(UTC), amount, PB.working_hours) == expected
 
 
 # --- phones --------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ async def nextstep(*args: str, cwd: Path, **env_vars: str) -> tuple[int, str, st
         ("NEXTSTEP_BOT_TOKEN", "not-a-token"),
         ("NEXTSTEP_WEB_LISTEN", "localhost"),
         ("NEXTSTEP_SIP_HANDLERS", "0"),
+        ("NEXTSTEP_CLIENT_BOT_TEAM", "t" * 65),
     ],
 )
 async def test_a_bad_setting_ends_with_one_line_naming_it(
