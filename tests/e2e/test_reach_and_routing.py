@@ -89,8 +89,9 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
 
     # The report's Reassign button works: the boss gives her deal to Boris, who gets the card.
     moved = await h.press_text(boss.user, picker.last, "Boris")
-    assert "теперь у Boris" in moved.text
-    assert any("Ivan" in text for text in _texts(await h.tick(), boris.user.id))
+    assert "«Ivan» → Boris" in moved.text
+    assert any("Ivan" in text for text in _texts(moved, boris.user.id))  # the card, at once
+    assert _texts(await h.tick(), boris.user.id) == []  # and not again as a due push
 
 
 async def test_client_bot_leads_go_to_its_team(sales_bot: Harness) -> None:
