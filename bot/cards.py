@@ -134,6 +134,10 @@ def _money(amount: int) -> str:
     return f"{whole},{cents:02d}" if cents else whole
 
 
+# How much of a new lead's first message its card quotes; a longer one is copied whole besides.
+LEAD_QUOTE = 2000
+
+
 def escaped_within(text: str, room: int) -> str:
     """Plain text as HTML showing at most `room` characters, cut with "…" when longer. Telegram
     counts what is shown (&amp; is one), so the cut comes before escaping and never splits an

@@ -20,6 +20,7 @@ from bot.callbacks import (
     PipelineAction,
     ReasonPick,
     RegionList,
+    Reply,
     SlotPick,
     SubMenuBack,
     TaskAction,
@@ -125,6 +126,16 @@ def regions_keyboard(task_id: int, recent: Sequence[str]) -> InlineKeyboardMarku
     rows += [row(rest[at : at + 3]) for at in range(0, len(rest), 3)]
     rows.append([_button(_("« Back"), SubMenuBack(task=task_id))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def reply_button(deal_id: int) -> InlineKeyboardButton:
+    return _button("↩️ " + _("Reply"), Reply(deal_id=deal_id))
+
+
+def with_reply(markup: InlineKeyboardMarkup | None, deal_id: int) -> InlineKeyboardMarkup:
+    """A keyboard (a card's) with the Reply-to-the-client button as its last row."""
+    rows = list(markup.inline_keyboard) if markup else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [reply_button(deal_id)]])
 
 
 def submenu_keyboard(

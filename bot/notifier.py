@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiogram import Bot
@@ -20,6 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import Reassign
 from bot.cards import (
+    LEAD_QUOTE,
     MAX_TEXT,
     Card,
     attempt_text,
@@ -33,9 +34,12 @@ from bot.cards import (
     viewer_zone,
 )
 from bot.i18n import create_i18n, pick_lang, speaking
+from bot.keyboards import with_reply
 from bot.sender import Sender
+from crm.chat import link_relay
 from crm.context import Crm
 from crm.engine import ladder_size
+from crm.feed import card_not_delivered, card_shown
 from crm.notices import Notice, NoticeKind
 from crm.phones import pretty_phone
 from crm.staff import waiting_work
@@ -48,10 +52,12 @@ _REASSIGN_BUTTONS = 8  # of a rep who blocked the bot: his most overdue deals, o
 
 @dataclass(frozen=True)
 class Rendered:
-    """A notice as HTML text (empty: send nothing) and its keyboard."""
+    """A notice as HTML text (empty: send nothing), its keyboard, and the task whose open card
+    it carries (so that card's due push is not sent as a second message)."""
 
     text: str
     markup: InlineKeyboardMarkup | None = None
+    card_task: int | None = None
 
 
 def _quote(value: object) -> str:
@@ -110,7 +116,20 @@ class BotNotifier:
             message = await self._render[notice.kind](notice, employee, lang)
         if not message.text:
             return True
-        sent = await self.sender.send(employee.tg_id, message.text, reply_markup=message.markup)
+        # The card goes out now: its due push must not follow it (the due push itself was
+        # claimed by the clock). Undone if the card cannot be sent.
+        card_task = message.card_task if notice.kind != NoticeKind.DUE else None
+        marked = card_task is not None and await card_shown(self.crm, card_task)
+        sent = None
+        try:
+            sent = await self.sender.send(employee.tg_id, message.text, reply_markup=message.markup)
+        finally:
+            if marked and sent is None and card_task is not None:
+                await card_not_delivered(card_task)
+        chat_message = notice.params.get("chat_message_id")
+        if sent is not None and notice.kind == NoticeKind.NEW_LEAD and chat_message:
+            # The lead's card is the copy of his first message: a reply to it reaches him.
+            await link_relay(int(chat_message), sent.chat.id, sent.message_id)
         return sent is not None
 
     # -- one renderer per kind -----------------------------------------------------------------
@@ -131,7 +150,8 @@ class BotNotifier:
         """`line` (HTML) above the notice's card; pass `card` when it is already loaded."""
         card = card or await self._card(notice, employee, lang)
         parts = [p for p in (line, card.text if card else None) if p]
-        return Rendered("\n\n".join(parts), card.markup if card else None)
+        markup = card.markup if card else None
+        return Rendered("\n\n".join(parts), markup, card.task_id if card and markup else None)
 
     async def _due(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         if notice.task_id is None:
@@ -223,9 +243,15 @@ class BotNotifier:
                 number=_phone(notice.params.get("number"))
             )
         text = notice.params.get("text")
-        if text:
-            line += "\n" + _quote(text)
-        return await self._with_card(line, notice, employee, lang)
+        if text:  # a longer first message is copied whole besides (handlers/client.py)
+            line += "\n" + escaped_within(str(text), LEAD_QUOTE)
+        alerts = notice.params.get("alerts")
+        if alerts:  # in the same message, not as a second one
+            line += "\n🚨 " + _("Alert") + f": {html.escape(str(alerts))}"
+        rendered = await self._with_card(line, notice, employee, lang)
+        if notice.params.get("chat_message_id") and notice.deal_id is not None:
+            return replace(rendered, markup=with_reply(rendered.markup, notice.deal_id))
+        return rendered
 
     async def _reminder(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         card = await self._card(notice, employee, lang)

@@ -34,14 +34,34 @@ class Slot:
     tasks: int
 
 
-async def next_task(crm: Crm, employee: Employee) -> FeedTask | None:
+async def next_task(crm: Crm, employee: Employee, *, unshown: bool = False) -> FeedTask | None:
     """The most urgent open task of this rep (overdue first, then due); when nothing is due,
-    the oldest unassigned lead of his team, claimed for him so no colleague gets it too."""
+    the oldest unassigned lead of his team, claimed for him so no colleague gets it too.
+    `unshown` (the conveyor): skip cards he was already sent and has in his chat."""
     now = crm.now()
-    own = await queries.own_due_task(employee.id, now)
+    own = await queries.own_due_task(employee.id, now, unshown=unshown)
     if own is not None:
         return own
     return await queries.claim_queued_task(employee.id, employee.team, now)
+
+
+async def card_shown(crm: Crm, task_id: int) -> bool:
+    """The rep is being handed this task's card: if it is due, its due push is not sent again
+    (one message per event). True when this marked it, so a failed send can undo it."""
+    return await queries.mark_shown(task_id, crm.now())
+
+
+async def card_not_delivered(task_id: int) -> None:
+    """Undo card_shown after the card could not be sent: the due push will carry it."""
+    await queries.release_push(task_id)
+
+
+async def waiting_shown(employee: Employee, crm: Crm) -> int:
+    """Due cards the rep already has in his chat (the conveyor does not send them again)."""
+    return await Task.filter(
+        assignee_id=employee.id, status=TaskStatus.OPEN, due_at__lte=crm.now(),
+        pushed_at__isnull=False,
+    ).count()
 
 
 async def next_upcoming(employee: Employee) -> Task | None:
@@ -102,8 +122,6 @@ async def reassign(
     await notifier.notify(
         Notice(rep.id, NoticeKind.DEAL_GIVEN, task.id if task else None, deal.id, params)
     )
-    if task is not None and task.due_at <= crm.now():  # he has the card: no due push again
-        await Task.filter(id=task.id, pushed_at=None).update(pushed_at=crm.now())
     if before is not None and before != actor.id:
         await notifier.notify(Notice(before, NoticeKind.DEAL_TAKEN, None, deal.id, params))
     return deal, rep

@@ -154,9 +154,10 @@ def find_alerts(crm: Crm, text: str, tags: list[str]) -> tuple[Alert, ...]:
     return tuple(found)
 
 
-async def alert_notices(found: Intake) -> list[Notice]:
-    """Urgent notices of an intake: alerts to the deal's owner and his team's supervisors, and
-    a new lead nobody could take to its team's supervisors (the admins when it has none)."""
+async def alert_notices(found: Intake, *, owner_told: bool = False) -> list[Notice]:
+    """Urgent notices of an intake: alerts to the deal's owner (unless `owner_told`: his new
+    lead's card carried them) and his team's supervisors, and a new lead nobody could take to
+    its team's supervisors (the admins when it has none)."""
     deal = found.deal
     notices = []
     if found.new_deal and deal.owner_id is None and found.task:  # type: ignore[attr-defined]
@@ -167,8 +168,11 @@ async def alert_notices(found: Intake) -> list[Notice]:
         team=deal.team, role=Role.SUPERVISOR, active=True
     ).values_list("id", flat=True)
     owner_id: int | None = deal.owner_id  # type: ignore[attr-defined]
-    recipients = [owner_id] if owner_id else []
-    recipients += [int(s) for s in supervisors if s not in recipients]  # type: ignore[call-overload]
+    recipients = [owner_id] if owner_id and not owner_told else []
+    recipients += [
+        int(s) for s in supervisors  # type: ignore[call-overload]
+        if s not in recipients and not (owner_told and s == owner_id)
+    ]
     params: dict[str, str | int | None] = {
         "text": found.message.text,
         "chat_message_id": found.message.id,

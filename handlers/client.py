@@ -22,7 +22,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
+from bot.cards import LEAD_QUOTE, MAX_CAPTION, MAX_TEXT, escaped_within
 from bot.sender import Sender
 from crm.chat import ChatContent, link_relay, stop
 from crm.context import Crm
@@ -79,13 +79,18 @@ async def client_message(
         shared_phone=own_phone, bot_id=bot.id, team=lead_team,
     )
     staff = staff_sender or sender
-    if found.new_deal and found.deal.owner_id and found.task:  # type: ignore[attr-defined]
+    # A new lead is one message to its rep: the card with his words, the alert and Reply. Only
+    # a photo, a document or a very long text is copied besides, as a card cannot carry it.
+    lead_card = bool(found.new_deal and found.deal.owner_id and found.task)  # type: ignore[attr-defined]
+    if lead_card:
         await notifier.notify(Notice(
-            found.deal.owner_id, NoticeKind.NEW_LEAD, found.task.id, found.deal.id,  # type: ignore[attr-defined]
-            {"text": found.message.text, "chat_message_id": found.message.id},
+            found.deal.owner_id, NoticeKind.NEW_LEAD, found.task.id, found.deal.id,  # type: ignore[attr-defined, union-attr]
+            {"text": found.message.text, "chat_message_id": found.message.id,
+             "alerts": ", ".join(a.word for a in found.alerts) or None},
         ))
-    await _relay(found, message, bot, staff)
-    for notice in await alert_notices(found):
+    if not lead_card or found.message.file_id or len(found.message.text) > LEAD_QUOTE:
+        await _relay(found, message, bot, staff)
+    for notice in await alert_notices(found, owner_told=lead_card):
         await notifier.notify(notice)
     if found.contact.stopped:
         return

@@ -19,6 +19,7 @@ from bot import keyboards
 from bot.callbacks import OpenDeal
 from bot.cards import load_deal_card, stage_name
 from bot.editing import pressed_message, send_card
+from crm import feed
 from crm.context import Crm
 from crm.deals import (
     ContactDraft,
@@ -63,6 +64,8 @@ async def open_deal_button(
     card = await load_deal_card(crm, deal.id, lang, employee)
     if card is not None:
         await send_card(message, card)
+        if card.task_id is not None and card.markup is not None:
+            await feed.card_shown(crm, card.task_id)
 
 
 @router.message(Command("find"))
@@ -116,6 +119,8 @@ async def _added(
     card = await load_deal_card(crm, deal.id, lang, employee)
     if card is not None:
         await send_card(message, card, prefix)
+        if card.task_id is not None and card.markup is not None:
+            await feed.card_shown(crm, card.task_id)  # the due push would be this card again
 
 
 async def _existing_deal(

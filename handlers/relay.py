@@ -17,7 +17,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
 )
@@ -26,6 +25,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Reply
 from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
+from bot.keyboards import with_reply
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
@@ -50,12 +50,8 @@ class Replying(StatesGroup):
     waiting = State()
 
 
-def reply_button(deal_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text="↩️ " + _("Reply"), callback_data=Reply(deal_id=deal_id).pack())
-
-
 def reply_keyboard(deal_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[reply_button(deal_id)]])
+    return with_reply(None, deal_id)
 
 
 def refusal_text(refusal: ReplyRefusal) -> str:

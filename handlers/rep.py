@@ -98,15 +98,26 @@ async def _replace(
 class Reply:
     text: str
     markup: InlineKeyboardMarkup | None = None
+    card_task: int | None = None  # the task whose card this is
 
 
-async def _next_reply(crm: Crm, employee: Employee, lang: str) -> Reply:
-    """The most urgent task's card, or when the next one falls due."""
-    task = await feed.next_task(crm, employee)
+async def _next_reply(
+    crm: Crm, employee: Employee, lang: str, *, conveyor: bool = False
+) -> Reply:
+    """The most urgent task's card, or when the next one falls due. The conveyor skips cards
+    the rep already has in his chat (sent since they fell due); /next gives the most urgent."""
+    task = await feed.next_task(crm, employee, unshown=conveyor)
     if task is not None:
         card = await load_card(crm, task.id, lang, employee)
         if card is not None:
-            return Reply(card.text, card.markup)
+            return Reply(card.text, card.markup, task.id)
+    if conveyor and (waiting := await feed.waiting_shown(employee, crm)):
+        return Reply(
+            _("Nothing new. Due cards you already have: {n}; /next shows the most urgent.").format(
+                n=waiting
+            ),
+            keyboards.next_keyboard(),
+        )
     upcoming = await feed.next_upcoming(employee)
     if upcoming is None:
         return Reply(_("Nothing to do: no tasks and no new leads. Well done!"))
@@ -120,9 +131,15 @@ async def _next_reply(crm: Crm, employee: Employee, lang: str) -> Reply:
     )
 
 
+async def _send_reply(crm: Crm, chat: Message, reply: Reply) -> None:
+    """Send a feed reply; a card sent this way is not pushed again when it falls due."""
+    await chat.answer(reply.text, reply_markup=reply.markup)
+    if reply.card_task is not None:
+        await feed.card_shown(crm, reply.card_task)
+
+
 async def _show_next(target: Message, crm: Crm, employee: Employee, lang: str) -> None:
-    reply = await _next_reply(crm, employee, lang)
-    await target.answer(reply.text, reply_markup=reply.markup)
+    await _send_reply(crm, target, await _next_reply(crm, employee, lang))
 
 
 async def _after_done(
@@ -152,12 +169,14 @@ async def _after_done(
         closing = asyncio.create_task(_replace(card_message, chat, text, markup))
     # The next card is read while the closed one is on its way, and sent after it.
     try:
-        reply = await _next_reply(crm, employee, lang) if employee.conveyor else None
+        reply = (
+            await _next_reply(crm, employee, lang, conveyor=True) if employee.conveyor else None
+        )
     finally:
         if closing is not None:
             await closing
     if reply is not None:
-        await chat.answer(reply.text, reply_markup=reply.markup)
+        await _send_reply(crm, chat, reply)
 
 
 async def _show_fresh(

@@ -48,11 +48,15 @@ class FeedTask:
     claimed: bool  # taken from the team queue just now, not one of his own
 
 
-async def own_due_task(employee_id: int, now: datetime) -> FeedTask | None:
-    """The rep's most overdue open task (the partial index task_open_by_assignee serves it)."""
+async def own_due_task(
+    employee_id: int, now: datetime, *, unshown: bool = False
+) -> FeedTask | None:
+    """The rep's most overdue open task (the partial index task_open_by_assignee serves it);
+    `unshown`: only one whose card he has not been sent since it fell due (pushed_at)."""
     rows = await _rows(
-        """SELECT id, deal_id FROM task
+        f"""SELECT id, deal_id FROM task
            WHERE assignee_id = ? AND status = 'open' AND due_at <= ?
+           {"AND pushed_at IS NULL" if unshown else ""}
            ORDER BY due_at, id LIMIT 1""",
         employee_id, now,
     )
@@ -145,6 +149,18 @@ async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
         now, limit, now,
     )
     return [(int(r["id"]), int(r["assignee_id"])) for r in rows]
+
+
+async def mark_shown(task_id: int, now: datetime) -> bool:
+    """A due task's card was handed to its rep another way than the due push (a new lead's card,
+    /next, a reassigned deal): the push is not sent again. True if this call marked it."""
+    rows = await _rows(
+        """UPDATE task SET pushed_at = ?
+           WHERE id = ? AND status = 'open' AND pushed_at IS NULL AND due_at <= ?
+           RETURNING id""",
+        now, task_id, now,
+    )
+    return bool(rows)
 
 
 async def release_push(task_id: int) -> None:

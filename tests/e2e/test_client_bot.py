@@ -30,7 +30,7 @@ def _relayed(messages: list[Json]) -> Json:
         m for m in reversed(messages)
         if any(b.get("callback_data", "").startswith("rp:")
                for row in m.get("reply_markup", {}).get("inline_keyboard", []) for b in row)
-        and (m.get("text") or m.get("caption") or "").startswith("💬")
+        and (m.get("text") or m.get("caption") or "").startswith(("💬", "🆕"))
     )
 
 

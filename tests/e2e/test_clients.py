@@ -28,7 +28,7 @@ async def test_first_message_makes_a_lead_and_a_telegram_reply_reaches_the_clien
     assert greeted.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     to_rep = said.to(rep.user.id)
     assert any("сколько стоит" in (m.get("text") or "") for m in to_rep)
-    relayed = next(m for m in to_rep if m["text"].startswith("💬"))
+    relayed = next(m for m in to_rep if m["text"].startswith(("💬", "🆕")))
     deal = await Deal.get(contact__tg_user_id=client.id)
     assert deal.owner_id == rep.employee.id and deal.source == "telegram"  # type: ignore[attr-defined]
 
@@ -50,7 +50,7 @@ async def test_reply_button_then_text_and_a_returning_client_stays_on_his_deal(
     rep = await harness.make_employee("rep")
     client = harness.user("Boris")
     first = await harness.say(client, "hello")
-    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith("💬"))
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith(("💬", "🆕")))
     pressed = await harness.press(rep.user, _reply_button(relayed), relayed)
     assert "Пришлите ответ" in pressed.to(rep.user.id)[-1]["text"]
     assert [c.ok for c in pressed.calls if c.method == "answerCallbackQuery"] == [True]
@@ -68,7 +68,7 @@ async def test_stop_is_confirmed_once_and_nothing_more_is_sent(harness: Harness)
     rep = await harness.make_employee("rep")
     client = harness.user("Vera")
     first = await harness.say(client, "hi")
-    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith("💬"))
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith(("💬", "🆕")))
     stopped = await harness.say(client, "/stop")
     assert len(stopped.to(client.id)) == 1
     assert (await Contact.get(tg_user_id=client.id)).stopped
@@ -113,7 +113,9 @@ async def test_long_texts_and_captions_are_relayed_whole_or_cut_within_telegram_
     client = harness.user("Dana")
     text = "Q&A " * 1024  # Telegram's longest message, every & escaped as &amp;
     said = await harness.say(client, text)
-    relayed = next(m for m in said.to(rep.user.id) if m["text"].startswith("💬"))
+    # Too long for the lead's card to quote whole: the card and the whole copy.
+    card, relayed = said.to(rep.user.id)
+    assert card["text"].startswith("🆕") and relayed["text"].startswith("💬")
     assert len(relayed["text"]) == 4096 and relayed["text"].endswith("…")
     assert relayed["text"].count("Q&A ") > 1000
 

@@ -17,7 +17,8 @@ Json = dict[str, Any]
 def _relayed(h: Harness, rep: Staff) -> Json:
     """The last relayed client message in the rep's chat (the staff bot's)."""
     return next(
-        m for m in reversed(h.api.messages_to(rep.user.id)) if m.get("text", "").startswith("💬")
+        m for m in reversed(h.api.messages_to(rep.user.id))
+        if m.get("text", "").startswith(("💬", "🆕"))
     )
 
 

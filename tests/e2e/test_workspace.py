@@ -219,11 +219,29 @@ async def test_forged_callbacks_are_refused(harness: Harness) -> None:
 async def test_conveyor_sends_the_next_card(harness: Harness) -> None:
     rep = await harness.make_employee("rep", name="Ivan")
     first = await add_client(harness, rep)
-    await add_client(harness, rep, "Борис +7 495 765-43-21")
+    crm = harness.running.crm  # a deal of his that he has not been sent yet
+    contact, _ = await find_or_create_contact(
+        crm, ContactDraft(name="Борис", phones=("+74957654321",))
+    )
+    await open_deal(crm, contact, owner_id=rep.employee.id, team="main")
     done = await harness.press_text(rep.user, first, "Оплачено")
     closed, following = done.to(rep.user.id)[:2]
     assert closed["message_id"] == first["message_id"] and "✅ Оплачено" in closed["text"]
     assert "Борис" in following["text"] and labels(following) == RU_LABELS
+    # Its due push does not bring the same card again.
+    assert (await harness.tick()).to(rep.user.id) == []
+
+
+async def test_conveyor_does_not_send_again_a_card_the_rep_has(harness: Harness) -> None:
+    rep = await harness.make_employee("rep", name="Ivan")
+    first = await add_client(harness, rep)
+    await add_client(harness, rep, "Борис +7 495 765-43-21")  # its card is in his chat
+    done = await harness.press_text(rep.user, first, "Оплачено")
+    closed, following = done.to(rep.user.id)[:2]
+    assert "✅ Оплачено" in closed["text"] and "Борис" not in following["text"]
+    assert following["text"].startswith("Новых нет. Срочных карточек у вас в чате: 1")
+    # /next, asked for, shows the most urgent even so.
+    assert "Борис" in (await harness.say(rep.user, "/next")).text
 
 
 async def test_next_hands_the_oldest_lead_to_exactly_one_of_two_reps(harness: Harness) -> None:
