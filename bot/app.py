@@ -54,7 +54,7 @@ from crm.clock import Clock, SystemClock
 from crm.context import Crm
 from crm.pipeline import load_pipeline, refresh_pipeline
 from handlers.common import set_client_menu, set_employee_menu
-from storage.db import store
+from storage.db import keep_created_databases, store
 from storage.models import Contact, Employee
 
 if TYPE_CHECKING:
@@ -184,6 +184,14 @@ class App:
 
     async def start(self) -> None:
         settings = self.settings
+        staff = self.staff = self._bot_side(settings.bot_token)
+        self.bot, self.sender = staff.bot, staff.sender
+        if settings.client_bot_token:
+            self.client = self._bot_side(settings.client_bot_token)
+        # Telegram first: a refused token or an unreachable Bot API ends the start before the
+        # store is opened (and a new SQLite file made).
+        for side in self._sides():
+            await side.bot.get_me()
         if self.manage_store:
             await self._stack.enter_async_context(store(settings.database_url))
         self.crm = Crm(load_playbook(settings.playbook), self.clock)
@@ -191,10 +199,6 @@ class App:
         if settings.redis_url:
             self._redis = Redis.from_url(settings.redis_url)
 
-        staff = self.staff = self._bot_side(settings.bot_token)
-        self.bot, self.sender = staff.bot, staff.sender
-        if settings.client_bot_token:
-            self.client = self._bot_side(settings.client_bot_token)
         self.notifier = BotNotifier(self.bot, self.sender, self.crm, self.i18n)
         # With a client bot, clients talk to it and the staff bot serves employees only.
         staff_modules = STAFF_ROUTERS if self.client else (*STAFF_ROUTERS, *CLIENT_ROUTERS)
@@ -245,6 +249,7 @@ class App:
         # out of the collector's sight, a full collection scans only what handling allocated
         # (a 170 ms pause of every update at 280k objects, 4 ms frozen).
         gc.freeze()
+        keep_created_databases()  # started: from here on the store is the team's data
         log.info(
             "nextstep running: %s, web on %s:%s",
             "webhook" if settings.webhook_url else "long polling", host, self.web_port,
