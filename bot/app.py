@@ -239,12 +239,13 @@ class App:
         if self.client is not None:
             self.client.polling = await self._poll(self.client)
 
-        # The clock starts after intake so a push's follow-up presses find the bot listening;
-        # its first tick runs at once and sends what fell due while we were down.
-        if self.run_clock:
-            clockwork.start()
         if settings.sip_listen:
             await self._start_listener()
+        # The clock starts after intake so a push's follow-up presses find the bot listening
+        # (and a start failing on a port never cuts a tick short); its first tick runs at once
+        # and sends what fell due while we were down.
+        if self.run_clock:
+            clockwork.start()
         # What start built (modules, models, routers, the playbook) lives as long as the app:
         # out of the collector's sight, a full collection scans only what handling allocated
         # (a 170 ms pause of every update at 280k objects, 4 ms frozen).

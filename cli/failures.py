@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import os
 import sqlite3
 import sys
 import traceback
@@ -172,8 +173,10 @@ def _server(settings: Settings) -> str:
 def _reason(exc: BaseException) -> str:
     """The innermost system error's words ("connection refused"), else the exception's."""
     for link in _chain(exc):
-        if isinstance(link, OSError) and link.strerror:
-            return str(link.strerror).lower()
+        if isinstance(link, OSError) and link.errno:
+            # asyncio and aiohttp put addresses in strerror; the settings named show them
+            words = link.strerror if link.errno < 0 else os.strerror(link.errno)  # < 0: DNS
+            return str(words).lower()
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
