@@ -31,6 +31,10 @@ def one_line(code: int, err: str, *words: str) -> str:
     return lines[0]
 
 
+def left_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 @pytest.fixture
 def unwritable_folder(tmp_path: Path) -> Path:
     """A folder this process cannot create files in (root ignores modes, not sysfs)."""
@@ -84,7 +88,7 @@ async def test_sqlite_folder_missing(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'missing' / 'db.sqlite3'}"
     code, _, err = await nextstep("employees", cwd=tmp_path, NEXTSTEP_DATABASE_URL=url)
     one_line(code, err, "NEXTSTEP_DATABASE_URL", f"{tmp_path / 'missing'}", "does not exist")
-    assert list(tmp_path.iterdir()) == []
+    assert left_in(tmp_path) == []
 
 
 async def test_sqlite_folder_read_only(tmp_path: Path, unwritable_folder: Path) -> None:
@@ -101,7 +105,7 @@ async def run_failing(tmp_path: Path, **env: str) -> str:
     env.setdefault("NEXTSTEP_WEB_LISTEN", f"127.0.0.1:{free_port()}")
     code, _, err = await nextstep("run", cwd=tmp_path, **env)
     line = one_line(code, err)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a failed start left files"
+    assert left_in(tmp_path) == [], "a failed start left files"
     return line
 
 
@@ -156,7 +160,7 @@ async def test_export_output_not_writable(tmp_path: Path, unwritable_folder: Pat
     target = unwritable_folder / "deals.csv"
     code, _, err = await nextstep("export", "-o", str(target), cwd=tmp_path)
     one_line(code, err, str(target), "--output")
-    assert list(tmp_path.iterdir()) == []
+    assert left_in(tmp_path) == []
 
 
 async def test_report_png_not_writable(tmp_path: Path) -> None:
@@ -224,4 +228,4 @@ def test_what_is_no_token_is_refused(token: str) -> None:
 async def test_a_successful_command_leaves_only_the_database(tmp_path: Path) -> None:
     code, _, err = await nextstep("migrate", cwd=tmp_path)
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["nextstep.sqlite3"]
+    assert left_in(tmp_path) == ["nextstep.sqlite3"]
