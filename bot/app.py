@@ -35,6 +35,7 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.health import Outages, TelegramWatch, probe_store, probe_telegram, quiet_retries
 from bot.i18n import create_i18n
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
@@ -75,6 +76,8 @@ CLIENT_ROUTERS = ("handlers.client",)
 JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
 # How stale another worker's pipeline edit may look here: each process reloads it this often.
 PIPELINE_REFRESH_SECONDS = 5.0
+# While Telegram or the store is down, how often the clock asks whether it is back.
+PROBE_SECONDS = 2.0
 
 
 def load_routers(modules: Iterable[str]) -> list[Router]:
@@ -169,6 +172,7 @@ class App:
         self.updates = UpdateCounters()
         self.inflight = InFlight()
         self.metrics = MetricsRegistry()
+        self.outages = Outages()
         self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
         self.web_port = 0
         self._stack = contextlib.AsyncExitStack()
@@ -184,6 +188,7 @@ class App:
 
     async def start(self) -> None:
         settings = self.settings
+        quiet_retries()
         staff = self.staff = self._bot_side(settings.bot_token)
         self.bot, self.sender = staff.bot, staff.sender
         if settings.client_bot_token:
@@ -206,11 +211,18 @@ class App:
         if self.client is not None:
             self._dispatcher(self.client, load_routers(CLIENT_ROUTERS))
 
-        clockwork = self.clockwork = Clockwork(self.crm, self.notifier)
+        clockwork = self.clockwork = Clockwork(self.crm, self.notifier, outages=self.outages)
         clockwork.add_job(
             functools.partial(refresh_pipeline, self.crm), PIPELINE_REFRESH_SECONDS,
             name="pipeline",
         )
+        for side in self._sides():
+            clockwork.add_job(
+                functools.partial(probe_telegram, side.bot, self.outages), PROBE_SECONDS,
+                name=f"probe bot {side.bot.id}",
+            )
+        clockwork.add_job(functools.partial(probe_store, self.outages), PROBE_SECONDS,
+                          name="probe store")
         for name in JOB_MODULES:
             importlib.import_module(name).setup_jobs(
                 clockwork, self.crm, self.notifier, self.i18n, settings.locale
@@ -218,7 +230,7 @@ class App:
         self._register_metrics(clockwork)
         self._spawn(self._set_menus())
 
-        web_app = build_web_app(self.metrics)
+        web_app = build_web_app(self.metrics, self.outages)
         if settings.webhook_url:
             add_webhook(
                 web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",
@@ -257,7 +269,9 @@ class App:
         )
 
     def _bot_side(self, token: str) -> BotSide:
-        return build_bot_side(self.settings, token, self.rates)
+        side = build_bot_side(self.settings, token, self.rates)
+        side.bot.session.middleware(TelegramWatch(self.outages))
+        return side
 
     def _dispatcher(self, side: BotSide, routers: list[Router]) -> Dispatcher:
         storage: BaseStorage | None = None
