@@ -42,6 +42,8 @@ STORE_OUTAGES = (
 _RETRY_LINES = {
     "aiogram.dispatcher": ("Failed to fetch updates", "Sleep for", "Connection established"),
     "asyncpg.pool": ("Failed to restore the pool connection floor",),
+    "aiogram.event": (),  # "Cause exception while process update", with the traceback
+    "aiohttp.server": (),  # "Error handling request" (webhook), with the traceback
 }
 
 
@@ -121,17 +123,26 @@ async def probe_store(outages: Outages) -> None:
         await store_reachable(outages)
 
 
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, TelegramNetworkError) or is_store_outage(exc)
+
+
 class _QuietRetries(logging.Filter):
+    """Drops a library's line per retry, and the traceback of an update that failed because
+    Telegram or the store was away (Telegram delivers it again; polling goes on)."""
+
     def __init__(self, lines: tuple[str, ...]) -> None:
         super().__init__()
         self.lines = lines
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and is_outage(record.exc_info[1]):
+            return False
         return not str(record.msg).startswith(self.lines)
 
 
 def quiet_retries() -> None:
-    """Leave an outage's story to Outages: drop the libraries' line per retry."""
+    """Leave an outage's story to Outages: drop the libraries' line per retry or failure."""
     for name, lines in _RETRY_LINES.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _QuietRetries) for f in logger.filters):

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import _pg_admin
 from tests.e2e.harness import free_port
 from tests.fakes import FakeBotAPI, User
+from tests.fakes.botapi import Call
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,7 @@ class Running:
     api: FakeBotAPI
     process: asyncio.subprocess.Process
     web: str
+    webhook: str | None = None
     stderr: list[str] = field(default_factory=list)
 
     async def health(self) -> int:
@@ -43,15 +45,17 @@ class Running:
 
     async def answers(self, user_id: int) -> None:
         """A new client writes /start and gets a reply."""
-        seen = len(self.api.calls("sendMessage"))
-        self.api.push_update(self.api.command(User(user_id, "Client"), "start"))
+        update = self.api.command(User(user_id, "Client"), "start")
+        if self.webhook is None:
+            self.api.push_update(update)
+        else:
+            delivery = await self.api.post_update(self.webhook, update)
+            assert delivery.status == 200, delivery
 
-        def replied(call: object) -> bool:
-            return getattr(call, "method", "") == "sendMessage" and getattr(
-                call, "chat_id", None) == user_id
+        def replied(call: Call) -> bool:
+            return call.method == "sendMessage" and call.chat_id == user_id
 
         await self.api.wait_for(replied, timeout=60)
-        assert len(self.api.calls("sendMessage")) > seen
 
     def warnings(self, about: Callable[[str], bool]) -> list[str]:
         return [line for line in self.stderr if " WARNING " in line and about(line)]
@@ -68,11 +72,14 @@ async def nextstep_run(tmp_path: Path, **env_vars: str) -> AsyncIterator[Running
             NEXTSTEP_WEB_LISTEN=f"127.0.0.1:{port}",
         )
         env.update(env_vars)
+        webhook = env.get("NEXTSTEP_WEBHOOK_URL")
+        if webhook:
+            env["NEXTSTEP_WEBHOOK_URL"] = webhook = webhook.format(port=port)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cli", "run", cwd=tmp_path, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
-        running = Running(api, process, f"http://127.0.0.1:{port}")
+        running = Running(api, process, f"http://127.0.0.1:{port}", webhook)
 
         async def read() -> None:
             assert process.stderr is not None
@@ -81,7 +88,8 @@ async def nextstep_run(tmp_path: Path, **env_vars: str) -> AsyncIterator[Running
 
         reader = asyncio.create_task(read())
         try:
-            await api.wait_for("deleteWebhook", timeout=60)  # polling comes next
+            # polling comes after deleteWebhook, the webhook is served before setWebhook
+            await api.wait_for("setWebhook" if webhook else "deleteWebhook", timeout=60)
             await running.answers(500)
             yield running
             process.send_signal(signal.SIGTERM)
@@ -104,6 +112,26 @@ async def test_polling_resumes_after_telegram_was_away(tmp_path: Path) -> None:
         await bot.api.come_back()
         await bot.answers(501)
         await bot.until_health(200)
+    assert len(bot.warnings(lambda line: "Telegram" in line)) == 1, "".join(bot.stderr)
+
+
+async def test_webhook_mode_resumes_after_telegram_was_away(tmp_path: Path) -> None:
+    async with nextstep_run(
+        tmp_path, NEXTSTEP_WEBHOOK_URL="http://127.0.0.1:{port}/hook"
+    ) as bot:
+        assert bot.webhook is not None
+        await bot.api.go_away()
+        # The reply cannot go out: the update fails (Telegram will deliver it again), with
+        # no traceback, and the bot learns that Telegram is away.
+        failed = await bot.api.post_update(
+            bot.webhook, bot.api.command(User(501, "Client"), "start")
+        )
+        assert failed.status != 200
+        await bot.until_health(503)
+        await asyncio.sleep(3)
+        await bot.api.come_back()
+        await bot.until_health(200)  # the clock asked Telegram again
+        await bot.answers(502)
     assert len(bot.warnings(lambda line: "Telegram" in line)) == 1, "".join(bot.stderr)
 
 
