@@ -14,6 +14,7 @@ from bot.notifier import BotNotifier
 from cli.common import crm_session
 from config.settings import Settings, check_bot_tokens
 from crm.notices import Notice, Notifier
+from storage.db import keep_created_databases
 from storage.models import Call
 from telephony.bridge import start_capture
 
@@ -71,6 +72,7 @@ async def _listen(settings: Settings) -> int:
             if side else _LogNotifier()
         )
         listener = await start_capture(settings, crm, notifier)
+        keep_created_databases()  # started: what it records from here on stays
         log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -108,20 +108,30 @@ def _explain(
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
         return Failure(f"PostgreSQL at {_server(settings)} refused the login: {exc}", DATABASE)
     if isinstance(exc, sqlite3.OperationalError) and _sqlite_path(settings) is not None:
-        return _sqlite_failure(settings, str(exc))
+        if "unable to open" in str(exc) or "readonly" in str(exc):
+            return _sqlite_failure(settings, str(exc))
+        if "locked" in str(exc):
+            return Failure(f"the SQLite database {_sqlite_path(settings)} is busy in another "
+                           f"process ({exc})", DATABASE)
+        return None
     if isinstance(exc, OSError):
         return _os_failure(exc, args, settings)
     return None
 
 
 def _os_failure(exc: OSError, args: argparse.Namespace, settings: Settings) -> Failure | None:
-    if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
-        # Only the web server and the SIP listener bind; the listener lives in telephony/.
+    if _raised_in(exc, "asyncpg"):
+        return Failure(f"cannot reach PostgreSQL at {_server(settings)} ({_reason(exc)})",
+                       DATABASE)
+    if exc.filename is None and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL,
+                                              errno.EACCES):
+        # Only the web server (on aiohttp) and the SIP listener (telephony/) bind.
         if _raised_in(exc, "telephony") and settings.sip_listen:
             return Failure(f"cannot listen for SIP on {settings.sip_listen}: "
                            f"{_reason(exc)}", "NEXTSTEP_SIP_LISTEN")
-        return Failure(f"cannot serve the web on {settings.web_listen}: {_reason(exc)}",
-                       "NEXTSTEP_WEB_LISTEN")
+        if _raised_in(exc, "aiohttp"):
+            return Failure(f"cannot serve the web on {settings.web_listen}: {_reason(exc)}",
+                           "NEXTSTEP_WEB_LISTEN")
     if exc.filename is not None:
         path = Path(str(exc.filename)).absolute()
         database = _sqlite_path(settings)
@@ -130,10 +140,6 @@ def _os_failure(exc: OSError, args: argparse.Namespace, settings: Settings) -> F
         for option, value in _paths(args, settings):
             if path == Path(value).absolute():
                 return Failure(f"cannot use {path}: {_reason(exc)}", option)
-        return None
-    if _sqlite_path(settings) is None:  # what connects with a bare socket is asyncpg
-        return Failure(f"cannot reach PostgreSQL at {_server(settings)} ({_reason(exc)})",
-                       DATABASE)
     return None
 
 
