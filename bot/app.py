@@ -197,6 +197,8 @@ class App:
         # store is opened (and a new SQLite file made).
         for side in self._sides():
             await side.bot.get_me()
+            # From here on a network error is an outage to ride out, not a failed start.
+            side.bot.session.middleware(TelegramWatch(self.outages))
         if self.manage_store:
             await self._stack.enter_async_context(store(settings.database_url))
         self.crm = Crm(load_playbook(settings.playbook), self.clock)
@@ -269,9 +271,7 @@ class App:
         )
 
     def _bot_side(self, token: str) -> BotSide:
-        side = build_bot_side(self.settings, token, self.rates)
-        side.bot.session.middleware(TelegramWatch(self.outages))
-        return side
+        return build_bot_side(self.settings, token, self.rates)
 
     def _dispatcher(self, side: BotSide, routers: list[Router]) -> Dispatcher:
         storage: BaseStorage | None = None
