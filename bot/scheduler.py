@@ -19,6 +19,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.health import STORE, Outages, is_store_outage
 from bot.notifier import BotNotifier
 from crm.context import Crm
 from crm.leads import escalations
@@ -54,9 +55,11 @@ class _PeriodicJob:
 
 class Clockwork:
     def __init__(
-        self, crm: Crm, notifier: BotNotifier, *, batch: int = 200, push_interval: float = 1.0
+        self, crm: Crm, notifier: BotNotifier, *, batch: int = 200, push_interval: float = 1.0,
+        outages: Outages | None = None,
     ) -> None:
         self.crm = crm
+        self.outages = outages or Outages()
         self.notifier = notifier
         self.batch = batch
         self.push_interval = push_interval
@@ -110,8 +113,11 @@ class Clockwork:
                 self._running.add(task)
             try:
                 await job.func()
-            except Exception:
-                log.exception("periodic job %s failed", job.name)
+            except Exception as exc:
+                if is_store_outage(exc):
+                    self.outages.down(STORE, exc)  # one warning, not a traceback a tick
+                else:
+                    log.exception("periodic job %s failed", job.name)
             finally:
                 if task is not None:
                     self._running.discard(task)

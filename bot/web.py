@@ -14,7 +14,8 @@ from typing import Literal
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from tortoise import connections
+
+from bot.health import TELEGRAM, Outages, store_reachable
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +54,19 @@ class MetricsRegistry:
         return "\n".join(lines) + "\n"
 
 
-async def store_reachable() -> bool:
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception:
-        log.exception("health check: store unreachable")
-        return False
-    return True
+def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> web.Application:
+    watched = outages or Outages()
 
-
-def build_web_app(metrics: MetricsRegistry) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
-        if await store_reachable():
-            return web.json_response({"status": "ok", "store": "ok"})
-        return web.json_response({"status": "fail", "store": "unreachable"}, status=503)
+        """Ready when the store answers and Telegram was not found unreachable."""
+        store = await store_reachable(watched)
+        telegram = not watched.is_down(TELEGRAM)
+        body = {
+            "status": "ok" if store and telegram else "fail",
+            "store": "ok" if store else "unreachable",
+            "telegram": "ok" if telegram else "unreachable",
+        }
+        return web.json_response(body, status=200 if store and telegram else 503)
 
     async def prometheus(_: web.Request) -> web.Response:
         body = metrics.render().encode()

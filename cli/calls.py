@@ -12,8 +12,9 @@ from bot.app import build_bot_side
 from bot.i18n import create_i18n
 from bot.notifier import BotNotifier
 from cli.common import crm_session
-from config.settings import Settings
+from config.settings import Settings, check_bot_tokens
 from crm.notices import Notice, Notifier
+from storage.db import keep_created_databases
 from storage.models import Call
 from telephony.bridge import start_capture
 
@@ -63,6 +64,7 @@ async def _listen(settings: Settings) -> int:
     if not settings.sip_listen:
         print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
         return 2
+    check_bot_tokens(settings)
     async with crm_session(settings) as crm:
         side = build_bot_side(settings, settings.bot_token) if settings.bot_token else None
         notifier: Notifier = (
@@ -70,6 +72,7 @@ async def _listen(settings: Settings) -> int:
             if side else _LogNotifier()
         )
         listener = await start_capture(settings, crm, notifier)
+        keep_created_databases()  # started: what it records from here on stays
         log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import logging
 import sys
+from typing import NoReturn
 
-from config.playbook import PlaybookError
+from cli.failures import run_command
 from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
 
 # subcommand -> module in cli/ with `async def main(args, settings) -> int`
@@ -25,8 +25,21 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse adds the whole usage), like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nextstep", description=__doc__)
+    parser = Parser(prog="nextstep", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="bot, scheduler and SIP listener in one process")
@@ -55,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--locale", choices=SUPPORTED_LANGS,
                      help="words and CSV format: ru is `;` and a decimal comma (default: settings)")
     calls = sub.add_parser("calls", help="recent calls")
-    calls.add_argument("--last", type=int, default=20)
+    calls.add_argument("--last", type=positive, default=20)
     calls.add_argument("--json", action="store_true")
     sub.add_parser("sip-listen", help="only the SIP capture listener")
     return parser
@@ -72,13 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         settings = load_settings()
-        module = importlib.import_module(COMMANDS[args.command])
-        return int(asyncio.run(module.main(args, settings)))
-    except (SettingsError, PlaybookError) as exc:
+    except SettingsError as exc:
         print(f"nextstep: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    module = importlib.import_module(COMMANDS[args.command])
+    return run_command(module.main(args, settings), args, settings)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import signal
 import sys
 
 from bot.app import App
-from config.settings import Settings
+from config.settings import Settings, check_bot_tokens
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    check_bot_tokens(settings)
     app = App(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,8 @@ from storage import queries
 from storage.models import Employee, Invite, Role, Task, TaskStatus
 
 INVITE_TTL = timedelta(days=7)
+# What create_invite makes (token_urlsafe), within the 32 characters Invite.code holds.
+CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class JoinStatus(enum.StrEnum):
@@ -57,6 +60,10 @@ async def redeem_invite(crm: Crm, code: str, user: TelegramUser) -> JoinResult:
     existing = await Employee.get_or_none(tg_id=user.id)
     if existing:
         return JoinResult(JoinStatus.ALREADY_EMPLOYEE, existing)
+    if not CODE_SHAPE.fullmatch(code):
+        # Not one we made: a 300-character paste would fail the column's length check in the
+        # look-up (and a NUL byte PostgreSQL's text), leaving the user without an answer.
+        return JoinResult(JoinStatus.INVALID)
     now = crm.now()
     async with in_transaction():
         invite = await Invite.get_or_none(code=code)

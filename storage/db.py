@@ -117,18 +117,57 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
         yield  # a database of one connection
     else:
         # SQLite holds no lock beyond a transaction, and aerich checks outside its transaction:
-        # an exclusive lock on a file beside the database, released on close or process exit.
-        lock_file = os.open(f"{credentials['file_path']}-migrate.lock", os.O_RDWR | os.O_CREAT)
+        # an exclusive lock on the folder that holds the database, released on close or process
+        # exit. The folder, not a lock file beside the database, so nothing is left behind.
+        path = _absolute(credentials["file_path"])
+        folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
         try:
             while True:
                 try:
-                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     await asyncio.sleep(0.05)  # polled: a blocking wait could not be cancelled
+            _create_if_missing(path)
             yield
         finally:
-            os.close(lock_file)
+            os.close(folder)
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path)  # may read the current folder: kept out of the async code
+
+
+def _create_if_missing(path: str) -> None:
+    """Under the migration lock: make a new SQLite database file and note it as ours.
+
+    Made here, so a read-only folder is an OSError naming the file: the SQLite driver, failing
+    to create it, left aerich waiting forever. An empty file is an empty database, and no
+    connection has it open yet, so closing it frees no SQLite lock.
+    """
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return
+    _created.add(Path(path))
+
+
+# SQLite databases this process created, until it keeps them: a command that fails to start
+# removes them, so a failed start leaves no empty database behind.
+_created: set[Path] = set()
+
+
+def keep_created_databases() -> None:
+    """The start succeeded: the databases it created stay, whatever happens later."""
+    _created.clear()
+
+
+def remove_created_databases() -> None:
+    """After a failed start, with the store closed: remove the databases it created."""
+    for path in _created:
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+            path.with_name(name).unlink(missing_ok=True)
+    _created.clear()
 
 
 async def migrate(db_url: str) -> list[str]:

@@ -42,7 +42,6 @@ async def nextstep(*args: str, cwd: Path, **env_vars: str) -> tuple[int, str, st
     [
         ("NEXTSTEP_DATABASE_URL", "ftp://x"),
         ("NEXTSTEP_TIMEZONE", "Mars/Olympus_Mons"),
-        ("NEXTSTEP_BOT_TOKEN", "not-a-token"),
         ("NEXTSTEP_WEB_LISTEN", "localhost"),
         ("NEXTSTEP_SIP_HANDLERS", "0"),
         ("NEXTSTEP_CLIENT_BOT_TEAM", "t" * 65),

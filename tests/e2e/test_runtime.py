@@ -76,6 +76,18 @@ async def test_join_by_invite_applies_role_and_refuses_reuse_and_expiry(harness:
     assert (await Invite.get(id=old.id)).used_at is None
 
 
+async def test_start_with_a_code_of_any_length_or_content_is_answered(harness: Harness) -> None:
+    crm = harness.running.crm
+    invite = await create_invite(crm, Role.REP)
+    for n, code in enumerate([
+        "x" * 300, invite.code + "x" * 20, "приглашение", "' OR 1=1 --", "a\x00b", "🙂" * 64,
+    ]):
+        reply = await harness.say(harness.user(f"Guest {n}"), f"/start {code}")
+        assert "недействительно" in reply.text, code
+    assert await Employee.filter(role=Role.REP).count() == 0
+    assert (await harness.say(harness.user("Anna"), f"/start {invite.code}")).text
+
+
 async def test_lang_switches_the_language_of_replies(harness: Harness) -> None:
     rep = await harness.make_employee("rep", name="Ivan", lang="ru")
     assert "Ваша роль" in (await harness.say(rep.user, "/help")).text

@@ -216,6 +216,7 @@ class FakeBotAPI:
         self.commands: dict[tuple[str, str], list[Json]] = {}
         self._log_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._client: aiohttp.ClientSession | None = None
         self._closing = False
         self._updates: list[Json] = []
@@ -269,7 +270,8 @@ class FakeBotAPI:
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         self._client = aiohttp.ClientSession()
         return self
@@ -287,6 +289,21 @@ class FakeBotAPI:
             await self._client.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def go_away(self) -> None:
+        """Telegram becomes unreachable: the port refuses connections, open ones are cut."""
+        assert self._runner is not None and self._site is not None, "enter the server first"
+        port = self._runner.addresses[0][1]
+        await self._site.stop()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", port)  # for come_back()
+        server = self._runner.server
+        assert server is not None
+        await server.shutdown(0.1)  # cancels held getUpdates: their updates stay queued
+
+    async def come_back(self) -> None:
+        """Telegram answers again, on the same port."""
+        assert self._site is not None, "enter the server first"
+        await self._site.start()
 
     def add_bot(self, token: str, *, bot_username: str = "nextstep_client_bot") -> FakeBotAPI:
         """Serve another bot token on this server; returns that bot's view (the same API)."""
