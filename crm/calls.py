@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal
-from crm.engine import Outcome, Press, Status, apply_outcome
+from crm.engine import Outcome, Press, StalePress, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
@@ -120,41 +120,53 @@ async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallE
 async def _log(
     crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
 ) -> Outcome | None:
-    """The call, its line on the deal's timeline and the auto-press in one transaction. The
-    press's own transaction nests as a savepoint, so a press that fails keeps the call; one
-    transaction instead of two saves SQLite's single connection a commit and its round trips
-    (bench.telephony_bench)."""
+    """The call, its line on the deal's timeline and the auto-press in one transaction, the
+    press without a savepoint of its own: on SQLite's single connection every statement is a
+    round trip through its thread, and a savepoint is two more (bench.telephony_bench). A press
+    that finds the deal changed rolls the whole transaction back; the call and its line are
+    then written alone, so it is kept, once."""
     agent = sides.agent
     deal_id = target.deal_id if target else None
     press = _auto_press(record, sides, target)
-    async with in_transaction():
-        try:
-            await writes.insert_call(
-                CallRow(
-                    record.call_id, str(sides.direction), agent.id if agent else None,
-                    agent.sip_ext if agent else None, sides.remote, e164,
-                    target.contact_id if target else None, deal_id, str(record.disposition),
-                    record.sip_code, record.started_at, record.answered_at, record.ended_at,
-                    record.talk_seconds,
+    row = CallRow(
+        record.call_id, str(sides.direction), agent.id if agent else None,
+        agent.sip_ext if agent else None, sides.remote, e164,
+        target.contact_id if target else None, deal_id, str(record.disposition),
+        record.sip_code, record.started_at, record.answered_at, record.ended_at,
+        record.talk_seconds,
+    )
+    line = None
+    if target is not None and deal_id is not None:
+        line = EventRow(
+            deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
+            data=_call_data(record, sides.direction, agent, target.owner_id),
+        )
+    try:
+        async with in_transaction():
+            await _insert_call(row)
+            outcome = None
+            if press is not None and target is not None:
+                # The call's line goes in with the press's lines when it is DONE: one statement.
+                outcome = await apply_outcome(
+                    crm, press, target=target.press, events=(line,) if line else (),
+                    in_callers_transaction=True,
                 )
-            )
-        except IntegrityError:
-            raise _Duplicate from None
-        line = None
-        if target is not None and deal_id is not None:
-            line = EventRow(
-                deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
-                data=_call_data(record, sides.direction, agent, target.owner_id),
-            )
-        outcome = None
-        if press is not None and target is not None:
-            # The call's line goes in with the press's lines when it is DONE: one statement.
-            outcome = await apply_outcome(
-                crm, press, target=target.press, events=(line,) if line else ()
-            )
-        if line is not None and (outcome is None or outcome.status != Status.DONE):
-            await writes.insert_events([line])
-        return outcome
+            if line is not None and (outcome is None or outcome.status != Status.DONE):
+                await writes.insert_events([line])
+            return outcome
+    except StalePress as stale:
+        async with in_transaction():
+            await _insert_call(row)
+            if line is not None:
+                await writes.insert_events([line])
+        return stale.outcome
+
+
+async def _insert_call(row: CallRow) -> None:
+    try:
+        await writes.insert_call(row)
+    except IntegrityError:
+        raise _Duplicate from None
 
 
 def _auto_press(record: CallRecord, sides: _Sides, target: CallTarget | None) -> Press | None:

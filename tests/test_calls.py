@@ -244,7 +244,8 @@ async def test_an_answered_call_on_a_teammates_deal_is_logged_not_offered_to_pre
 
 
 async def test_a_press_that_fails_keeps_the_call(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The press is a savepoint of the call's transaction: its writes roll back, the call stays."""
+    """The press shares the call's transaction: it rolls back, and the call is written alone,
+    once, with its timeline line."""
     agent, deal = await _agent_with_deal(crm)
 
     insert_events = writes.insert_events
