@@ -84,28 +84,23 @@ class _Duplicate(Exception):
     """The call id was recorded before; the transaction rolls back."""
 
 
-async def _sides(record: CallRecord) -> _Sides:
-    """The agent is the side whose user part is an employee's extension."""
-    agents = {
-        e.sip_ext: e for e in await queries.active_employees_by_ext(record.caller, record.callee)
-    }
-    if record.caller in agents:
-        return _Sides(Direction.OUTBOUND, agents[record.caller], record.callee)
-    if record.callee in agents:
-        return _Sides(Direction.INBOUND, agents[record.callee], record.caller)
-    return _Sides(Direction.UNKNOWN, None, record.callee)
+async def _sides(record: CallRecord) -> tuple[_Sides, str | None, CallTarget | None]:
+    """The agent is the side whose user part is an employee's extension; the far side's number
+    in E.164 and its client for him are read with him (queries.call_sides)."""
+    caller, callee = normalize_phone(record.caller), normalize_phone(record.callee)
+    found = await queries.call_sides(record.caller, record.callee, caller, callee)
+    if found is None:
+        target = await queries.call_target(callee, None, None) if callee else None
+        return _Sides(Direction.UNKNOWN, None, record.callee), callee, target
+    if found.outbound:
+        return _Sides(Direction.OUTBOUND, found.agent, record.callee), callee, found.target
+    return _Sides(Direction.INBOUND, found.agent, record.caller), caller, found.target
 
 
 async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallEffect:
     """Log a finished call on its deal and act on it. A call id seen before changes nothing."""
-    sides = await _sides(record)
+    sides, e164, target = await _sides(record)
     agent = sides.agent
-    e164 = normalize_phone(sides.remote)
-    target = None
-    if e164:
-        target = await queries.call_target(
-            e164, agent.id if agent else None, agent.team if agent else None
-        )
     try:
         outcome = await _log(crm, record, sides, e164, target)
     except _Duplicate:

@@ -284,33 +284,87 @@ class CallTarget:
     press: PressTarget | None  # the open task as a press reads it: the auto-press skips a read
 
 
+# The client behind a number for an agent ({agent}, {team}): his own open deal with the number,
+# else one of his team's (the newest), else the contact alone (deal_id None). The columns are
+# prefixed so that they can sit beside an employee's.
+_TARGET_COLUMNS = """p.contact_id AS to_contact_id, d.id AS to_deal_id, d.owner_id AS to_owner_id,
+    d.team AS to_team, t.id AS to_task_id, d.stage AS to_stage,
+    d.no_answer_count AS to_no_answer_count, d.version AS to_version, d.title AS to_title,
+    c.tz AS to_contact_tz"""
+_TARGET_FIELDS = [
+    "to_contact_id", "to_deal_id", "to_owner_id", "to_team", "to_task_id", "to_stage",
+    "to_no_answer_count", "to_version", "to_title", "to_contact_tz",
+]
+_TARGET_JOINS = """LEFT JOIN contact c ON c.id = p.contact_id
+    LEFT JOIN deal d ON d.contact_id = p.contact_id AND d.status = 'open'
+        AND (d.owner_id = {agent} OR d.team = {team})
+    LEFT JOIN task t ON t.deal_id = d.id AND t.status = 'open'"""
+_TARGET_ORDER = "CASE WHEN d.owner_id = {agent} THEN 0 WHEN d.id IS NOT NULL THEN 1 ELSE 2 END, " \
+    "d.created_at DESC"
+
+
+def _call_target(r: dict[str, Any]) -> CallTarget | None:
+    if r["to_contact_id"] is None:
+        return None
+    press = None
+    if r["to_task_id"] is not None:
+        press = PressTarget(
+            r["to_task_id"], "open", r["to_deal_id"], r["to_stage"], r["to_no_answer_count"],
+            r["to_owner_id"], r["to_team"], r["to_version"], r["to_title"], r["to_contact_id"],
+            r["to_contact_tz"],
+        )
+    return CallTarget(
+        r["to_contact_id"], r["to_deal_id"], r["to_owner_id"], r["to_team"], r["to_task_id"],
+        press,
+    )
+
+
 async def call_target(e164: str, agent_id: int | None, team: str | None) -> CallTarget | None:
-    """One join for a call's far side: the agent's own open deal with the number, else one of
-    his team's (the newest), else the contact alone (deal_id None)."""
+    """One join for a call's far side (_TARGET_JOINS)."""
     rows = await _rows(
-        """SELECT p.contact_id, d.id AS deal_id, d.owner_id, d.team, t.id AS task_id,
-                  d.stage, d.no_answer_count, d.version, d.title, c.tz AS contact_tz
-           FROM contact_phone p
-           JOIN contact c ON c.id = p.contact_id
-           LEFT JOIN deal d ON d.contact_id = p.contact_id AND d.status = 'open'
-                AND (d.owner_id = ? OR d.team = ?)
-           LEFT JOIN task t ON t.deal_id = d.id AND t.status = 'open'
-           WHERE p.e164 = ?
-           ORDER BY CASE WHEN d.owner_id = ? THEN 0 WHEN d.id IS NOT NULL THEN 1 ELSE 2 END,
-                    d.created_at DESC
-           LIMIT 1""",
+        f"""SELECT {_TARGET_COLUMNS} FROM contact_phone p
+           {_TARGET_JOINS.format(agent="?", team="?")}
+           WHERE p.e164 = ? ORDER BY {_TARGET_ORDER.format(agent="?")} LIMIT 1""",
         agent_id, team, e164, agent_id,
     )
-    if not rows:
+    return _call_target(rows[0]) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSides:
+    agent: Employee
+    outbound: bool  # the agent is the caller
+    target: CallTarget | None  # the far side's client, for the agent
+
+
+async def call_sides(
+    caller: str, callee: str, caller_e164: str | None, callee_e164: str | None
+) -> CallSides | None:
+    """The active employee whose extension is a side of a call (the caller when both are) and
+    the far side's client for him (call_target), in one statement: every captured call asks,
+    and on SQLite's one connection each statement is a round trip through its thread. None
+    when neither side is an employee's."""
+    conn = connections.get("default")
+    found = await conn.executor_class(model=Employee, db=conn).execute_select(
+        _params(
+            f"""SELECT e.*, e.sip_ext = ? AS to_outbound, {_TARGET_COLUMNS}
+               FROM employee e
+               LEFT JOIN contact_phone p ON p.e164 = CASE WHEN e.sip_ext = ? THEN ? ELSE ? END
+               {_TARGET_JOINS.format(agent="e.id", team="e.team")}
+               WHERE e.sip_ext IN (?, ?) AND e.active = ?
+               ORDER BY CASE WHEN e.sip_ext = ? THEN 0 ELSE 1 END,
+                        {_TARGET_ORDER.format(agent="e.id")}
+               LIMIT 1"""
+        ),
+        [caller, caller, callee_e164, caller_e164, caller, callee, True, caller],
+        custom_fields=["to_outbound", *_TARGET_FIELDS],
+    )
+    if not found:
         return None
-    r = rows[0]
-    press = None
-    if r["task_id"] is not None:
-        press = PressTarget(
-            r["task_id"], "open", r["deal_id"], r["stage"], r["no_answer_count"], r["owner_id"],
-            r["team"], r["version"], r["title"], r["contact_id"], r["contact_tz"],
-        )
-    return CallTarget(r["contact_id"], r["deal_id"], r["owner_id"], r["team"], r["task_id"], press)
+    agent = found[0]
+    # The columns execute_select set on the instance leave it: it is a plain Employee.
+    row = {f: agent.__dict__.pop(f) for f in ["to_outbound", *_TARGET_FIELDS]}
+    return CallSides(agent, bool(row["to_outbound"]), _call_target(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,16 +500,3 @@ async def active_employee_by_tg(tg_id: int) -> Employee | None:
         _params("SELECT * FROM employee WHERE tg_id = ? AND active = ?"), [tg_id, True]
     )
     return found[0] if found else None
-
-
-async def active_employees_by_ext(*extensions: str) -> list[Employee]:
-    """Active employees with these SIP extensions: every captured call asks, written out like
-    active_employee_by_tg."""
-    conn = connections.get("default")
-    marks = ", ".join("?" for _ in extensions)
-    return list(
-        await conn.executor_class(model=Employee, db=conn).execute_select(
-            _params(f"SELECT * FROM employee WHERE sip_ext IN ({marks}) AND active = ?"),
-            [*extensions, True],
-        )
-    )
