@@ -41,8 +41,13 @@ def normalize_url(url: str) -> str:
 
 
 def tortoise_config(db_url: str) -> dict[str, Any]:
+    url = normalize_url(db_url)
+    connection: str | dict[str, Any] = url
+    if url.startswith("sqlite://"):
+        # Tortoise's SQLite client, whose transactions open in one statement, not two
+        connection = {**expand_db_url(url), "engine": "storage.sqlite_client"}
     return {
-        "connections": {"default": normalize_url(db_url)},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": ["storage.models", "aerich.models"],
