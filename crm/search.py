@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from crm.permissions import can_act_on
+from crm.phonebook import part_range
 from crm.phones import normalize_phone
 from crm.tags import fold
 from storage.db import dialect, reading_connection
-from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role
+from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart, Role
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
 
@@ -39,6 +41,22 @@ async def _tagged_deal_ids(tag: str) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+def deals_by_phone_part(
+    lowest: str, above: str | None, viewer: Employee, limit: int
+) -> QuerySet[Deal]:
+    """The viewer's newest deals of contacts with a number part in [lowest, above): a range of
+    the phone_part index (crm.phonebook), scoped in the database, so a common part ("9161")
+    still finds the viewer's own clients among thousands of others."""
+    parts = PhonePart.filter(part__gte=lowest)
+    if above is not None:
+        parts = parts.filter(part__lt=above)
+    return (
+        Deal.filter(_scope(viewer), contact_id__in=Subquery(parts.values("contact_id")))
+        .order_by("-created_at")
+        .limit(limit)
+    )
+
+
 async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal]:
     """Matching deals with their contacts, open ones first, newest first."""
     text = query.strip()
@@ -48,10 +66,16 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
     reading = reading_connection()
     match = Q(id__in=await _tagged_deal_ids(fold(text.lstrip("#"))))
     phone = normalize_phone(text)
+    contact_ids = []
     if phone:
         by_phone = ContactPhone.filter(e164=phone).using_db(reading)
         contact_ids = await by_phone.values_list("contact_id", flat=True)
         match |= Q(contact_id__in=list(contact_ids))
+    # A whole number stored as typed is the answer; other digits are looked up as a part.
+    part = None if contact_ids else part_range(text)
+    if part:
+        by_part = deals_by_phone_part(*part, viewer, limit * 3).using_db(reading)
+        match |= Q(id__in=list(await by_part.values_list("id", flat=True)))
     if not text.startswith("#"):
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
         # spellings of the query are matched as they are, besides the case-insensitive match.
