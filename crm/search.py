@@ -71,12 +71,13 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         by_phone = ContactPhone.filter(e164=phone).using_db(reading)
         contact_ids = await by_phone.values_list("contact_id", flat=True)
         match |= Q(contact_id__in=list(contact_ids))
+    part = part_range(text)
     # A whole number stored as typed is the answer; other digits are looked up as a part.
-    part = None if contact_ids else part_range(text)
-    if part:
+    if part and not contact_ids:
         by_part = deals_by_phone_part(*part, viewer, limit * 3).using_db(reading)
         match |= Q(id__in=list(await by_part.values_list("id", flat=True)))
-    if not text.startswith("#"):
+    # Digits alone are no name: the name search would read every contact for them.
+    if not text.startswith("#") and not part:
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
         # spellings of the query are matched as they are, besides the case-insensitive match.
         by_name = Q(name__icontains=text)

@@ -145,3 +145,10 @@ async def test_the_part_lookup_is_a_range_of_the_index(crm: Crm) -> None:
         plan = "\n".join(r["detail"] for r in rows)
         assert "SCAN phone_part" not in plan, plan
     assert INDEX in plan and "contact " not in plan, plan
+
+
+async def test_digits_are_not_looked_up_in_names_but_a_name_with_digits_is(crm: Crm) -> None:
+    ivan = await _rep("Ivan", 901)
+    numbered = await _deal(crm, "Склад 4567", "+79990000001", ivan)
+    assert await _found("4567", ivan) == []  # a part of no number
+    assert await _found("Склад 4567", ivan) == [numbered.id]
