@@ -64,18 +64,17 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         return []
     # A name search may scan every contact: off the store's connection.
     reading = reading_connection()
-    match = Q(id__in=await _tagged_deal_ids(fold(text.lstrip("#"))))
+    deal_ids = await _tagged_deal_ids(fold(text.lstrip("#")))
+    contact_ids: list[int] = []
     phone = normalize_phone(text)
-    contact_ids = []
     if phone:
         by_phone = ContactPhone.filter(e164=phone).using_db(reading)
-        contact_ids = await by_phone.values_list("contact_id", flat=True)
-        match |= Q(contact_id__in=list(contact_ids))
+        contact_ids += await by_phone.values_list("contact_id", flat=True)  # type: ignore[arg-type]
     part = part_range(text)
     # A whole number stored as typed is the answer; other digits are looked up as a part.
     if part and not contact_ids:
         by_part = deals_by_phone_part(*part, viewer, limit * 3).using_db(reading)
-        match |= Q(id__in=list(await by_part.values_list("id", flat=True)))
+        deal_ids += await by_part.values_list("id", flat=True)  # type: ignore[arg-type]
     # Digits alone are no name: the name search would read every contact for them.
     if not text.startswith("#") and not part:
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
@@ -83,13 +82,18 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         by_name = Q(name__icontains=text)
         for spelling in {text.lower(), text.title(), text.upper(), text.capitalize()}:
             by_name |= Q(name__contains=spelling)
-        named = (
+        contact_ids += (
             await Contact.filter(by_name)
             .using_db(reading)
             .limit(_CANDIDATES)
-            .values_list("id", flat=True)
+            .values_list("id", flat=True)  # type: ignore[arg-type]
         )
-        match |= Q(contact_id__in=list(named))
+    # Only lists that hold ids: an empty one is "1=0 OR …", which makes SQLite read every deal.
+    matches = [Q(id__in=deal_ids)] if deal_ids else []
+    matches += [Q(contact_id__in=contact_ids)] if contact_ids else []
+    if not matches:
+        return []
+    match = Q(*matches, join_type=Q.OR)
     deals = await (
         Deal.filter(match, _scope(viewer))
         .using_db(reading)
