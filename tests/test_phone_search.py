@@ -3,6 +3,7 @@ viewer's scope, and every writer of numbers fills it (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from tortoise import connections
@@ -17,7 +18,10 @@ from crm.phonebook import part_range, phone_parts
 from crm.search import deals_by_phone_part, find_deals
 from crm.staff import TelegramUser
 from storage.db import dialect
-from storage.models import Deal, Employee, PhonePart, Role
+from storage.models import Contact, ContactPhone, Deal, Employee, PhonePart, Role
+from tests.conftest import T0
+
+MIGRATION = importlib.import_module("storage.migrations.models.5_20261204_phone_parts")
 
 INDEX = "idx_phone_part_part_eabaed"
 
@@ -152,3 +156,17 @@ async def test_digits_are_not_looked_up_in_names_but_a_name_with_digits_is(crm: 
     numbered = await _deal(crm, "Склад 4567", "+79990000001", ivan)
     assert await _found("4567", ivan) == []  # a part of no number
     assert await _found("Склад 4567", ivan) == [numbered.id]
+
+
+async def test_the_migration_gives_the_numbers_stored_before_it_their_parts(db_url: str) -> None:
+    conn = connections.get("default")
+    await conn.execute_script(await MIGRATION.downgrade(conn))
+    anna = await Contact.create(name="Anna", created_at=T0)
+    await ContactPhone.create(contact=anna, e164="+74951234567")
+    await ContactPhone.create(contact=anna, e164="+79161112233")
+
+    async with in_transaction() as tx:  # as aerich runs it
+        await tx.execute_script(await MIGRATION.upgrade(tx))
+
+    parts = await PhonePart.filter(contact_id=anna.id).values_list("part", flat=True)
+    assert sorted(parts) == sorted(phone_parts("+74951234567") + phone_parts("+79161112233"))
