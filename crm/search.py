@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tortoise.expressions import Q, Subquery
-from tortoise.queryset import QuerySet
+from typing import Literal
+
+from tortoise.expressions import Q
+from tortoise.queryset import ValuesListQuery
 
 from crm.permissions import can_act_on
 from crm.phonebook import part_range
@@ -13,6 +15,8 @@ from storage.db import dialect, reading_connection
 from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart, Role
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
+# Contacts by a part of a number: more, since a rep's scope may leave few of them.
+_PHONE_CANDIDATES = 2000
 
 # The tags' own index (crm.tags keeps it): deals tagged so themselves or through their contact.
 # Each side keeps only its newest candidates, so a common tag sorts 200 ids a side, not all.
@@ -41,19 +45,20 @@ async def _tagged_deal_ids(tag: str) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-def deals_by_phone_part(
-    lowest: str, above: str | None, viewer: Employee, limit: int
-) -> QuerySet[Deal]:
-    """The viewer's newest deals of contacts with a number part in [lowest, above): a range of
-    the phone_part index (crm.phonebook), scoped in the database, so a common part ("9161")
-    still finds the viewer's own clients among thousands of others."""
+def phone_part_contacts(lowest: str, above: str | None) -> ValuesListQuery[Literal[False]]:
+    """Contacts with a number part in [lowest, above), newest first: a range of the phone_part
+    index (crm.phonebook). A part shared by thousands of numbers ("+7 916") keeps the newest
+    _PHONE_CANDIDATES of them, as tags keep their newest candidates; checking each deal
+    against all of them would read every deal."""
     parts = PhonePart.filter(part__gte=lowest)
     if above is not None:
         parts = parts.filter(part__lt=above)
     return (
-        Deal.filter(_scope(viewer), contact_id__in=Subquery(parts.values("contact_id")))
-        .order_by("-created_at")
-        .limit(limit)
+        parts.using_db(reading_connection())
+        .distinct()
+        .order_by("-contact_id")
+        .limit(_PHONE_CANDIDATES)
+        .values_list("contact_id", flat=True)
     )
 
 
@@ -73,8 +78,7 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
     part = part_range(text)
     # A whole number stored as typed is the answer; other digits are looked up as a part.
     if part and not contact_ids:
-        by_part = deals_by_phone_part(*part, viewer, limit * 3).using_db(reading)
-        deal_ids += await by_part.values_list("id", flat=True)  # type: ignore[arg-type]
+        contact_ids += await phone_part_contacts(*part)  # type: ignore[arg-type]
     # Digits alone are no name: the name search would read every contact for them.
     if not text.startswith("#") and not part:
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
