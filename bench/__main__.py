@@ -9,6 +9,7 @@ import sys
 
 MODULES = (
     "bench.store_bench",
+    "bench.search_bench",
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",

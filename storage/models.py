@@ -131,6 +131,20 @@ class ContactPhone(Model):
         table = "contact_phone"
 
 
+class PhonePart(Model):
+    """A suffix of a contact's number, 4 digits or more: searches find any part of a number here."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    part = fields.CharField(max_length=20)
+
+    class Meta:
+        table = "phone_part"
+        indexes = (("part", "contact_id"),)
+
+
 class Deal(Model):
     id = fields.IntField(primary_key=True)
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
