@@ -41,8 +41,8 @@ class FunnelStage:
     stage: str
     entered: int
     amount: int
-    # Share of the previous funnel stage's entries that reached this one; None for the first
-    # stage and for exits (lost, archive), which are not steps of the funnel.
+    # Share of the deals entering the previous funnel step that reached this one or went past it
+    # (at most 1); None for the first step and for exits (lost, archive), not steps of the funnel.
     conversion: float | None
 
 
@@ -212,35 +212,48 @@ def funnel_stages(playbook: Playbook) -> tuple[str, ...]:
 
 
 async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
-    """Deals entering each stage in the period (a deal back in a stage counts once)."""
+    """Deals entering each stage in the period (a deal back in a stage counts once).
+
+    A step's conversion is the share of the deals that entered the previous step in the period
+    which also reached this step or a later one in it (a skipped step counts as passed). Dividing
+    this step's entries by the previous step's instead gave more than 100% whenever deals came in
+    past the previous step: created there, or in it before the period.
+    """
     # GROUP BY rather than DISTINCT: PostgreSQL then hashes instead of sorting to disk and runs
     # the funnel on 1M deals in half the time (bench/reports_bench.py); SQLite does either alike.
     sql = _sql(crm, period)
     team, team_params = _team(period, "d.team")
+    steps = funnel_stages(crm.playbook)
+    # Stage keys are parameters; their ranks, our own integers, are written in.
+    rank = f"CASE s.stage {' '.join(f'WHEN ? THEN {i}' for i in range(len(steps)))} END"
     rows = await _rows(
         sql,
-        f"""SELECT s.stage AS stage, COUNT(*) AS entered, SUM(d.amount) AS amount
-            FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
-                  FROM timeline_event e
-                  WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?
-                  GROUP BY 1, 2) s
-            JOIN deal d ON d.id = s.deal_id
-            WHERE 1 = 1{team}
-            GROUP BY s.stage""",
-        period.start, period.end, *team_params,
+        f"""SELECT stage, COUNT(*) AS entered, SUM(amount) AS amount,
+                   SUM(CASE WHEN furthest > step THEN 1 ELSE 0 END) AS went_on
+            FROM (SELECT s.stage AS stage, d.amount AS amount, {rank} AS step,
+                         MAX({rank}) OVER (PARTITION BY s.deal_id) AS furthest
+                  FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
+                        FROM timeline_event e
+                        WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?
+                        GROUP BY 1, 2) s
+                  JOIN deal d ON d.id = s.deal_id
+                  WHERE 1 = 1{team}) x
+            GROUP BY stage""",
+        *steps, *steps, period.start, period.end, *team_params,
     )
-    found = {r["stage"]: (int(r["entered"]), _money(r["amount"])) for r in rows}
-    steps = funnel_stages(crm.playbook)
+    found = {
+        r["stage"]: (int(r["entered"]), _money(r["amount"]), int(r["went_on"] or 0)) for r in rows
+    }
     result: list[FunnelStage] = []
-    previous: int | None = None
+    previous: tuple[int, int, int] | None = None
     for stage in steps:
-        entered, amount = found.get(stage, (0, 0))
-        conversion = entered / previous if previous else None
+        entered, amount, went_on = found.get(stage, (0, 0, 0))
+        conversion = previous[2] / previous[0] if previous and previous[0] else None
         result.append(FunnelStage(stage, entered, amount, conversion))
-        previous = entered
+        previous = (entered, amount, went_on)
     for spec in crm.playbook.stages:
         if spec.key not in steps:
-            entered, amount = found.get(spec.key, (0, 0))
+            entered, amount, _went_on = found.get(spec.key, (0, 0, 0))
             result.append(FunnelStage(spec.key, entered, amount, None))
     return tuple(result)
 
