@@ -219,42 +219,44 @@ async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
     this step's entries by the previous step's instead gave more than 100% whenever deals came in
     past the previous step: created there, or in it before the period.
     """
-    # GROUP BY rather than DISTINCT: PostgreSQL then hashes instead of sorting to disk and runs
-    # the funnel on 1M deals in half the time (bench/reports_bench.py); SQLite does either alike.
+    # One pass over the period's entries grouped by deal: which stages each deal entered (a
+    # flag per stage, so a deal back in a stage counts once) and the furthest step it reached.
     sql = _sql(crm, period)
     team, team_params = _team(period, "d.team")
     steps = funnel_stages(crm.playbook)
-    # Stage keys are parameters; their ranks, our own integers, are written in.
+    stages = [spec.key for spec in crm.playbook.stages]
+    # Stage keys are parameters; indexes and ranks, our own integers, are written in.
+    flags = ", ".join(
+        f"MAX(CASE WHEN s.stage = ? THEN 1 ELSE 0 END) AS f{i}" for i in range(len(stages))
+    )
     rank = f"CASE s.stage {' '.join(f'WHEN ? THEN {i}' for i in range(len(steps)))} END"
-    rows = await _rows(
+    # went_on{n}: deals entering step n that reached a later step too.
+    sums = ", ".join(
+        [f"SUM(f{i}) AS entered{i}, SUM(f{i} * d.amount) AS amount{i}" for i in range(len(stages))]
+        + [f"SUM(CASE WHEN furthest > {n} THEN f{stages.index(key)} ELSE 0 END) AS went_on{n}"
+           for n, key in enumerate(steps)]
+    )
+    [row] = await _rows(
         sql,
-        f"""SELECT stage, COUNT(*) AS entered, SUM(amount) AS amount,
-                   SUM(CASE WHEN furthest > step THEN 1 ELSE 0 END) AS went_on
-            FROM (SELECT s.stage AS stage, d.amount AS amount, {rank} AS step,
-                         MAX({rank}) OVER (PARTITION BY s.deal_id) AS furthest
+        f"""SELECT {sums}
+            FROM (SELECT s.deal_id AS deal_id, {flags}, MAX({rank}) AS furthest
                   FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
                         FROM timeline_event e
-                        WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?
-                        GROUP BY 1, 2) s
-                  JOIN deal d ON d.id = s.deal_id
-                  WHERE 1 = 1{team}) x
-            GROUP BY stage""",
-        *steps, *steps, period.start, period.end, *team_params,
+                        WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?) s
+                  GROUP BY s.deal_id) x
+            JOIN deal d ON d.id = x.deal_id
+            WHERE 1 = 1{team}""",
+        *stages, *steps, period.start, period.end, *team_params,
     )
-    found = {
-        r["stage"]: (int(r["entered"]), _money(r["amount"]), int(r["went_on"] or 0)) for r in rows
-    }
+    entered = {key: int(row[f"entered{i}"] or 0) for i, key in enumerate(stages)}
+    amount = {key: _money(row[f"amount{i}"]) for i, key in enumerate(stages)}
     result: list[FunnelStage] = []
-    previous: tuple[int, int, int] | None = None
-    for stage in steps:
-        entered, amount, went_on = found.get(stage, (0, 0, 0))
-        conversion = previous[2] / previous[0] if previous and previous[0] else None
-        result.append(FunnelStage(stage, entered, amount, conversion))
-        previous = (entered, amount, went_on)
-    for spec in crm.playbook.stages:
-        if spec.key not in steps:
-            entered, amount, _went_on = found.get(spec.key, (0, 0, 0))
-            result.append(FunnelStage(spec.key, entered, amount, None))
+    for n, stage in enumerate(steps):
+        before = entered[steps[n - 1]] if n else 0
+        conversion = int(row[f"went_on{n - 1}"] or 0) / before if before else None
+        result.append(FunnelStage(stage, entered[stage], amount[stage], conversion))
+    result += [FunnelStage(key, entered[key], amount[key], None) for key in stages
+               if key not in steps]
     return tuple(result)
 
 
