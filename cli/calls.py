@@ -8,15 +8,11 @@ import json
 import logging
 import signal
 
-from bot.app import build_bot_side
-from bot.i18n import create_i18n
-from bot.notifier import BotNotifier
 from cli.common import crm_session
 from config.settings import Settings, check_bot_tokens
 from crm.notices import Notice, Notifier
 from storage.db import keep_created_databases
 from storage.models import Call
-from telephony.bridge import start_capture
 
 log = logging.getLogger("nextstep.sip")
 
@@ -61,6 +57,12 @@ class _LogNotifier:
 
 
 async def _listen(settings: Settings) -> int:
+    # The bot side (aiogram) and the listener load here: `nextstep calls` starts without them.
+    from bot.app import build_bot_side
+    from bot.i18n import create_i18n
+    from bot.notifier import BotNotifier
+    from telephony.bridge import start_capture
+
     if not settings.sip_listen:
         print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
         return 2

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.i18n import create_i18n, speaking
-from bot.report_csv import CsvNames
 from cli.common import crm_session
 from config.settings import Settings
 from crm.context import Crm
@@ -66,12 +64,16 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             for field in report.bad_fields:
                 print(f"  line {field.line}: {field.reason}, the row went in without it")
             return 0
+        from bot.i18n import create_i18n, speaking  # aiogram's: only export speaks
+
         lang = args.locale or settings.locale
         with speaking(create_i18n(lang), lang):
             return await _export(crm, args.what, args.output, lang)
 
 
 async def _export(crm: Crm, what: str, output: str, lang: str) -> int:
+    from bot.report_csv import CsvNames
+
     labels, fmt = CsvNames(crm.playbook, lang), csv_format(lang)
     if output == "-":
         async for part in export_csv(crm, what, labels, fmt, bom=False):
