@@ -75,11 +75,12 @@ async def _listen(settings: Settings) -> int:
         )
         listener = await start_capture(settings, crm, notifier)
         keep_created_databases()  # started: what it records from here on stays
-        log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Said once a stop is handled: whoever waits for this line may stop us cleanly.
+        log.info("listening for SIP on %s:%s", *listener.address)
         await stop.wait()
         # Finish the calls already captured before letting go of the store and the bot.
         await listener.close()
