@@ -14,6 +14,7 @@ MODULES = (
     "bench.reports_bench",
     "bench.webhook_bench",
     "bench.dateparse_bench",
+    "bench.cli_bench",
 )
 
 

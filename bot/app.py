@@ -36,7 +36,15 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.access import ScopeMiddleware
-from bot.health import Outages, TelegramWatch, probe_store, probe_telegram, quiet_retries
+from bot.health import (
+    STORE,
+    TELEGRAM,
+    Outages,
+    TelegramWatch,
+    probe_store,
+    probe_telegram,
+    quiet_retries,
+)
 from bot.i18n import create_i18n
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
@@ -360,6 +368,10 @@ class App:
                 Sample("pushes_retried_total", clockwork.counters.released,
                        "due pushes released for a retry"),
                 Sample("scheduler_ticks_total", clockwork.counters.ticks, "clock ticks"),
+                Sample("store_up", 0 if self.outages.is_down(STORE) else 1,
+                       "1 while the store answers, 0 during an outage", "gauge"),
+                Sample("telegram_up", 0 if self.outages.is_down(TELEGRAM) else 1,
+                       "1 while the Bot API answers, 0 during an outage", "gauge"),
             ]
             for side in self._sides():
                 prefix = "client_" if side is self.client else ""

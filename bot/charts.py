@@ -17,11 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.utils.i18n import gettext as _
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from bot.callbacks import Kind
 from bot.cards import MAX_CAPTION
@@ -31,6 +29,10 @@ from config.playbook import Playbook
 from crm import reports
 from crm.context import Crm
 from crm.reports import Period
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 CHART_SIZE = (1200, 800)
 _DPI = 100
@@ -122,6 +124,10 @@ def draw_png(report: Report, names: Names) -> bytes:
 
 def draw(report: Report, names: Names) -> Figure:
     """The chart as a Figure (bot/chart_drawings.py draws each report)."""
+    # matplotlib takes a second to import: only a process that draws pays for it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
     figure.suptitle(f"{kind_title(report.kind)} · {period_text(report.period)}", fontsize=16)

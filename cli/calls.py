@@ -8,15 +8,11 @@ import json
 import logging
 import signal
 
-from bot.app import build_bot_side
-from bot.i18n import create_i18n
-from bot.notifier import BotNotifier
 from cli.common import crm_session
 from config.settings import Settings, check_bot_tokens
 from crm.notices import Notice, Notifier
 from storage.db import keep_created_databases
 from storage.models import Call
-from telephony.bridge import start_capture
 
 log = logging.getLogger("nextstep.sip")
 
@@ -61,6 +57,12 @@ class _LogNotifier:
 
 
 async def _listen(settings: Settings) -> int:
+    # The bot side (aiogram) and the listener load here: `nextstep calls` starts without them.
+    from bot.app import build_bot_side
+    from bot.i18n import create_i18n
+    from bot.notifier import BotNotifier
+    from telephony.bridge import start_capture
+
     if not settings.sip_listen:
         print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
         return 2
@@ -73,11 +75,12 @@ async def _listen(settings: Settings) -> int:
         )
         listener = await start_capture(settings, crm, notifier)
         keep_created_databases()  # started: what it records from here on stays
-        log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Said once a stop is handled: whoever waits for this line may stop us cleanly.
+        log.info("listening for SIP on %s:%s", *listener.address)
         await stop.wait()
         # Finish the calls already captured before letting go of the store and the bot.
         await listener.close()

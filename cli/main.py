@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import NoReturn
 
 from cli.failures import run_command
+from cli.logs import setup_logging
 from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
 
 # subcommand -> module in cli/ with `async def main(args, settings) -> int`
@@ -76,18 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    if not args.verbose:
-        # Tortoise announces every connect and shutdown at INFO; a CLI run needs none of it.
-        logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"nextstep: {exc}", file=sys.stderr)
         return 2
+    setup_logging(settings.log_format, verbose=args.verbose)
     module = importlib.import_module(COMMANDS[args.command])
     return run_command(module.main(args, settings), args, settings)
 

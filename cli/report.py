@@ -19,6 +19,7 @@ from bot.charts import Names
 from bot.i18n import create_i18n, speaking
 from bot.report_csv import CsvNames, to_csv
 from cli.common import crm_session
+from cli.progress import busy
 from config.settings import Settings
 from crm.csvwrite import csv_format
 from crm.reports import Period
@@ -38,7 +39,8 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
     async with crm_session(settings) as crm:
         now = crm.now()
         period = Period(now - timedelta(days=args.days), now, args.team)
-        report = await charts.load(crm, kind, period)
+        async with busy(f"{kind} report"):
+            report = await charts.load(crm, kind, period)
         lang = args.locale or settings.locale
         names = Names(crm.playbook, lang)
         with speaking(create_i18n(lang), lang):

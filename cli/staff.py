@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.common import crm_session
+from cli.progress import busy
 from config.settings import Settings
 from crm.staff import create_invite, invite_link
 from storage.db import migrate
@@ -13,7 +14,8 @@ from storage.models import Employee, Role
 
 async def main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
-        applied = await migrate(settings.database_url)
+        async with busy("migrating"):
+            applied = await migrate(settings.database_url)
         print("applied: " + ", ".join(applied) if applied else "nothing to apply")
         return 0
     async with crm_session(settings) as crm:
