@@ -1,6 +1,6 @@
-"""What every report chart shares: colours, numbers as people read them (whole counts with their
-thousands apart, roubles), month names, bars with notes, and the panel that says there is no data
-where an axis would be empty.
+"""What every report chart's axes share: whole-number and money ticks, bars with notes, and the
+panel that says there is no data where an axis would be empty. Numbers and names as people read
+them are in bot/chart_text.py (no matplotlib: the report's summary and CSV need them too).
 """
 
 from __future__ import annotations
@@ -12,27 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-COLORS = {"new": "#4C9BE8", "won": "#3FB950", "lost": "#E5534B", "muted": "#8B949E"}
-_THIN = "\u202f"  # a narrow no-break space between thousands, as in 12 345 ₽
-
-
-def thousands(number: int) -> str:
-    return f"{number:,}".replace(",", _THIN)
-
-
-def rub(kopecks: int) -> str:
-    return thousands(kopecks // 100) + " ₽"
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def month_name(month: int) -> str:
-    return (
-        _("January"), _("February"), _("March"), _("April"), _("May"), _("June"), _("July"),
-        _("August"), _("September"), _("October"), _("November"), _("December"),
-    )[month - 1]
+from bot.chart_text import COLORS, thousands
 
 
 def count_axis(axis: Axis) -> None:

@@ -13,17 +13,8 @@ from aiogram.utils.i18n import gettext as _
 from matplotlib.figure import Figure
 
 from bot.callbacks import Kind
-from bot.chart_axes import (
-    COLORS,
-    count_axis,
-    hbars,
-    money_axis,
-    month_name,
-    no_data,
-    pct,
-    rub,
-    thousands,
-)
+from bot.chart_axes import count_axis, hbars, money_axis, no_data
+from bot.chart_text import COLORS, month_name, pct, rub, thousands
 from crm import reports
 
 if TYPE_CHECKING:

@@ -23,15 +23,13 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Kind
 from bot.cards import MAX_CAPTION
-from bot.chart_axes import COLORS, month_name, no_data, pct, rub, thousands
-from bot.chart_drawings import DRAWERS
+from bot.chart_text import COLORS, month_name, pct, rub, thousands
 from config.playbook import Playbook
 from crm import reports
 from crm.context import Crm
 from crm.reports import Period
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 CHART_SIZE = (1200, 800)
@@ -127,6 +125,9 @@ def draw(report: Report, names: Names) -> Figure:
     # matplotlib takes a second to import: only a process that draws pays for it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from bot.chart_axes import no_data
+    from bot.chart_drawings import DRAWERS
 
     figure = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
