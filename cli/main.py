@@ -14,8 +14,8 @@ from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
 from crm.staff import INVITE_TTL
 from storage.models import Role
 
-DESCRIPTION = """nextstep: a CRM front in Telegram. Reps get each deal's next step as a card
-with buttons, clients write to the bot, calls captured from the SIP server are logged on deals.
+DESCRIPTION = """nextstep: a CRM front in Telegram. Reps get each deal's next step as a card with
+buttons, clients write to the bot, calls captured from the SIP server are logged on deals.
 Settings come from NEXTSTEP_* variables or a .env file (`nextstep settings` lists them)."""
 EPILOG = "`nextstep COMMAND --help` tells more about a command."
 INVITE_DAYS = INVITE_TTL.days
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
         return sub.add_parser(
-            name, help=summary, description=f"{summary}.{' ' + details if details else ''}"
+            name, help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}.{' ' + details if details else ''}",
         )
 
     command("run", "bot, scheduler, web server (/healthz, /metrics) and SIP listener in one "
