@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="one of these:"
+    )
 
     def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
         return sub.add_parser(
@@ -75,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     _staff_options(invite)
     employees = command("employees", "list employees, pending invites and who is unreachable",
                         "Without an action: the list. `add` and `disable` change it.")
-    actions = employees.add_subparsers(dest="action", metavar="ACTION")
+    actions = employees.add_subparsers(
+        dest="action", metavar="ACTION", help="what to do (default: list them)"
+    )
     add = actions.add_parser(
         "add", help="make an employee at once, without Telegram",
         description="Make an employee at once, without Telegram: a SIP-only agent's calls are "
