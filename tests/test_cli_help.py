@@ -116,12 +116,13 @@ async def test_employees_add_list_and_disable(db_url: str, tmp_path: Path) -> No
     assert len(invites) == 1 and invites[0].endswith("Olga Sip")
 
     crm = Crm(load_playbook(), SystemClock())
-    added = await quick_add(crm, ContactDraft("client", ("+74951111111",)), owner_id=olga.id,
-                            team="north")
+    deal = (await quick_add(crm, ContactDraft("client", ("+74951111111",)), owner_id=olga.id,
+                            team="north")).deal
+    assert deal is not None
     code, out, err = await nextstep("employees", "disable", "olga sip", cwd=tmp_path, **env)
     assert code == 0, err
-    assert f"#{added.deal.id}" in out and "queue of team north" in out
+    assert f"#{deal.id}" in out and "queue of team north" in out
     assert not (await Employee.get(id=olga.id)).active
-    assert (await Deal.get(id=added.deal.id)).owner_id is None  # type: ignore[attr-defined]
+    assert (await Deal.get(id=deal.id)).owner_id is None  # type: ignore[attr-defined]
     code, _, err = await nextstep("employees", "disable", "nobody", cwd=tmp_path, **env)
     assert code == 2 and "nobody" in err and err.count("\n") == 1

@@ -57,7 +57,7 @@ async def test_a_sip_only_agent_works_at_once_and_links_telegram_later(crm: Crm)
 
 async def test_add_employee_refuses_a_taken_extension_or_an_empty_name(crm: Crm) -> None:
     await add_employee(crm, "Olga", Role.REP, "main", "101")
-    with pytest.raises(StaffError, match="101.*Olga"):
+    with pytest.raises(StaffError, match=r"101.*Olga"):
         await add_employee(crm, "Boris", Role.REP, "main", "101")
     with pytest.raises(StaffError, match="--name"):
         await add_employee(crm, "  ", Role.REP)
@@ -81,9 +81,11 @@ async def _rep_with_deals(crm: Crm, name: str = "Ivan") -> tuple[Employee, list[
     for i, phone in enumerate(("+74951111111", "+74952222222")):
         added = await quick_add(crm, ContactDraft(f"client {i}", (phone,)), owner_id=rep.id,
                                 team="main")
+        assert added.deal is not None
         deals.append(added.deal.id)
     won = await quick_add(crm, ContactDraft("won", ("+74953333333",)), owner_id=rep.id,
                           team="main")
+    assert won.deal is not None
     await Deal.filter(id=won.deal.id).update(status=DealStatus.WON)
     return rep, deals
 
