@@ -31,6 +31,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from config.playbook import PlaybookError
 from config.settings import Settings, SettingsError
+from crm.staff import StaffError
 from storage.db import normalize_url, remove_created_databases
 
 UNAVAILABLE = 1  # exit code: something outside the program failed
@@ -91,7 +92,7 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def _explain(
     exc: BaseException, args: argparse.Namespace, settings: Settings
 ) -> Failure | None:
-    if isinstance(exc, SettingsError | PlaybookError):
+    if isinstance(exc, SettingsError | PlaybookError | StaffError):
         return Failure(str(exc), exit_code=BAD_SETTING)
     if isinstance(exc, TelegramUnauthorizedError):
         tokens = "NEXTSTEP_BOT_TOKEN" + (

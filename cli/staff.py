@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from cli.common import crm_session
 from config.settings import Settings
 from crm.context import Crm
 from crm.staff import (
-    StaffError,
     add_employee,
     create_invite,
     disable_employee,
@@ -27,25 +25,22 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         print("applied: " + ", ".join(applied) if applied else "nothing to apply")
         return 0
     async with crm_session(settings) as crm:
-        try:
-            if args.command == "invite":
-                invite = await create_invite(crm, Role(args.role), args.team, args.sip_ext)
-                _print_invite(invite, settings)
-            elif getattr(args, "action", None) == "add":
-                employee, invite = await add_employee(
-                    crm, args.name, Role(args.role), args.team, args.sip_ext
-                )
-                print(f"employee {employee.id}: {employee.name}, {employee.role} of team "
-                      f"{employee.team}, extension {employee.sip_ext or '-'}")
-                print("to link his Telegram account:")
-                _print_invite(invite, settings)
-            elif getattr(args, "action", None) == "disable":
-                await _disable(crm, args.employee, args.to)
-            else:
-                await _list(crm)
-        except StaffError as exc:
-            print(f"nextstep: {exc}", file=sys.stderr)
-            return 2
+        # A StaffError (a taken extension, an unknown name) ends in one line (cli.failures).
+        if args.command == "invite":
+            invite = await create_invite(crm, Role(args.role), args.team, args.sip_ext)
+            _print_invite(invite, settings)
+        elif getattr(args, "action", None) == "add":
+            employee, invite = await add_employee(
+                crm, args.name, Role(args.role), args.team, args.sip_ext
+            )
+            print(f"employee {employee.id}: {employee.name}, {employee.role} of team "
+                  f"{employee.team}, extension {employee.sip_ext or '-'}")
+            print("to link his Telegram account:")
+            _print_invite(invite, settings)
+        elif getattr(args, "action", None) == "disable":
+            await _disable(crm, args.employee, args.to)
+        else:
+            await _list(crm)
     return 0
 
 
