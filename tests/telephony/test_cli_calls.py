@@ -15,6 +15,8 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from cli.calls import _list_calls
 from storage.models import Call, Employee, Role
 from tests.conftest import T0
@@ -117,7 +119,7 @@ def test_sip_listen_then_calls(tmp_path: Path) -> None:
 
 
 async def test_calls_json_gives_both_numbers_as_captured_and_as_e164(
-    db_url: str, capsys: object
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     agent = await Employee.create(name="Olga", role=Role.REP, sip_ext="101")
     await Call.create(
@@ -128,7 +130,7 @@ async def test_calls_json_gives_both_numbers_as_captured_and_as_e164(
         talk_seconds=60,
     )
     assert await _list_calls(5, as_json=True) == 0
-    [row] = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    [row] = json.loads(capsys.readouterr().out)
     assert {k: row[k] for k in ("direction", "agent", "agent_ext", "caller", "caller_e164",
                                 "callee", "callee_e164")} == {
         "direction": "in", "agent": "Olga", "agent_ext": "101", "caller": "8 (495) 123-45-67",
