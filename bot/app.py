@@ -156,6 +156,19 @@ class BotSide:
     polling: asyncio.Task[None] | None = None
 
 
+def sip_samples(listener: SipListener | None) -> list[Sample]:
+    """The SIP listener's counters as metrics (`run` and `sip-listen` serve them)."""
+    if listener is None:
+        return []
+    counters = listener.counters
+    return [
+        Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
+               f"SIP listener: {name.replace('_', ' ')}",
+               "gauge" if name in counters.GAUGES else "counter")
+        for name, value in dataclasses.asdict(counters).items()
+    ]
+
+
 class App:
     def __init__(
         self,
@@ -390,18 +403,7 @@ class App:
             return samples
 
         self.metrics.add(runtime)
-        self.metrics.add(self._listener_samples)
-
-    def _listener_samples(self) -> list[Sample]:
-        if self.listener is None:
-            return []
-        counters = self.listener.counters
-        return [
-            Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
-                   f"SIP listener: {name.replace('_', ' ')}",
-                   "gauge" if name in counters.GAUGES else "counter")
-            for name, value in dataclasses.asdict(counters).items()
-        ]
+        self.metrics.add(lambda: sip_samples(self.listener))
 
     # -- stop --------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from config.playbook import PlaybookError
 from config.settings import Settings, SettingsError
+from crm.staff import StaffError
 from storage.db import normalize_url, remove_created_databases
 
 UNAVAILABLE = 1  # exit code: something outside the program failed
@@ -84,7 +85,7 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def _explain(
     exc: BaseException, args: argparse.Namespace, settings: Settings
 ) -> Failure | None:
-    if isinstance(exc, SettingsError | PlaybookError):
+    if isinstance(exc, SettingsError | PlaybookError | StaffError):
         return Failure(str(exc), exit_code=BAD_SETTING)
     # aiogram and asyncpg load only in the commands that use them (a light command starts in
     # well under a second): where one is not loaded, none of its errors can have been raised.

@@ -28,14 +28,7 @@ _TAGS = re.compile(r"</?b>")
 
 
 async def main(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        kind = Kind(args.kind)
-    except ValueError:
-        print(f"nextstep: unknown report {args.kind!r}; one of: {', '.join(Kind)}", file=sys.stderr)
-        return 2
-    if args.days <= 0:
-        print("nextstep: --days must be positive", file=sys.stderr)
-        return 2
+    kind = Kind(args.kind)  # argparse checked the choice and that --days is positive
     async with crm_session(settings) as crm:
         now = crm.now()
         period = Period(now - timedelta(days=args.days), now, args.team)

@@ -135,7 +135,7 @@ async def _log(
                     agent.sip_ext if agent else None, sides.remote, e164,
                     target.contact_id if target else None, deal_id, str(record.disposition),
                     record.sip_code, record.started_at, record.answered_at, record.ended_at,
-                    record.talk_seconds,
+                    record.talk_seconds, record.caller, record.callee,
                 )
             )
         except IntegrityError:
