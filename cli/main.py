@@ -7,10 +7,10 @@ import importlib
 import sys
 from typing import NoReturn
 
-from bot.callbacks import Kind
 from cli.failures import run_command
 from cli.logs import setup_logging
 from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
+from crm.report_kinds import Kind
 from crm.staff import INVITE_TTL
 from storage.models import Role
 
