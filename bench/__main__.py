@@ -9,10 +9,12 @@ import sys
 
 MODULES = (
     "bench.store_bench",
+    "bench.search_bench",
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",
     "bench.dateparse_bench",
+    "bench.cli_bench",
 )
 
 

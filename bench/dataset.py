@@ -6,7 +6,8 @@ migrated one) and fills it:
 - employees: `reps` reps spread round-robin over TEAMS, one supervisor per team, one admin
   (created through the ORM: a few hundred rows, and every model default stays right);
 - contacts: one per deal (contact id == deal id), each with one unique E.164 mobile number
-  (+79…), Moscow/Yekaterinburg/Novosibirsk/unknown time zones, some e-mails and Telegram ids;
+  (+79…) and its parts for /find (crm.phonebook.phone_parts), Moscow/Yekaterinburg/Novosibirsk/
+  unknown time zones, some e-mails and Telegram ids;
 - deals: ids grow with created_at, spread over the 365 days before `now`; about 62% open
   (new / in_progress / invoice_sent), 14% won (paid), 14% lost (refused, with a reason),
   10% archived (the no-answer ladder ran out); amounts in kopecks, six sources, owned by a rep of
@@ -46,6 +47,7 @@ import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from crm.phonebook import phone_parts
 from storage.db import migrate, tortoise_config
 from storage.models import Employee, Role
 
@@ -85,7 +87,9 @@ STATES = (
     ("refused", "lost", 14),
     ("archive", "archived", 10),
 )
-BULK_TABLES = ("contact", "contact_phone", "deal", "task", "timeline_event", "call")
+BULK_TABLES = (
+    "contact", "contact_phone", "phone_part", "deal", "task", "timeline_event", "call"
+)
 CHUNK = 100_000
 DAY = 86_400
 
@@ -134,6 +138,7 @@ class _Rows:
         self.flag: Callable[[bool], Any] = int if as_text else bool
 
     def chunks(self) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
+        """(contacts, phones, phone parts, deals) a chunk of ids at a time."""
         for start in range(1, self.deals + 1, CHUNK):
             yield self._chunk(start, min(start + CHUNK, self.deals + 1))
 
@@ -217,7 +222,8 @@ class _Rows:
                     ts(closed) if closed else None,
                 )
             )
-        return contacts, phones, deals
+        parts = [(c, part) for _, c, e164 in phones for part in phone_parts(e164)]
+        return contacts, phones, parts, deals
 
 
 CONTACT_COLUMNS = (
@@ -238,6 +244,7 @@ CONTACT_COLUMNS = (
     "owner_id",
 )
 PHONE_COLUMNS = ("id", "contact_id", "e164")
+PART_COLUMNS = ("contact_id", "part")
 DEAL_COLUMNS = (
     "id",
     "contact_id",
@@ -380,7 +387,7 @@ def sqlite_path(db_url: str) -> str:
 
 async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
     dsn = _pg_dsn(db_url)
-    conns = [await asyncpg.connect(dsn) for _ in range(3)]
+    conns = [await asyncpg.connect(dsn) for _ in range(4)]
     try:
         for conn in conns:
             await conn.execute(
@@ -397,7 +404,7 @@ async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
         )
         await main.execute("".join(f"DROP INDEX {r['name']};" for r in indexes))
         pending: asyncio.Future[Any] | None = None
-        for contacts, phones, deals in rows.chunks():
+        for contacts, phones, parts, deals in rows.chunks():
             if pending is not None:
                 await pending
             pending = asyncio.gather(
@@ -408,11 +415,12 @@ async def _load_postgres(db_url: str, rows: _Rows, now: datetime) -> None:
                     "contact_phone", records=phones, columns=PHONE_COLUMNS
                 ),
                 conns[2].copy_records_to_table("deal", records=deals, columns=DEAL_COLUMNS),
+                conns[3].copy_records_to_table("phone_part", records=parts, columns=PART_COLUMNS),
             )
             await asyncio.sleep(0)  # let the copies start while the next chunk is built
         if pending is not None:
             await pending
-        for table in ("contact", "contact_phone", "deal"):
+        for table in ("contact", "contact_phone", "phone_part", "deal"):
             await main.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                 f" (SELECT max(id) FROM {table}))"
@@ -455,9 +463,10 @@ def _load_sqlite(path: str, rows: _Rows, now: datetime) -> None:
             marks = ",".join("?" * len(columns))
             db.executemany(f'INSERT INTO "{table}" ({",".join(columns)}) VALUES ({marks})', records)
 
-        for contacts, phones, deals in rows.chunks():
+        for contacts, phones, parts, deals in rows.chunks():
             insert("contact", CONTACT_COLUMNS, contacts)
             insert("contact_phone", PHONE_COLUMNS, phones)
+            insert("phone_part", PART_COLUMNS, parts)
             insert("deal", DEAL_COLUMNS, deals)
         for sql in _derived_inserts(_Dialect(False, now)):
             db.execute(sql)

@@ -36,7 +36,15 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.access import ScopeMiddleware
-from bot.health import Outages, TelegramWatch, probe_store, probe_telegram, quiet_retries
+from bot.health import (
+    STORE,
+    TELEGRAM,
+    Outages,
+    TelegramWatch,
+    probe_store,
+    probe_telegram,
+    quiet_retries,
+)
 from bot.i18n import create_i18n
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
@@ -146,6 +154,19 @@ class BotSide:
     retry: RetryAfterMiddleware
     dispatcher: Dispatcher = dataclasses.field(default_factory=Dispatcher)
     polling: asyncio.Task[None] | None = None
+
+
+def sip_samples(listener: SipListener | None) -> list[Sample]:
+    """The SIP listener's counters as metrics (`run` and `sip-listen` serve them)."""
+    if listener is None:
+        return []
+    counters = listener.counters
+    return [
+        Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
+               f"SIP listener: {name.replace('_', ' ')}",
+               "gauge" if name in counters.GAUGES else "counter")
+        for name, value in dataclasses.asdict(counters).items()
+    ]
 
 
 class App:
@@ -360,6 +381,10 @@ class App:
                 Sample("pushes_retried_total", clockwork.counters.released,
                        "due pushes released for a retry"),
                 Sample("scheduler_ticks_total", clockwork.counters.ticks, "clock ticks"),
+                Sample("store_up", 0 if self.outages.is_down(STORE) else 1,
+                       "1 while the store answers, 0 during an outage", "gauge"),
+                Sample("telegram_up", 0 if self.outages.is_down(TELEGRAM) else 1,
+                       "1 while the Bot API answers, 0 during an outage", "gauge"),
             ]
             for side in self._sides():
                 prefix = "client_" if side is self.client else ""
@@ -378,18 +403,7 @@ class App:
             return samples
 
         self.metrics.add(runtime)
-        self.metrics.add(self._listener_samples)
-
-    def _listener_samples(self) -> list[Sample]:
-        if self.listener is None:
-            return []
-        counters = self.listener.counters
-        return [
-            Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
-                   f"SIP listener: {name.replace('_', ' ')}",
-                   "gauge" if name in counters.GAUGES else "counter")
-            for name, value in dataclasses.asdict(counters).items()
-        ]
+        self.metrics.add(lambda: sip_samples(self.listener))
 
     # -- stop --------------------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ playbook and could push the packed data past Telegram's 64 bytes.
 
 from __future__ import annotations
 
-import enum
 from typing import ClassVar
 
 from aiogram.filters.callback_data import CallbackData
 
+from crm.report_kinds import Kind
 from storage.models import Role
 
 TASK_FIELDS = ("task",)
@@ -123,19 +123,6 @@ class ShiftToggle(CallbackData, prefix="sh"):
 
 
 # -- supervisors: /report and /overdue (handlers/supervisor.py) --
-
-
-class Kind(enum.StrEnum):
-    """Which report (bot/charts.py draws each)."""
-
-    FUNNEL = "funnel"
-    LOST = "lost"
-    SOURCES = "sources"
-    REPS = "reps"
-    DYNAMICS = "dynamics"
-    SEASONALITY = "seasonality"
-    FORECAST = "forecast"
-    DIALING = "dialing"
 
 
 class ReportKind(CallbackData, prefix="rk"):

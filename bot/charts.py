@@ -4,6 +4,7 @@ The figures come from crm.reports (SQL aggregates). Charts are drawn with matplo
 API on the Agg canvas (no pyplot global state) in one worker thread, so the event loop never
 waits on drawing; the caller's context is copied into the thread so `_()` speaks the user's
 language there too. Every chart is CHART_SIZE pixels whatever the data, also when empty.
+Each report's drawing is in bot/chart_drawings.py, what they share in bot/chart_axes.py.
 """
 
 from __future__ import annotations
@@ -12,28 +13,28 @@ import asyncio
 import contextvars
 import html
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.utils.i18n import gettext as _
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from bot.callbacks import Kind
 from bot.cards import MAX_CAPTION
+from bot.chart_text import COLORS, month_name, pct, rub, thousands
 from config.playbook import Playbook
 from crm import reports
 from crm.context import Crm
 from crm.reports import Period
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 CHART_SIZE = (1200, 800)
 _DPI = 100
 SEASON_YEARS = 3
-_COLORS = {"new": "#4C9BE8", "won": "#3FB950", "lost": "#E5534B", "muted": "#8B949E"}
 _drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
 
 
@@ -74,7 +75,7 @@ class Names:
 
     def color(self, stage: str) -> str:
         spec = next((s for s in self.playbook.stages if s.key == stage), None)
-        return spec.color if spec else _COLORS["muted"]
+        return spec.color if spec else COLORS["muted"]
 
 
 @dataclass(frozen=True)
@@ -103,14 +104,6 @@ async def load(crm: Crm, kind: Kind, period: Period) -> Report:
     return Report(kind, period, await loaders[kind](crm, period))
 
 
-def rub(kopecks: int) -> str:
-    return f"{kopecks // 100:,}".replace(",", "\u202f") + " ₽"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
 # --- charts ------------------------------------------------------------------------------
 
 async def render_png(report: Report, names: Names) -> bytes:
@@ -121,17 +114,29 @@ async def render_png(report: Report, names: Names) -> bytes:
 
 
 def draw_png(report: Report, names: Names) -> bytes:
+    figure = draw(report, names)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=_DPI)
+    return out.getvalue()
+
+
+def draw(report: Report, names: Names) -> Figure:
+    """The chart as a Figure (bot/chart_drawings.py draws each report)."""
+    # matplotlib takes a second to import: only a process that draws pays for it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from bot.chart_axes import no_data
+    from bot.chart_drawings import DRAWERS
+
     figure = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
     figure.suptitle(f"{kind_title(report.kind)} · {period_text(report.period)}", fontsize=16)
     if _is_empty(report):
-        figure.text(0.5, 0.5, _("No data for this period"), ha="center", va="center", fontsize=20,
-                    color=_COLORS["muted"])
+        no_data(figure.add_subplot())
     else:
-        _DRAWERS[report.kind](figure, report.data, names)
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=_DPI)
-    return out.getvalue()
+        DRAWERS[report.kind](figure, report.data, names)
+    return figure
 
 
 def _is_empty(report: Report) -> bool:
@@ -147,152 +152,12 @@ def _is_empty(report: Report) -> bool:
     return not data
 
 
-def _hbars(ax: Axes, labels: Sequence[str], values: Sequence[float], notes: Sequence[str],
-           colors: Sequence[str] | str) -> None:
-    """Horizontal bars top-down with a note at the end of each."""
-    positions = list(range(len(labels)))[::-1]
-    ax.barh(positions, values, color=colors)
-    ax.set_yticks(positions, labels)
-    top = max(values, default=0) or 1
-    for y, value, note in zip(positions, values, notes, strict=True):
-        ax.text(value + top * 0.01, y, note, va="center", fontsize=11)
-    ax.set_xlim(0, top * 1.35)
-    ax.spines[["top", "right"]].set_visible(False)
-
-
-def _draw_funnel(figure: Figure, rows: tuple[reports.FunnelStage, ...], names: Names) -> None:
-    ax = figure.add_subplot()
-    notes = [
-        f"{r.entered} · {rub(r.amount)}" + (f" · {_pct(r.conversion)}" if r.conversion is not None
-                                           else "")
-        for r in rows
-    ]
-    _hbars(ax, [names.stage(r.stage) for r in rows], [r.entered for r in rows], notes,
-           [names.color(r.stage) for r in rows])
-    ax.set_xlabel(_("deals entering the stage · amount · conversion from the previous stage"))
-
-
-def _draw_lost(figure: Figure, rows: tuple[reports.LostReason, ...], names: Names) -> None:
-    pie, bars = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    labels = [names.reason(r.reason) for r in rows]
-    pie.pie([r.deals for r in rows], labels=labels, autopct="%1.0f%%", startangle=90)
-    _hbars(bars, labels, [r.amount / 100 for r in rows],
-           [f"{r.deals} · {rub(r.amount)}" for r in rows], _COLORS["lost"])
-    bars.set_xlabel(_("lost amount, ₽"))
-
-
-def _draw_sources(figure: Figure, rows: tuple[reports.SourceRow, ...], names: Names) -> None:
-    ax = figure.add_subplot()
-    labels = [names.source(r.source) for r in rows]
-    positions = list(range(len(rows)))
-    ax.bar([p - 0.2 for p in positions], [r.deals for r in rows], 0.4, label=_("new deals"),
-           color=_COLORS["new"])
-    ax.bar([p + 0.2 for p in positions], [r.won for r in rows], 0.4, label=_("won"),
-           color=_COLORS["won"])
-    for p, r in zip(positions, rows, strict=True):
-        ax.text(p, r.deals, _pct(r.win_rate), ha="center", va="bottom", fontsize=11)
-    ax.set_xticks(positions, labels, rotation=20)
-    ax.legend()
-
-
-def _draw_reps(figure: Figure, rows: tuple[reports.RepRow, ...], names: Names) -> None:
-    bars, table = figure.subplots(2, 1, gridspec_kw={"height_ratios": [1.4, 1]})
-    positions = list(range(len(rows)))
-    for offset, values, label, color in (
-        (-0.27, [r.calls for r in rows], _("calls"), _COLORS["new"]),
-        (0.0, [r.answered for r in rows], _("answered"), "#F2B134"),
-        (0.27, [r.won for r in rows], _("won"), _COLORS["won"]),
-    ):
-        bars.bar([p + offset for p in positions], values, 0.27, label=label, color=color)
-    bars.set_xticks(positions, [r.name for r in rows])
-    bars.legend()
-    table.axis("off")
-    cells = [
-        [r.name, str(r.calls), _pct(r.reach_rate), str(r.won), rub(r.won_amount),
-         "—" if r.mean_days_to_close is None else f"{r.mean_days_to_close:.1f}", str(r.overdue)]
-        for r in rows[:12]
-    ]
-    table.table(
-        cellText=cells, loc="center",
-        colLabels=[_("rep"), _("calls"), _("reach"), _("won"), _("amount"), _("days to close"),
-                   _("overdue")],
-    ).scale(1, 1.4)
-
-
-def _draw_dynamics(figure: Figure, rows: tuple[reports.DynamicsRow, ...], names: Names) -> None:
-    ax = figure.add_subplot()
-    buckets = [r.bucket for r in rows]
-    for values, label, color in (
-        ([r.new for r in rows], _("new"), _COLORS["new"]),
-        ([r.won for r in rows], _("won"), _COLORS["won"]),
-        ([r.lost for r in rows], _("lost"), _COLORS["lost"]),
-    ):
-        ax.plot(buckets, values, marker="o", label=label, color=color)
-    ax.tick_params(axis="x", rotation=30)
-    ax.legend()
-    ax.grid(alpha=0.3)
-
-
-def _draw_seasonality(figure: Figure, rows: tuple[reports.SeasonRow, ...], names: Names) -> None:
-    ax = figure.add_subplot()
-    months = [r.month for r in rows]
-    for offset, values, label, color in (
-        (-0.27, [r.new for r in rows], _("new"), _COLORS["new"]),
-        (0.0, [r.won for r in rows], _("won"), _COLORS["won"]),
-        (0.27, [r.lost for r in rows], _("lost"), _COLORS["lost"]),
-    ):
-        ax.bar([m + offset for m in months], values, 0.27, label=label, color=color)
-    ax.set_xticks(months, [str(m) for m in months])
-    ax.set_xlabel(_("month of the year"))
-    ax.legend()
-
-
-def _draw_forecast(figure: Figure, rows: tuple[reports.ForecastRow, ...], names: Names) -> None:
-    ax = figure.add_subplot()
-    positions = list(range(len(rows)))
-    ax.bar([p - 0.2 for p in positions], [r.open_amount / 100 for r in rows], 0.4,
-           label=_("open amount, ₽"), color=_COLORS["muted"])
-    ax.bar([p + 0.2 for p in positions], [r.weighted_amount / 100 for r in rows], 0.4,
-           label=_("expected, ₽"), color=_COLORS["won"])
-    for p, r in zip(positions, rows, strict=True):
-        ax.text(p, r.open_amount / 100, f"{r.open_deals} · {_pct(r.win_rate)}", ha="center",
-                va="bottom", fontsize=11)
-    ax.set_xticks(positions, [names.stage(r.stage) for r in rows])
-    ax.legend()
-
-
-def _draw_dialing(figure: Figure, data: reports.Dialing, names: Names) -> None:
-    attempts, hours = figure.subplots(1, 2)
-    attempts.bar([str(n + 1) for n, _count in data.reached_after],
-                 [count for _n, count in data.reached_after], color=_COLORS["new"])
-    attempts.set_xlabel(_("attempt that reached the client"))
-    attempts.set_ylabel(_("times"))
-    hours.bar([r.hour for r in data.by_hour], [r.attempts for r in data.by_hour],
-              color=_COLORS["muted"], label=_("attempts"))
-    hours.bar([r.hour for r in data.by_hour], [r.reached for r in data.by_hour],
-              color=_COLORS["won"], label=_("reached"))
-    hours.set_xlabel(_("client's local hour"))
-    hours.set_xticks(range(0, 24, 3))
-    hours.legend()
-
-
-_DRAWERS: dict[Kind, Callable[[Figure, Any, Names], None]] = {
-    Kind.FUNNEL: _draw_funnel,
-    Kind.LOST: _draw_lost,
-    Kind.SOURCES: _draw_sources,
-    Kind.REPS: _draw_reps,
-    Kind.DYNAMICS: _draw_dynamics,
-    Kind.SEASONALITY: _draw_seasonality,
-    Kind.FORECAST: _draw_forecast,
-    Kind.DIALING: _draw_dialing,
-}
-
-
 # --- captions ----------------------------------------------------------------------------
 
 def period_text(period: Period) -> str:
+    """Both ends with their year: a period across New Year reads right."""
     last = period.end - timedelta(seconds=1)
-    return f"{period.start:%d.%m}–{last:%d.%m.%Y}"
+    return f"{period.start:%d.%m.%Y}–{last:%d.%m.%Y}"
 
 
 def summary(report: Report, names: Names) -> str:
@@ -318,22 +183,22 @@ def _e(text: str) -> str:
 
 def _sum_funnel(rows: tuple[reports.FunnelStage, ...], names: Names) -> list[str]:
     return [
-        f"{_e(names.stage(r.stage))}: {r.entered} · {rub(r.amount)}"
-        + (f" · {_pct(r.conversion)}" if r.conversion is not None else "")
+        f"{_e(names.stage(r.stage))}: {thousands(r.entered)} · {rub(r.amount)}"
+        + (f" · {pct(r.conversion)}" if r.conversion is not None else "")
         for r in rows
     ]
 
 
 def _sum_lost(rows: tuple[reports.LostReason, ...], names: Names) -> list[str]:
-    return [f"{_e(names.reason(r.reason))}: {r.deals} ({_pct(r.share)}) · {rub(r.amount)}"
+    return [f"{_e(names.reason(r.reason))}: {thousands(r.deals)} ({pct(r.share)}) · {rub(r.amount)}"
             for r in rows]
 
 
 def _sum_sources(rows: tuple[reports.SourceRow, ...], names: Names) -> list[str]:
     return [
         _("{source}: {deals} deals, {won} won ({rate}) · {amount}").format(
-            source=_e(names.source(r.source)), deals=r.deals, won=r.won, rate=_pct(r.win_rate),
-            amount=rub(r.won_amount),
+            source=_e(names.source(r.source)), deals=thousands(r.deals), won=thousands(r.won),
+            rate=pct(r.win_rate), amount=rub(r.won_amount),
         )
         for r in rows
     ]
@@ -342,8 +207,8 @@ def _sum_sources(rows: tuple[reports.SourceRow, ...], names: Names) -> list[str]
 def _sum_reps(rows: tuple[reports.RepRow, ...], names: Names) -> list[str]:
     return [
         _("{name}: {calls} calls, reach {reach}, won {won} · {amount}, overdue {overdue}").format(
-            name=_e(r.name), calls=r.calls, reach=_pct(r.reach_rate), won=r.won,
-            amount=rub(r.won_amount), overdue=r.overdue,
+            name=_e(r.name), calls=thousands(r.calls), reach=pct(r.reach_rate),
+            won=thousands(r.won), amount=rub(r.won_amount), overdue=thousands(r.overdue),
         )
         for r in rows
     ]
@@ -351,16 +216,18 @@ def _sum_reps(rows: tuple[reports.RepRow, ...], names: Names) -> list[str]:
 
 def _sum_dynamics(rows: tuple[reports.DynamicsRow, ...], names: Names) -> list[str]:
     return [_("{bucket}: new {new}, won {won}, lost {lost}").format(
-        bucket=r.bucket, new=r.new, won=r.won, lost=r.lost) for r in rows[-12:]]
+        bucket=r.bucket, new=thousands(r.new), won=thousands(r.won), lost=thousands(r.lost))
+        for r in rows[-12:]]
 
 
 def _sum_seasonality(rows: tuple[reports.SeasonRow, ...], names: Names) -> list[str]:
     busiest = max(rows, key=lambda r: r.new)
     return [
         _("Over {years} years; busiest month: {month}").format(
-            years=SEASON_YEARS, month=busiest.month),
+            years=SEASON_YEARS, month=month_name(busiest.month)),
         *(_("{bucket}: new {new}, won {won}, lost {lost}").format(
-            bucket=r.month, new=r.new, won=r.won, lost=r.lost) for r in rows if r.new or r.won),
+            bucket=month_name(r.month), new=thousands(r.new), won=thousands(r.won),
+            lost=thousands(r.lost)) for r in rows if r.new or r.won),
     ]
 
 
@@ -368,8 +235,8 @@ def _sum_forecast(rows: tuple[reports.ForecastRow, ...], names: Names) -> list[s
     total = sum(r.weighted_amount for r in rows)
     return [
         _("Expected: {amount}").format(amount=rub(total)),
-        *(f"{_e(names.stage(r.stage))}: {r.open_deals} · {rub(r.open_amount)} × "
-          f"{_pct(r.win_rate)} = {rub(r.weighted_amount)}" for r in rows),
+        *(f"{_e(names.stage(r.stage))}: {thousands(r.open_deals)} · {rub(r.open_amount)} × "
+          f"{pct(r.win_rate)} = {rub(r.weighted_amount)}" for r in rows),
     ]
 
 
@@ -377,14 +244,14 @@ def _sum_dialing(data: reports.Dialing, names: Names) -> list[str]:
     reached = sum(n for _m, n in data.reached_after)
     lines = [
         _("Reached at attempt {n}: {count} ({share})").format(
-            n=misses + 1, count=count, share=_pct(count / reached))
+            n=misses + 1, count=thousands(count), share=pct(count / reached))
         for misses, count in data.reached_after
     ]
-    lines.append(_("Ladders run out: {n}").format(n=data.gave_up))
+    lines.append(_("Ladders run out: {n}").format(n=thousands(data.gave_up)))
     best = sorted((r for r in data.by_hour if r.attempts >= 5), key=lambda r: -r.reach_rate)[:3]
     if best:
         lines.append(_("Best hours: {hours}").format(
-            hours=", ".join(f"{r.hour}:00 ({_pct(r.reach_rate)})" for r in best)))
+            hours=", ".join(f"{r.hour}:00 ({pct(r.reach_rate)})" for r in best)))
     return lines
 
 

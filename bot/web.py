@@ -1,30 +1,40 @@
 """The process's HTTP face: /healthz, Prometheus /metrics and, in webhook mode, the webhook.
 
-Metrics come from a registry of sources (callables returning samples) so each part (sender,
-clock, SIP listener) reports its own counters without the web server knowing them.
+/metrics is one prometheus-client registry per process: the process and Python collectors, and
+sources (callables returning samples) that each part (bot, sender, clock, SIP listener, store)
+adds, read from its live counters at scrape time, so the web server knows none of them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from bot.health import TELEGRAM, Outages, store_reachable
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "nextstep_"
 
 
 @dataclass(frozen=True)
 class Sample:
-    name: str  # without the nextstep_ prefix
+    name: str  # without the nextstep_ prefix; a counter's ends in _total
     value: float
     help: str
     kind: Literal["counter", "gauge"] = "counter"
@@ -33,25 +43,27 @@ class Sample:
 MetricSource = Callable[[], Iterable[Sample]]
 
 
+class _SourceCollector:
+    """A prometheus-client custom collector: the source's samples as they are at scrape time."""
+
+    def __init__(self, source: MetricSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        for sample in self._source():
+            family = GaugeMetricFamily if sample.kind == "gauge" else CounterMetricFamily
+            yield family(PREFIX + sample.name, sample.help, value=sample.value)
+
+
 class MetricsRegistry:
     def __init__(self) -> None:
-        self._sources: list[MetricSource] = []
+        self.registry = CollectorRegistry()
+        # The process's own figures (memory, CPU, open files, GC, Python version).
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
 
     def add(self, source: MetricSource) -> None:
-        self._sources.append(source)
-
-    def render(self) -> str:
-        """Prometheus text exposition format 0.0.4."""
-        lines: list[str] = []
-        for source in self._sources:
-            for sample in source():
-                name = f"nextstep_{sample.name}"
-                lines += [
-                    f"# HELP {name} {sample.help}",
-                    f"# TYPE {name} {sample.kind}",
-                    f"{name} {sample.value:g}",
-                ]
-        return "\n".join(lines) + "\n"
+        self.registry.register(_SourceCollector(source))
 
 
 def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> web.Application:
@@ -69,8 +81,8 @@ def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> w
         return web.json_response(body, status=200 if store and telegram else 503)
 
     async def prometheus(_: web.Request) -> web.Response:
-        body = metrics.render().encode()
-        return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
+        body = generate_latest(metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

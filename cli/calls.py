@@ -8,15 +8,12 @@ import json
 import logging
 import signal
 
-from bot.app import build_bot_side
-from bot.i18n import create_i18n
-from bot.notifier import BotNotifier
 from cli.common import crm_session
-from config.settings import Settings, check_bot_tokens
+from config.settings import Settings, check_bot_tokens, split_host_port
 from crm.notices import Notice, Notifier
+from crm.phones import normalize_phone
 from storage.db import keep_created_databases
 from storage.models import Call
-from telephony.bridge import start_capture
 
 log = logging.getLogger("nextstep.sip")
 
@@ -32,8 +29,13 @@ async def _list_calls(last: int, *, as_json: bool) -> int:
     calls = await Call.all().order_by("-started_at").limit(last).select_related("agent")
     rows = [
         {
-            "call_id": c.call_id, "started_at": c.started_at.isoformat(), "direction": c.direction,
-            "agent": c.agent.name if c.agent else c.agent_ext, "remote": c.remote_e164 or c.remote,
+            "call_id": c.call_id, "started_at": c.started_at.isoformat(),
+            "answered_at": c.answered_at.isoformat() if c.answered_at else None,
+            "ended_at": c.ended_at.isoformat(), "direction": c.direction,
+            "agent": c.agent.name if c.agent else c.agent_ext, "agent_ext": c.agent_ext,
+            "caller": c.caller, "caller_e164": normalize_phone(c.caller),
+            "callee": c.callee, "callee_e164": normalize_phone(c.callee),
+            "remote": c.remote_e164 or c.remote,
             "disposition": c.disposition, "sip_code": c.sip_code, "talk_seconds": c.talk_seconds,
             "deal_id": c.deal_id,  # type: ignore[attr-defined]
         }
@@ -61,6 +63,13 @@ class _LogNotifier:
 
 
 async def _listen(settings: Settings) -> int:
+    # The bot side (aiogram) and the listener load here: `nextstep calls` starts without them.
+    from bot.app import build_bot_side, sip_samples
+    from bot.i18n import create_i18n
+    from bot.notifier import BotNotifier
+    from bot.web import MetricsRegistry, bound_port, build_web_app, start_web
+    from telephony.bridge import start_capture
+
     if not settings.sip_listen:
         print("nextstep: set NEXTSTEP_SIP_LISTEN=host:port to listen for SIP", flush=True)
         return 2
@@ -72,14 +81,25 @@ async def _listen(settings: Settings) -> int:
             if side else _LogNotifier()
         )
         listener = await start_capture(settings, crm, notifier)
+        # /healthz and /metrics as `run` serves them, with the listener's counters.
+        metrics = MetricsRegistry()
+        metrics.add(lambda: sip_samples(listener))
+        try:
+            runner = await start_web(build_web_app(metrics), *split_host_port(settings.web_listen))
+        except BaseException:
+            await listener.close()
+            raise
         keep_created_databases()  # started: what it records from here on stays
-        log.info("listening for SIP on %s:%s", *listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Said once a stop is handled: whoever waits for this line may stop us cleanly.
+        log.info("listening for SIP on %s:%s, web on port %s", *listener.address,
+                 bound_port(runner))
         await stop.wait()
         # Finish the calls already captured before letting go of the store and the bot.
+        await runner.cleanup()
         await listener.close()
         if side is not None:
             await side.sender.drain()

@@ -7,32 +7,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TextIO
 
-from bot.i18n import create_i18n, speaking
-from bot.report_csv import CsvNames
 from cli.common import crm_session
+from cli.progress import progress_bar
 from config.settings import Settings
 from crm.context import Crm
 from crm.csvread import UnreadableFile
 from crm.csvwrite import csv_format
 from crm.exporter import export_csv
-from crm.importer import Duplicates, Progress, UnknownAssignee, assignee, import_csv
-
-BAR_WIDTH = 30
-
-
-def progress_bar(stream: TextIO) -> Progress:
-    """A one-line bar on stderr, redrawn in place; stdout keeps only the summary."""
-
-    def show(done: int, total: int) -> None:
-        filled = BAR_WIDTH * done // total if total else BAR_WIDTH
-        stream.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
+from crm.importer import Duplicates, UnknownAssignee, assignee, import_csv
 
 
 async def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,7 +33,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 report = await import_csv(
                     crm, path, duplicates=Duplicates(args.duplicates), owner=owner, team=team,
-                    progress=progress_bar(sys.stderr),
+                    progress=progress_bar(),
                 )
             except UnreadableFile as exc:
                 print(f"nextstep: {path}: {exc}", file=sys.stderr)
@@ -66,21 +49,25 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             for field in report.bad_fields:
                 print(f"  line {field.line}: {field.reason}, the row went in without it")
             return 0
+        from bot.i18n import create_i18n, speaking  # aiogram's: only export speaks
+
         lang = args.locale or settings.locale
         with speaking(create_i18n(lang), lang):
             return await _export(crm, args.what, args.output, lang)
 
 
 async def _export(crm: Crm, what: str, output: str, lang: str) -> int:
+    from bot.report_csv import CsvNames
+
     labels, fmt = CsvNames(crm.playbook, lang), csv_format(lang)
     if output == "-":
-        async for part in export_csv(crm, what, labels, fmt, bom=False):
+        async for part in export_csv(crm, what, labels, fmt, bom=False, progress=progress_bar()):
             sys.stdout.write(part)
         sys.stdout.flush()
         return 0
     out = await asyncio.to_thread(open, output, "w", encoding="utf-8", newline="")
     try:
-        async for part in export_csv(crm, what, labels, fmt):
+        async for part in export_csv(crm, what, labels, fmt, progress=progress_bar()):
             await asyncio.to_thread(out.write, part)
     finally:
         await asyncio.to_thread(out.close)

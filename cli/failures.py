@@ -20,17 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramUnauthorizedError,
-)
 from tortoise.backends.base.config_generator import expand_db_url
 
 from config.playbook import PlaybookError
 from config.settings import Settings, SettingsError
+from crm.staff import StaffError
 from storage.db import normalize_url, remove_created_databases
 
 UNAVAILABLE = 1  # exit code: something outside the program failed
@@ -91,8 +85,38 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def _explain(
     exc: BaseException, args: argparse.Namespace, settings: Settings
 ) -> Failure | None:
-    if isinstance(exc, SettingsError | PlaybookError):
+    if isinstance(exc, SettingsError | PlaybookError | StaffError):
         return Failure(str(exc), exit_code=BAD_SETTING)
+    # aiogram and asyncpg load only in the commands that use them (a light command starts in
+    # well under a second): where one is not loaded, none of its errors can have been raised.
+    if "aiogram.exceptions" in sys.modules:
+        failure = _telegram_failure(exc, settings)
+        if failure is not None:
+            return failure
+    if "asyncpg" in sys.modules:
+        failure = _postgres_failure(exc, settings)
+        if failure is not None:
+            return failure
+    if isinstance(exc, sqlite3.OperationalError) and _sqlite_path(settings) is not None:
+        if "unable to open" in str(exc) or "readonly" in str(exc):
+            return _sqlite_failure(settings, str(exc))
+        if "locked" in str(exc):
+            return Failure(f"the SQLite database {_sqlite_path(settings)} is busy in another "
+                           f"process ({exc})", DATABASE)
+        return None
+    if isinstance(exc, OSError):
+        return _os_failure(exc, args, settings)
+    return None
+
+
+def _telegram_failure(exc: BaseException, settings: Settings) -> Failure | None:
+    from aiogram.exceptions import (
+        ClientDecodeError,
+        TelegramAPIError,
+        TelegramNetworkError,
+        TelegramUnauthorizedError,
+    )
+
     if isinstance(exc, TelegramUnauthorizedError):
         tokens = "NEXTSTEP_BOT_TOKEN" + (
             " or NEXTSTEP_CLIENT_BOT_TOKEN" if settings.client_bot_token else ""
@@ -103,19 +127,16 @@ def _explain(
         return Failure(f"cannot reach {api} ({_reason(exc)})", "NEXTSTEP_TELEGRAM_API")
     if isinstance(exc, TelegramAPIError | ClientDecodeError):
         return Failure(f"{api} answered: {exc.message}", "NEXTSTEP_TELEGRAM_API")
+    return None
+
+
+def _postgres_failure(exc: BaseException, settings: Settings) -> Failure | None:
+    import asyncpg
+
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return Failure(f"PostgreSQL at {_server(settings)}: {exc}", DATABASE)
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
         return Failure(f"PostgreSQL at {_server(settings)} refused the login: {exc}", DATABASE)
-    if isinstance(exc, sqlite3.OperationalError) and _sqlite_path(settings) is not None:
-        if "unable to open" in str(exc) or "readonly" in str(exc):
-            return _sqlite_failure(settings, str(exc))
-        if "locked" in str(exc):
-            return Failure(f"the SQLite database {_sqlite_path(settings)} is busy in another "
-                           f"process ({exc})", DATABASE)
-        return None
-    if isinstance(exc, OSError):
-        return _os_failure(exc, args, settings)
     return None
 
 

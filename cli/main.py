@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import NoReturn
 
 from cli.failures import run_command
+from cli.logs import setup_logging
 from config.settings import SUPPORTED_LANGS, SettingsError, load_settings
+from crm.report_kinds import Kind
+from crm.staff import INVITE_TTL
+from storage.models import Role
+
+DESCRIPTION = """nextstep: a CRM front in Telegram. Reps get each deal's next step as a card with
+buttons, clients write to the bot, calls captured from the SIP server are logged on deals.
+Settings come from NEXTSTEP_* variables or a .env file (`nextstep settings` lists them)."""
+EPILOG = "`nextstep COMMAND --help` tells more about a command."
+INVITE_DAYS = INVITE_TTL.days
 
 # subcommand -> module in cli/ with `async def main(args, settings) -> int`
 COMMANDS = {
     "run": "cli.run",
     "migrate": "cli.staff",
+    "settings": "cli.settings",
     "invite": "cli.staff",
     "employees": "cli.staff",
     "import": "cli.data",
@@ -39,55 +49,106 @@ def positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="nextstep", description=__doc__)
+    parser = Parser(
+        prog="nextstep", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="bot, scheduler and SIP listener in one process")
-    sub.add_parser("migrate", help="apply database migrations")
-    invite = sub.add_parser("invite", help="make a one-time invite link for an employee")
-    invite.add_argument("--role", choices=["rep", "supervisor", "admin"], required=True)
-    invite.add_argument("--sip-ext", help="the employee's SIP extension")
-    invite.add_argument("--team", default="main")
-    sub.add_parser("employees", help="list employees")
-    imp = sub.add_parser("import", help="import contacts (and deals) from CSV")
-    imp.add_argument("file")
-    imp.add_argument("--duplicates", choices=["merge", "skip"], default="merge")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="one of these:"
+    )
+
+    def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}.{' ' + details if details else ''}",
+        )
+
+    command("run", "bot, scheduler, web server (/healthz, /metrics) and SIP listener in one "
+            "process", "Runs until SIGTERM or Ctrl-C; needs NEXTSTEP_BOT_TOKEN.")
+    command("migrate", "apply database migrations",
+            "Every other command applies them too; this one applies them and exits.")
+    command("settings", "list every NEXTSTEP_ setting, its value and where it came from",
+            "Sources: default, .env (in the current folder), environment. Tokens, secrets and "
+            "passwords in URLs are masked.")
+    invite = command("invite", "make a one-time invite link for a new employee",
+                     "He opens the link in Telegram and becomes an employee; it works for "
+                     f"{INVITE_DAYS} days.")
+    _staff_options(invite)
+    employees = command("employees", "list employees, pending invites and who is unreachable",
+                        "Without an action: the list. `add` and `disable` change it.")
+    actions = employees.add_subparsers(
+        dest="action", metavar="ACTION", help="what to do (default: list them)"
+    )
+    add = actions.add_parser(
+        "add", help="make an employee at once, without Telegram",
+        description="Make an employee at once, without Telegram: a SIP-only agent's calls are "
+        "his from now on. Prints an invite link that links his Telegram account later.",
+    )
+    add.add_argument("--name", required=True, help="his name as the team sees it")
+    _staff_options(add)
+    disable = actions.add_parser(
+        "disable", help="take an employee out of assignment, keeping his deals",
+        description="Take an employee out of assignment: no leads, no cards, no bot. His open "
+        "deals go to his team's queue (where /next claims them) or to the colleague --to names.",
+    )
+    disable.add_argument("employee", help="id, @username or name of the employee")
+    disable.add_argument("--to", help="id, @username or name of the colleague of his team who "
+                         "takes his open deals (default: the team's queue)")
+    imp = command("import", "import contacts (and deals) from CSV",
+                  "Columns are recognised by their headers (ru or en); bad rows are listed.")
+    imp.add_argument("file", help="the CSV file")
+    imp.add_argument("--duplicates", choices=["merge", "skip"], default="merge",
+                     help="a contact already there (same phone or e-mail): merge the row into "
+                     "it or skip the row (default: %(default)s)")
     imp.add_argument("--owner", help="employee (id, name or @username) who gets the deals")
     imp.add_argument("--team", help="team whose queue gets the deals (default: main)")
-    exp = sub.add_parser("export", help="export deals or contacts as CSV")
-    exp.add_argument("what", choices=["deals", "contacts"], nargs="?", default="deals")
-    exp.add_argument("-o", "--output", default="-")
+    exp = command("export", "export deals or contacts as CSV")
+    exp.add_argument("what", choices=["deals", "contacts"], nargs="?", default="deals",
+                     help="what to export (default: %(default)s)")
+    exp.add_argument("-o", "--output", default="-",
+                     help="the file to write (default: standard output)")
     exp.add_argument("--locale", choices=SUPPORTED_LANGS,
                      help="words and CSV format: ru is `;` and a decimal comma (default: settings)")
-    rep = sub.add_parser("report", help="analytics report")
-    rep.add_argument("kind", nargs="?", default="funnel")
-    rep.add_argument("--days", type=int, default=30)
-    rep.add_argument("--team")
-    rep.add_argument("--csv", action="store_true")
+    rep = command("report", "analytics report, as the bot's Reports menu gives it",
+                  "Prints the summary (or the CSV) and writes the chart with --png.")
+    rep.add_argument("kind", nargs="?", default=Kind.FUNNEL, choices=list(Kind),
+                     metavar="KIND", help=f"one of: {', '.join(Kind)} (default: %(default)s)")
+    rep.add_argument("--days", type=positive, default=30,
+                     help="the period: the last N days (default: %(default)s)")
+    rep.add_argument("--team", help="only this team's deals (default: all teams)")
+    rep.add_argument("--csv", action="store_true", help="print the data as CSV instead")
     rep.add_argument("--png", help="write the chart to this file")
     rep.add_argument("--locale", choices=SUPPORTED_LANGS,
                      help="words and CSV format: ru is `;` and a decimal comma (default: settings)")
-    calls = sub.add_parser("calls", help="recent calls")
-    calls.add_argument("--last", type=positive, default=20)
-    calls.add_argument("--json", action="store_true")
-    sub.add_parser("sip-listen", help="only the SIP capture listener")
+    calls = command("calls", "recent calls the SIP listener recorded, newest first")
+    calls.add_argument("--last", type=positive, default=20,
+                       help="how many calls (default: %(default)s)")
+    calls.add_argument("--json", action="store_true",
+                       help="as JSON: extension, both numbers as captured and as E.164, "
+                       "direction, start, answer and end times")
+    command("sip-listen", "only the SIP capture listener, with /healthz and /metrics",
+            "Listens on NEXTSTEP_SIP_LISTEN and serves the web on NEXTSTEP_WEB_LISTEN; records "
+            "calls without a bot (with NEXTSTEP_BOT_TOKEN it tells agents).")
     return parser
+
+
+def _staff_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", choices=[str(r) for r in Role], required=True,
+                        help="what he may do: a rep his own deals, a supervisor his team's, "
+                        "an admin everything")
+    parser.add_argument("--sip-ext", help="his SIP extension: calls on it are his")
+    parser.add_argument("--team", default="main", help="his team (default: %(default)s)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    if not args.verbose:
-        # Tortoise announces every connect and shutdown at INFO; a CLI run needs none of it.
-        logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"nextstep: {exc}", file=sys.stderr)
         return 2
+    setup_logging(settings.log_format, verbose=args.verbose)
     module = importlib.import_module(COMMANDS[args.command])
     return run_command(module.main(args, settings), args, settings)
 

@@ -19,6 +19,7 @@ from bot.charts import Names
 from bot.i18n import create_i18n, speaking
 from bot.report_csv import CsvNames, to_csv
 from cli.common import crm_session
+from cli.progress import busy
 from config.settings import Settings
 from crm.csvwrite import csv_format
 from crm.reports import Period
@@ -27,18 +28,12 @@ _TAGS = re.compile(r"</?b>")
 
 
 async def main(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        kind = Kind(args.kind)
-    except ValueError:
-        print(f"nextstep: unknown report {args.kind!r}; one of: {', '.join(Kind)}", file=sys.stderr)
-        return 2
-    if args.days <= 0:
-        print("nextstep: --days must be positive", file=sys.stderr)
-        return 2
+    kind = Kind(args.kind)  # argparse checked the choice and that --days is positive
     async with crm_session(settings) as crm:
         now = crm.now()
         period = Period(now - timedelta(days=args.days), now, args.team)
-        report = await charts.load(crm, kind, period)
+        async with busy(f"{kind} report"):
+            report = await charts.load(crm, kind, period)
         lang = args.locale or settings.locale
         names = Names(crm.playbook, lang)
         with speaking(create_i18n(lang), lang):

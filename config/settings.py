@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -43,6 +44,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     locale: str = "ru"
     bot_username: str = "nextstep_bot"
+    # Logs: one line per event, key=value fields (text) or a JSON object (json).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")
     @classmethod

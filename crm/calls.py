@@ -9,6 +9,7 @@ be applied, the agent is told what was logged and where.
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
@@ -44,6 +45,8 @@ AUTO_BUTTON = {
     Disposition.CANCELLED: "no_pickup",
 }
 MISSED = (Disposition.CANCELLED, Disposition.NO_ANSWER, Disposition.BUSY)
+
+log = logging.getLogger(__name__)
 
 
 class Direction(enum.StrEnum):
@@ -128,7 +131,7 @@ async def _log(
         agent.sip_ext if agent else None, sides.remote, e164,
         target.contact_id if target else None, deal_id, str(record.disposition),
         record.sip_code, record.started_at, record.answered_at, record.ended_at,
-        record.talk_seconds,
+        record.talk_seconds, record.caller, record.callee,
     )
     line = None
     if target is not None and deal_id is not None:
@@ -149,12 +152,18 @@ async def _log(
             if line is not None and (outcome is None or outcome.status != Status.DONE):
                 await writes.insert_events([line])
             return outcome
+    except _Duplicate:
+        raise
     except StalePress as stale:
-        async with in_transaction():
-            await _insert_call(row)
-            if line is not None:
-                await writes.insert_events([line])
-        return stale.outcome
+        outcome = stale.outcome
+    except Exception:  # the press failed: the call is still kept, alone
+        log.exception("call %s: the auto-press failed, the call is kept without it", record.call_id)
+        outcome = None
+    async with in_transaction():
+        await _insert_call(row)
+        if line is not None:
+            await writes.insert_events([line])
+    return outcome
 
 
 async def _insert_call(row: CallRow) -> None:

@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
+from crm.phonebook import add_phones
 from crm.phones import REGION_ZONES, normalize_phone, pretty_phone, zone_for_phone
 from storage.models import (
     Contact,
@@ -96,9 +97,7 @@ async def find_or_create_contact(
                 tg_user_id=draft.tg_user_id, tg_username=draft.tg_username, tz=zone,
                 source=draft.source, owner_id=owner_id, created_at=crm.now(),
             )
-            await ContactPhone.bulk_create(
-                [ContactPhone(contact_id=contact.id, e164=p) for p in dict.fromkeys(draft.phones)]
-            )
+            await add_phones((contact.id, p) for p in dict.fromkeys(draft.phones))
     except IntegrityError:
         # Someone created the same person between our lookup and insert.
         existing = await find_contact(draft)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from crm.context import Crm
 from crm.csvwrite import Cell, CsvFormat, CsvWriter, Phones
+from crm.importer import Progress
 from storage.models import Contact, ContactPhone, Deal, Employee
 
 CONTACT_COLUMNS = ("id", "name", "phone", "email", "company", "city", "tags", "source", "owner",
@@ -47,8 +48,10 @@ def header(columns: Sequence[str], labels: Labels, zone: str) -> list[Cell]:
 
 async def export_csv(
     crm: Crm, what: str, labels: Labels, fmt: CsvFormat, *, bom: bool = True, page: int = 1000,
+    progress: Progress | None = None,
 ) -> AsyncIterator[str]:
-    """Contacts or deals as CSV text, page by page, so memory stays flat."""
+    """Contacts or deals as CSV text, page by page, so memory stays flat; `progress` hears
+    (rows written, rows in the store when the export began) after each page."""
     zone_name = crm.playbook.working_hours.timezone
     zone = ZoneInfo(zone_name)
 
@@ -59,7 +62,8 @@ async def export_csv(
     yield out.rows([header(CONTACT_COLUMNS if what == "contacts" else DEAL_COLUMNS, labels,
                            zone_name)])
     names = dict(await Employee.all().values_list("id", "name"))  # type: ignore[arg-type]
-    last = 0
+    total = await (Contact if what == "contacts" else Deal).all().count() if progress else 0
+    last, done = 0, 0
     while True:
         rows: list[list[Cell]] = []
         if what == "contacts":
@@ -88,6 +92,10 @@ async def export_csv(
                 ])
             count, last = len(deals), deals[-1].id if deals else last
         yield out.rows(rows)
+        done += count
+        if progress and (count or not done):
+            # The last page completes the bar, also if rows came or went meanwhile.
+            progress(done, max(total, done) if count == page else done)
         if count < page:
             return
 

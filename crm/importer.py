@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from crm.context import Crm
 from crm.engine import TERMINAL_STATUS
 from crm.importrows import BadField, BadRow, DealDraft, ImportRow, ParsedFile, parse_csv
+from crm.phonebook import add_phones
 from crm.phones import zone_for_phone
 from crm.tags import index_contact_tags, set_contact_tags
 from storage.models import (
@@ -181,7 +182,8 @@ async def _write(
     now = crm.now()
     async with in_transaction():
         ids = await reserve_ids(Contact._meta.db_table, len(chunk.new))
-        contacts, phones = [], []
+        contacts: list[Contact] = []
+        phones: list[tuple[int, str]] = []
         for pending, contact_id in zip(chunk.new, ids, strict=True):
             pending.id = contact_id
             row = pending.row
@@ -194,11 +196,11 @@ async def _write(
                 custom={"city": row.city} if row.city else {},
                 owner_id=owner.id if owner else None, created_at=now,
             ))
-            phones += [ContactPhone(contact_id=contact_id, e164=p) for p in pending.phones]
-        phones += [ContactPhone(contact_id=c, e164=p) for c, p in chunk.phones_for_stored]
+            phones += [(contact_id, p) for p in pending.phones]
+        phones += chunk.phones_for_stored
         await Contact.bulk_create(contacts)
         await index_contact_tags({c.id: c.tags for c in contacts})
-        await ContactPhone.bulk_create(phones)
+        await add_phones(phones)
         for contact_id, row in chunk.fill_stored.items():
             await _fill_stored(contact_id, row)
         return await _write_deals(crm, chunk, owner, team, deal_titles)

@@ -18,6 +18,7 @@ from crm.chat import ChatContent, heard_from, record_incoming
 from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal, open_deal_of
 from crm.notices import Notice, NoticeKind
+from crm.phonebook import add_phones
 from crm.phones import normalize_phone
 from crm.schedule import add_working_time
 from crm.staff import TelegramUser, overseers
@@ -120,7 +121,7 @@ async def _contact_for(
         return await find_or_create_contact(crm, draft)
     if phone and not await ContactPhone.exists(e164=phone):
         try:
-            await ContactPhone.create(contact_id=contact.id, e164=phone)
+            await add_phones([(contact.id, phone)])
         except IntegrityError:
             pass  # the same number was just saved by a parallel message
     return contact, False

@@ -41,8 +41,8 @@ class FunnelStage:
     stage: str
     entered: int
     amount: int
-    # Share of the previous funnel stage's entries that reached this one; None for the first
-    # stage and for exits (lost, archive), which are not steps of the funnel.
+    # Share of the deals entering the previous funnel step that reached this one or went past it
+    # (at most 1); None for the first step and for exits (lost, archive), not steps of the funnel.
     conversion: float | None
 
 
@@ -212,36 +212,51 @@ def funnel_stages(playbook: Playbook) -> tuple[str, ...]:
 
 
 async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
-    """Deals entering each stage in the period (a deal back in a stage counts once)."""
-    # GROUP BY rather than DISTINCT: PostgreSQL then hashes instead of sorting to disk and runs
-    # the funnel on 1M deals in half the time (bench/reports_bench.py); SQLite does either alike.
+    """Deals entering each stage in the period (a deal back in a stage counts once).
+
+    A step's conversion is the share of the deals that entered the previous step in the period
+    which also reached this step or a later one in it (a skipped step counts as passed). Dividing
+    this step's entries by the previous step's instead gave more than 100% whenever deals came in
+    past the previous step: created there, or in it before the period.
+    """
+    # One pass over the period's entries grouped by deal: which stages each deal entered (a
+    # flag per stage, so a deal back in a stage counts once) and the furthest step it reached.
     sql = _sql(crm, period)
     team, team_params = _team(period, "d.team")
-    rows = await _rows(
-        sql,
-        f"""SELECT s.stage AS stage, COUNT(*) AS entered, SUM(d.amount) AS amount
-            FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
-                  FROM timeline_event e
-                  WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?
-                  GROUP BY 1, 2) s
-            JOIN deal d ON d.id = s.deal_id
-            WHERE 1 = 1{team}
-            GROUP BY s.stage""",
-        period.start, period.end, *team_params,
-    )
-    found = {r["stage"]: (int(r["entered"]), _money(r["amount"])) for r in rows}
     steps = funnel_stages(crm.playbook)
+    stages = [spec.key for spec in crm.playbook.stages]
+    # Stage keys are parameters; indexes and ranks, our own integers, are written in.
+    flags = ", ".join(
+        f"MAX(CASE WHEN s.stage = ? THEN 1 ELSE 0 END) AS f{i}" for i in range(len(stages))
+    )
+    rank = f"CASE s.stage {' '.join(f'WHEN ? THEN {i}' for i in range(len(steps)))} END"
+    # went_on{n}: deals entering step n that reached a later step too.
+    sums = ", ".join(
+        [f"SUM(f{i}) AS entered{i}, SUM(f{i} * d.amount) AS amount{i}" for i in range(len(stages))]
+        + [f"SUM(CASE WHEN furthest > {n} THEN f{stages.index(key)} ELSE 0 END) AS went_on{n}"
+           for n, key in enumerate(steps)]
+    )
+    [row] = await _rows(
+        sql,
+        f"""SELECT {sums}
+            FROM (SELECT s.deal_id AS deal_id, {flags}, MAX({rank}) AS furthest
+                  FROM (SELECT e.deal_id AS deal_id, {sql.stage_entered('e.data')} AS stage
+                        FROM timeline_event e
+                        WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?) s
+                  GROUP BY s.deal_id) x
+            JOIN deal d ON d.id = x.deal_id
+            WHERE 1 = 1{team}""",
+        *stages, *steps, period.start, period.end, *team_params,
+    )
+    entered = {key: int(row[f"entered{i}"] or 0) for i, key in enumerate(stages)}
+    amount = {key: _money(row[f"amount{i}"]) for i, key in enumerate(stages)}
     result: list[FunnelStage] = []
-    previous: int | None = None
-    for stage in steps:
-        entered, amount = found.get(stage, (0, 0))
-        conversion = entered / previous if previous else None
-        result.append(FunnelStage(stage, entered, amount, conversion))
-        previous = entered
-    for spec in crm.playbook.stages:
-        if spec.key not in steps:
-            entered, amount = found.get(spec.key, (0, 0))
-            result.append(FunnelStage(spec.key, entered, amount, None))
+    for n, stage in enumerate(steps):
+        before = entered[steps[n - 1]] if n else 0
+        conversion = int(row[f"went_on{n - 1}"] or 0) / before if before else None
+        result.append(FunnelStage(stage, entered[stage], amount[stage], conversion))
+    result += [FunnelStage(key, entered[key], amount[key], None) for key in stages
+               if key not in steps]
     return tuple(result)
 
 

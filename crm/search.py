@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from tortoise.expressions import Q
+from tortoise.queryset import ValuesListQuery
 
 from crm.permissions import can_act_on
+from crm.phonebook import part_range
 from crm.phones import normalize_phone
 from crm.tags import fold
 from storage.db import dialect, reading_connection
-from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role
+from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart, Role
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
+# Contacts by a part of a number: more, since a rep's scope may leave few of them.
+_PHONE_CANDIDATES = 1000
 
 # The tags' own index (crm.tags keeps it): deals tagged so themselves or through their contact.
 # Each side keeps only its newest candidates, so a common tag sorts 200 ids a side, not all.
@@ -39,6 +46,41 @@ async def _tagged_deal_ids(tag: str) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+def phone_part_contacts(lowest: str, above: str | None) -> ValuesListQuery[Literal[False]]:
+    """Contacts with a number part in [lowest, above), newest first: a range of the phone_part
+    index (crm.phonebook). A part shared by thousands of numbers ("+7 916") keeps the newest
+    _PHONE_CANDIDATES of them, as tags keep their newest candidates."""
+    parts = PhonePart.filter(part__gte=lowest)
+    if above is not None:
+        parts = parts.filter(part__lt=above)
+    return (
+        parts.using_db(reading_connection())
+        .distinct()
+        .order_by("-contact_id")
+        .limit(_PHONE_CANDIDATES)
+        .values_list("contact_id", flat=True)
+    )
+
+
+async def _deals_by_phone_part(
+    lowest: str, above: str | None, viewer: Employee, limit: int
+) -> list[int]:
+    """The viewer's newest deals of the contacts phone_part_contacts finds. Their deals are
+    read _CANDIDATES contacts at a time: given a thousand ids at once, PostgreSQL guesses that
+    reading every deal is cheaper than a thousand index lookups, and it is not."""
+    contacts = await phone_part_contacts(lowest, above)
+    found: list[tuple[datetime, int]] = []
+    for start in range(0, len(contacts), _CANDIDATES):
+        found += await (
+            Deal.filter(_scope(viewer), contact_id__in=contacts[start : start + _CANDIDATES])
+            .using_db(reading_connection())
+            .order_by("-created_at")
+            .limit(limit)
+            .values_list("created_at", "id")
+        )  # type: ignore[arg-type]
+    return [deal_id for _, deal_id in sorted(found, reverse=True)[:limit]]
+
+
 async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal]:
     """Matching deals with their contacts, open ones first, newest first."""
     text = query.strip()
@@ -46,25 +88,35 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
         return []
     # A name search may scan every contact: off the store's connection.
     reading = reading_connection()
-    match = Q(id__in=await _tagged_deal_ids(fold(text.lstrip("#"))))
+    deal_ids = await _tagged_deal_ids(fold(text.lstrip("#")))
+    contact_ids: list[int] = []
     phone = normalize_phone(text)
     if phone:
         by_phone = ContactPhone.filter(e164=phone).using_db(reading)
-        contact_ids = await by_phone.values_list("contact_id", flat=True)
-        match |= Q(contact_id__in=list(contact_ids))
-    if not text.startswith("#"):
+        contact_ids += await by_phone.values_list("contact_id", flat=True)  # type: ignore[arg-type]
+    part = part_range(text)
+    # A whole number stored as typed is the answer; other digits are looked up as a part.
+    if part and not contact_ids:
+        deal_ids += await _deals_by_phone_part(*part, viewer, limit * 3)
+    # Digits alone are no name: the name search would read every contact for them.
+    if not text.startswith("#") and not part:
         # SQLite folds the case of ASCII letters only, so "анна" would miss "Анна": the usual
         # spellings of the query are matched as they are, besides the case-insensitive match.
         by_name = Q(name__icontains=text)
         for spelling in {text.lower(), text.title(), text.upper(), text.capitalize()}:
             by_name |= Q(name__contains=spelling)
-        named = (
+        contact_ids += (
             await Contact.filter(by_name)
             .using_db(reading)
             .limit(_CANDIDATES)
-            .values_list("id", flat=True)
+            .values_list("id", flat=True)  # type: ignore[arg-type]
         )
-        match |= Q(contact_id__in=list(named))
+    # Only lists that hold ids: an empty one is "1=0 OR …", which makes SQLite read every deal.
+    matches = [Q(id__in=deal_ids)] if deal_ids else []
+    matches += [Q(contact_id__in=contact_ids)] if contact_ids else []
+    if not matches:
+        return []
+    match = Q(*matches, join_type=Q.OR)
     deals = await (
         Deal.filter(match, _scope(viewer))
         .using_db(reading)

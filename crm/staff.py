@@ -8,13 +8,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
+from crm.feed import assign_deal
 from crm.notices import Notice, NoticeKind
 from storage import queries
-from storage.models import Employee, Invite, Role, Task, TaskStatus
+from storage.models import (
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Invite,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 
 INVITE_TTL = timedelta(days=7)
 # What create_invite makes (token_urlsafe), within the 32 characters Invite.code holds.
@@ -41,14 +53,103 @@ class TelegramUser:
     lang: str | None = None
 
 
+class StaffError(ValueError):
+    """A staff change that cannot be made; the message says why, naming what to change."""
+
+
 async def create_invite(
-    crm: Crm, role: Role, team: str = "main", sip_ext: str | None = None
+    crm: Crm, role: Role, team: str = "main", sip_ext: str | None = None,
+    employee: Employee | None = None,
 ) -> Invite:
+    """An invite for a new employee, or (`employee`) to link an existing one's Telegram."""
     now = crm.now()
     return await Invite.create(
         code=secrets.token_urlsafe(12), role=role, team=team, sip_ext=sip_ext,
-        created_at=now, expires_at=now + INVITE_TTL,
+        created_at=now, expires_at=now + INVITE_TTL, employee=employee,
     )
+
+
+async def add_employee(
+    crm: Crm, name: str, role: Role, team: str = "main", sip_ext: str | None = None
+) -> tuple[Employee, Invite]:
+    """An employee at once, without Telegram: his extension's calls are his from now on. The
+    bot cannot reach him (no chat leads, no pushes) until he redeems the invite that comes with
+    him, which links his Telegram account."""
+    name, team = name.strip(), team.strip()
+    if not name or not team:
+        raise StaffError("--name and --team must not be empty")
+    sip_ext = (sip_ext or "").strip() or None
+    if sip_ext is not None:
+        taken = await Employee.get_or_none(sip_ext=sip_ext)
+        if taken is not None:
+            raise StaffError(f"--sip-ext {sip_ext}: already {taken.name}'s (id {taken.id})")
+    async with in_transaction():
+        employee = await Employee.create(
+            name=name, role=role, team=team, sip_ext=sip_ext, reachable=False,
+            tz=crm.playbook.working_hours.timezone,
+        )
+        invite = await create_invite(crm, role, team, sip_ext, employee=employee)
+    return employee, invite
+
+
+async def find_employee(ref: str) -> Employee:
+    """The one employee an admin means by id, @username or name (any case)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        query = Employee.filter(id=int(ref))
+    elif ref.startswith("@"):
+        query = Employee.filter(username__iexact=ref[1:])
+    else:
+        query = Employee.filter(name__iexact=ref)
+    found = await query.limit(2)
+    if len(found) != 1:
+        raise StaffError(
+            f"{ref!r}: " + ("several employees match, give the id" if found else "no such employee")
+        )
+    return found[0]
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """What disabling an employee moved: his open deals (ids) and where they went."""
+
+    employee: Employee
+    deals: list[int]
+    to: Employee | None  # None: his team's queue
+
+
+async def disable_employee(crm: Crm, employee: Employee, to: Employee | None = None) -> Disabled:
+    """Out of assignment (no leads, no cards, no bot) with his deals kept: his open deals and
+    their tasks go to a colleague of his team, or to the team's queue, where /next claims them."""
+    if to is not None and (to.id == employee.id or to.team != employee.team or not to.active):
+        raise StaffError(
+            f"{to.name} cannot take {employee.name}'s deals: an active colleague of team "
+            f"{employee.team!r} can"
+        )
+    now = crm.now()
+    async with in_transaction():
+        await Employee.filter(id=employee.id).update(active=False)
+        deals = await Deal.filter(owner_id=employee.id, status=DealStatus.OPEN).order_by("id")
+        for deal in deals:
+            if to is not None:
+                await assign_deal(crm, deal, to, actor=None)
+                continue
+            await Deal.filter(id=deal.id).update(owner_id=None, version=F("version") + 1)
+            await TimelineEvent.create(
+                deal_id=deal.id, kind=EventKind.ASSIGN, at=now,
+                data={"from": employee.id, "to": None},
+            )
+        # Tasks of his on deals he does not own (a colleague's, given to him) go the same way.
+        await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN).update(
+            assignee_id=to.id if to else None, pushed_at=None
+        )
+    employee.active = False
+    return Disabled(employee, [deal.id for deal in deals], to)
+
+
+async def pending_invites(crm: Crm) -> list[Invite]:
+    """Invites not redeemed yet that still work, oldest first."""
+    return await Invite.filter(used_at=None, expires_at__gt=crm.now()).order_by("id")
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -72,11 +173,20 @@ async def redeem_invite(crm: Crm, code: str, user: TelegramUser) -> JoinResult:
         # Marking the code used is the guard: of two simultaneous redeemers one updates a row.
         if not await Invite.filter(id=invite.id, used_at=None).update(used_at=now):
             return JoinResult(JoinStatus.INVALID)
-        employee = await Employee.create(
-            tg_id=user.id, name=user.name, username=user.username, role=invite.role,
-            team=invite.team, sip_ext=invite.sip_ext, lang=user.lang,
-            tz=crm.playbook.working_hours.timezone,
-        )
+        if invite.employee_id is not None:  # type: ignore[attr-defined]
+            # Made without Telegram (add_employee): this account is his from now on.
+            employee = await Employee.get(id=invite.employee_id)  # type: ignore[attr-defined]
+            employee.update_from_dict(
+                {"tg_id": user.id, "username": user.username, "lang": user.lang,
+                 "reachable": True}
+            )
+            await employee.save(update_fields=["tg_id", "username", "lang", "reachable"])
+        else:
+            employee = await Employee.create(
+                tg_id=user.id, name=user.name, username=user.username, role=invite.role,
+                team=invite.team, sip_ext=invite.sip_ext, lang=user.lang,
+                tz=crm.playbook.working_hours.timezone,
+            )
         await Invite.filter(id=invite.id).update(used_by_id=employee.id)
     return JoinResult(JoinStatus.JOINED, employee)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -24,8 +25,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Reply
-from bot.cards import MAX_CAPTION, MAX_TEXT, escaped_within
+from bot.cards import MAX_CAPTION, MAX_TEXT
 from bot.keyboards import with_reply
+from bot.long_text import split_text
 from bot.sender import Sender
 from crm.chat import (
     ChatContent,
@@ -155,15 +157,45 @@ async def _answer(
     if isinstance(sent, ReplyRefusal):
         await message.answer(refusal_text(sent))
         return
-    await record_outgoing(crm, target, employee, content, client_message_id=sent)
-    await message.answer("✅ " + _("Sent to the client."))
+    if sent.failure is None:
+        await record_outgoing(crm, target, employee, content, client_message_id=sent.first_id)
+        await message.answer("✅ " + _("Sent to the client."))
+        return
+    # The timeline keeps what the client got: the text up to the end of the last part sent.
+    got = ChatContent(_prefix(content.text, sent.parts[: sent.sent]), content.media_kind,
+                      content.file_id)
+    await record_outgoing(crm, target, employee, got, client_message_id=sent.first_id)
+    log.warning("reply on deal %s sent in part: %s", deal_id, sent.failure)
+    await message.answer(
+        _("Sent only in part: {sent} of {total} messages reached the client.").format(
+            sent=sent.sent, total=len(sent.parts)
+        ) + "\n" + sent.failure
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A reply sent as one message or several parts (a long text, a caption's rest)."""
+
+    first_id: int  # the client's message id of the first part
+    parts: list[str]  # the plain text of each part
+    sent: int  # how many parts went out, in order
+    failure: str | None = None  # why the next part did not, for the rep (HTML)
+
+
+def _prefix(text: str, parts: list[str]) -> str:
+    """The text up to the end of the given leading parts (each is a piece of it, in order)."""
+    end = 0
+    for part in parts:
+        end = text.index(part, end) + len(part)
+    return text[:end]
 
 
 async def _deliver_somewhere(
     target: ReplyTarget, content: ChatContent, bot: Bot, senders: tuple[Sender, Sender],
     filename: str | None,
-) -> int | ReplyRefusal:
-    """Through the target's bot, else its fallback: the client's message id, or why not."""
+) -> Delivery | ReplyRefusal:
+    """Through the target's bot, else its fallback: what went out, or why nothing did."""
     by_bot = {sender.bot.id: sender for sender in senders}
     for bot_id in (target.bot_id, target.fallback):
         if bot_id is None:
@@ -183,16 +215,31 @@ async def _deliver_somewhere(
 
 async def _deliver(
     target: ReplyTarget, content: ChatContent, bot: Bot, through: Sender, filename: str | None,
-) -> int | None:
-    """Send to the client; his message id, or None if he blocked the bot."""
+) -> Delivery | None:
+    """Send to the client, a long text in parts in order; None if he blocked the bot.
+
+    The first part's failure raises, as a single message's would; a later one's is reported
+    in the Delivery, as the client already has the beginning.
+    """
     if content.media_kind and content.file_id:
-        media = await transferable(bot, through.bot, content.file_id, content.media_kind, filename)
+        parts = split_text(content.text, MAX_TEXT, MAX_CAPTION)
+        file = await transferable(bot, through.bot, content.file_id, content.media_kind, filename)
         send = through.send_photo if content.media_kind == "photo" else through.send_document
-        caption = escaped_within(content.text, MAX_CAPTION)
-        result = await send(target.chat_id, media, caption=caption or None)
+        first = await send(target.chat_id, file, caption=html.escape(parts[0]) or None)
     else:
-        result = await through.send(target.chat_id, escaped_within(content.text, MAX_TEXT))
-    return result.message_id if result is not None else None
+        parts = split_text(content.text, MAX_TEXT)
+        first = await through.send(target.chat_id, html.escape(parts[0]))
+    if first is None:
+        return None
+    for n, part in enumerate(parts[1:], start=1):
+        try:
+            result = await through.send(target.chat_id, html.escape(part))
+        except TelegramAPIError as exc:
+            why = _("Telegram answered “{error}”.").format(error=html.escape(exc.message))
+            return Delivery(first.message_id, parts, n, why)
+        if result is None:
+            return Delivery(first.message_id, parts, n, refusal_text(ReplyRefusal.BLOCKED))
+    return Delivery(first.message_id, parts, len(parts))
 
 
 async def transferable(

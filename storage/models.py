@@ -85,6 +85,10 @@ class Invite(Model):
     used_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
     )
+    # Set for an employee made without Telegram: redeeming links his account to that employee.
+    employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", null=True, related_name=False, on_delete=fields.CASCADE
+    )
 
     class Meta:
         table = "invite"
@@ -129,6 +133,20 @@ class ContactPhone(Model):
 
     class Meta:
         table = "contact_phone"
+
+
+class PhonePart(Model):
+    """A suffix of a contact's number, 4 digits or more: searches find any part of a number here."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    part = fields.CharField(max_length=20)
+
+    class Meta:
+        table = "phone_part"
+        indexes = (("part", "contact_id"),)
 
 
 class Deal(Model):
@@ -249,6 +267,9 @@ class Call(Model):
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
     )
     agent_ext = fields.CharField(max_length=64, null=True)
+    # The user parts of From and To as captured (also when no extension matched a side).
+    caller = fields.CharField(max_length=64, default="")
+    callee = fields.CharField(max_length=64, default="")
     remote = fields.CharField(max_length=64, default="")
     remote_e164 = fields.CharField(max_length=20, null=True)
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(

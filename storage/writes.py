@@ -108,6 +108,8 @@ class CallRow:
     answered_at: datetime | None
     ended_at: datetime
     talk_seconds: int
+    caller: str = ""
+    callee: str = ""
 
 
 async def insert_call(call: CallRow) -> None:
@@ -115,9 +117,10 @@ async def insert_call(call: CallRow) -> None:
     await _changed(
         """INSERT INTO call (call_id, direction, agent_id, agent_ext, remote, remote_e164,
                              contact_id, deal_id, disposition, sip_code, started_at,
-                             answered_at, ended_at, talk_seconds)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                             answered_at, ended_at, talk_seconds, caller, callee)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         call.call_id, call.direction, call.agent_id, call.agent_ext, call.remote,
         call.remote_e164, call.contact_id, call.deal_id, call.disposition, call.sip_code,
-        call.started_at, call.answered_at, call.ended_at, call.talk_seconds,
+        call.started_at, call.answered_at, call.ended_at, call.talk_seconds, call.caller,
+        call.callee,
     )

@@ -271,6 +271,29 @@ async def test_a_press_that_fails_keeps_the_call(crm: Crm, monkeypatch: pytest.M
     assert notice.params["logged"] == "closed"
 
 
+async def test_a_press_that_breaks_keeps_the_call(
+    crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only a stale press: whatever the press raises, the call and its line are kept."""
+    _agent, deal = await _agent_with_deal(crm)
+    insert_events = writes.insert_events
+
+    async def broken(events: Sequence[EventRow]) -> None:
+        if any(e.kind == EventKind.OUTCOME for e in events):
+            raise RuntimeError("a bug in the press")
+        await insert_events(events)
+
+    monkeypatch.setattr(writes, "insert_events", broken)
+    effect = await record_call(
+        crm, _call("b1", "101", CLIENT, Disposition.BUSY, 486), RecordingNotifier()
+    )
+
+    assert effect.outcome is None
+    assert (await Task.get(deal_id=deal.id)).status == TaskStatus.OPEN
+    assert (await Call.get(call_id="b1")).deal_id == deal.id  # type: ignore[attr-defined]
+    assert await TimelineEvent.filter(deal_id=deal.id, kind="call").count() == 1
+
+
 async def test_a_missed_call_from_a_client_with_no_open_deal_opens_one(crm: Crm) -> None:
     agent, own = await _agent_with_deal(crm)
     await _archive(own)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import struct
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from bot import charts
 from bot.callbacks import Kind
@@ -18,8 +23,10 @@ from bot.charts import (
     CHART_SIZE,
     Names,
     Report,
+    draw,
     draw_png,
     kind_title,
+    period_text,
     render_png,
     summary,
 )
@@ -112,14 +119,14 @@ async def test_rendering_runs_off_the_loop_in_the_callers_language(
 def test_caption_is_telegram_html_within_the_limit(kind: Kind) -> None:
     with russian():
         text = summary(Report(kind, PERIOD, FULL[kind]), NAMES)
-    assert text.startswith("<b>") and "26.10–24.11.2026 · main" in text
+    assert text.startswith("<b>") and "26.10.2026–24.11.2026 · main" in text
     assert len(text) <= MAX_CAPTION
 
 
 def test_caption_names_stages_in_russian_and_money_in_roubles() -> None:
     with russian():
         text = summary(Report(Kind.FUNNEL, PERIOD, FULL[Kind.FUNNEL]), NAMES)
-    assert text.splitlines()[0] == "<b>Воронка</b> · 26.10–24.11.2026 · main"
+    assert text.splitlines()[0] == "<b>Воронка</b> · 26.10.2026–24.11.2026 · main"
     assert "В работе: 6 · 8\u202f000 ₽ · 60%" in text
 
 
@@ -166,3 +173,99 @@ def test_report_csv_in_english_and_its_text_cells_neutralised() -> None:
     assert table[1] == ["1", '\'=HYPERLINK("http://evil","x")', "4", "2", "0.5000", "1", "-1.50",
                         "", "0", "Busy: 2"]
     assert list(csv.reader(io.StringIO(other)))[1][0] == "'+cmd"
+
+
+# --- what the charts say: their Figure's tick labels and texts, not pixels ---------------------
+
+def _figure(kind: Kind, data: object, lang: str = "ru") -> Figure:
+    with speaking(I18N, lang):
+        figure = draw(Report(kind, PERIOD, data), Names(load_playbook(), lang))
+    figure.canvas.draw()  # tick labels are formatted at drawing
+    return figure
+
+
+def _texts(items: Iterable[Text]) -> list[str]:
+    return [t.get_text() for t in items]
+
+
+def _says(ax: Axes) -> list[str]:
+    return _texts(ax.texts)
+
+
+WHOLE = re.compile(r"−?\d{1,3}(\u202f\d{3})*")  # 12 345: thousands apart by a narrow space
+
+
+@pytest.mark.parametrize(("kind", "data", "axis"), [
+    (Kind.FUNNEL, (reports.FunnelStage("new", 3, 0, None),
+                   reports.FunnelStage("in_progress", 1, 0, 1 / 3)), "x"),
+    (Kind.SOURCES, (reports.SourceRow("site", 2, 1, 0, 0.5),), "y"),
+    (Kind.REPS, (reports.RepRow(1, "Анна", 3, 1, 1 / 3, (), 1, 0, None, 0),), "y"),
+    (Kind.DYNAMICS, (reports.DynamicsRow("2026-11-16", 1, 0, 2),), "y"),
+    (Kind.SEASONALITY, tuple(reports.SeasonRow(m, m % 3, 0, 0) for m in range(1, 13)), "y"),
+    (Kind.DIALING, reports.Dialing(((0, 2), (1, 1)), (reports.HourRow(10, 3, 1),), 0), "y"),
+], ids=lambda v: v.value if isinstance(v, Kind) else "")
+def test_counts_are_ticked_in_whole_numbers(kind: Kind, data: object, axis: str) -> None:
+    figure = _figure(kind, data)
+    for ax in figure.axes:
+        if not ax.axison or not ax.patches:  # the reps' table, the pie
+            continue
+        labels = _texts(ax.get_xticklabels() if axis == "x" else ax.get_yticklabels())
+        assert labels and all(WHOLE.fullmatch(label) for label in labels), labels
+
+
+def test_counts_and_amounts_have_their_thousands_apart() -> None:
+    rows = (reports.FunnelStage("new", 12_345, 1_000_000_00, None),
+            reports.FunnelStage("in_progress", 2_000, 0, 0.16))
+    [ax] = _figure(Kind.FUNNEL, rows).axes
+    assert "12\u202f345 · 1\u202f000\u202f000 ₽" in _says(ax)
+    assert "10\u202f000" in _texts(ax.get_xticklabels())
+    [_pie, bars] = _figure(Kind.LOST, (reports.LostReason("price", 1_500, 1.0, 250_000_00),)).axes
+    assert "250\u202f000" in _texts(bars.get_xticklabels())
+    with russian():
+        text = summary(Report(Kind.FUNNEL, PERIOD, rows), NAMES)
+    assert "Новый лид: 12\u202f345 · 1\u202f000\u202f000 ₽" in text
+
+
+@pytest.mark.parametrize(("lang", "january", "december"), [
+    ("ru", "Январь", "Декабрь"), ("en", "January", "December"),
+])
+def test_seasonality_names_the_months(lang: str, january: str, december: str) -> None:
+    [ax] = _figure(Kind.SEASONALITY, FULL[Kind.SEASONALITY], lang).axes
+    labels = _texts(ax.get_xticklabels())
+    assert len(labels) == 12 and (labels[0], labels[-1]) == (january, december)
+    with speaking(I18N, lang):
+        text = summary(Report(Kind.SEASONALITY, PERIOD, FULL[Kind.SEASONALITY]),
+                       Names(load_playbook(), lang))
+    assert f": {december}" in text.splitlines()[1]  # the busiest month
+    assert text.splitlines()[-1].startswith(f"{december}: ")
+
+
+def test_a_period_shows_the_year_at_both_ends() -> None:
+    assert period_text(PERIOD) == "26.10.2026–24.11.2026"
+    winter = Period(datetime(2026, 12, 15, tzinfo=UTC), datetime(2027, 1, 15, tzinfo=UTC))
+    assert period_text(winter) == "15.12.2026–14.01.2027"
+    with russian():
+        figure = draw(Report(Kind.FUNNEL, winter, FULL[Kind.FUNNEL]), NAMES)
+    assert figure.get_suptitle() == "Воронка · 15.12.2026–14.01.2027"
+
+
+@pytest.mark.parametrize(("lang", "no_data"), [
+    ("ru", "Нет данных за период"), ("en", "No data for this period"),
+])
+def test_a_panel_without_data_says_so_instead_of_an_empty_axis(lang: str, no_data: str) -> None:
+    def empty(ax: Axes) -> bool:
+        return not ax.axison and _says(ax) == [no_data] and not ax.patches
+
+    # Reached nobody yet, though dialled: the attempts panel says so, the hours are drawn.
+    attempts, hours = _figure(
+        Kind.DIALING, reports.Dialing((), (reports.HourRow(10, 4, 0),), 0), lang
+    ).axes
+    assert empty(attempts) and hours.axison and hours.patches
+    # Reps with no calls and nothing won: no bars of zero height, the table still lists them.
+    idle = (reports.RepRow(2, "Boris", 0, 0, None, (), 0, 0, None, 3),)
+    bars, table = _figure(Kind.REPS, idle, lang).axes
+    assert empty(bars) and table.tables
+    [_pie, amounts] = _figure(Kind.LOST, (reports.LostReason("price", 2, 1.0, 0),), lang).axes
+    assert empty(amounts)
+    for kind in Kind:
+        assert all(empty(ax) for ax in _figure(kind, EMPTY[kind], lang).axes), kind

@@ -92,15 +92,31 @@ async def test_funnel_counts_entries_amounts_and_conversion(crm: Crm, story: obj
     # D1-D4 and the repeat deal R1 (amount 0) start in "new".
     assert (rows["new"].entered, rows["new"].amount, rows["new"].conversion) == (5, 200_000, None)
     assert (rows["in_progress"].entered, rows["in_progress"].amount) == (2, 120_000)
-    assert rows["in_progress"].conversion == pytest.approx(2 / 5)
+    # Of the five new deals D1 (paid), D2 (invoice sent) and D4 went on.
+    assert rows["in_progress"].conversion == pytest.approx(3 / 5)
+    # Of D1 and D4 in progress D1 went on (to paid, past "invoice sent").
     assert (rows["invoice_sent"].entered, rows["invoice_sent"].conversion) == (1, 0.5)
-    assert (rows["paid"].entered, rows["paid"].amount, rows["paid"].conversion) == (1, 100_000, 1.0)
+    # D1 was paid without an invoice, D2 with one was refused: none of the invoiced paid.
+    assert (rows["paid"].entered, rows["paid"].amount, rows["paid"].conversion) == (1, 100_000, 0)
     assert (rows["refused"].entered, rows["refused"].conversion) == (1, None)
     assert (rows["archive"].entered, rows["archive"].amount) == (1, 30_000)
     everyone = {r.stage: r for r in await reports.funnel(crm, _period(None))}
     assert (everyone["new"].entered, everyone["paid"].entered) == (7, 2)
     later = await reports.funnel(crm, reports.Period(T0 + DAY, T0 + 2 * DAY, None))
     assert all(r.entered == 0 for r in later)
+
+
+async def test_funnel_conversion_is_of_the_previous_steps_deals_never_above_one(
+    crm: Crm, story: object
+) -> None:
+    # From 07:01 only the repeat deal R1 starts in "new", while D1 and D4, created before,
+    # enter "in progress": their 2 entries against R1's 1 read 200% before.
+    period = reports.Period(T0 + timedelta(minutes=1), T0 + DAY, "main")
+    rows = {r.stage: r for r in await reports.funnel(crm, period)}
+    assert (rows["new"].entered, rows["in_progress"].entered) == (1, 2)
+    assert rows["in_progress"].conversion == 0  # R1 stayed new
+    assert rows["invoice_sent"].conversion == 0.5  # D1 went on to paid, D4 did not
+    assert all(r.conversion is None or 0 <= r.conversion <= 1 for r in rows.values())
 
 
 async def test_lost_reasons_and_sources(crm: Crm, story: object) -> None:

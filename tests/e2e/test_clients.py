@@ -139,3 +139,57 @@ async def test_a_clients_help_is_answered_and_makes_no_lead(harness: Harness) ->
     reply = await harness.say(client, "/help")
     assert reply.text.startswith("Напишите вопрос здесь, менеджер ответит в этом чате.")
     assert await Deal.all().count() == 0 and await ChatMessage.all().count() == 0
+
+
+async def test_a_long_reply_goes_out_in_parts_in_order_and_the_timeline_keeps_it_once(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep")
+    client = harness.user("Olga")
+    first = await harness.say(client, "hi")
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith(("💬", "🆕")))
+    paragraphs = [f"{n} <&> " + "слово " * 498 + "конец." for n in range(3)]  # 3,000 each
+    reply = "\n\n".join(paragraphs)
+    assert len(reply) > 9000
+    answer = await harness.deliver(
+        harness.api.message(rep.user, reply, reply_to=relayed["message_id"])
+    )
+    parts = [m["text"] for m in answer.to(client.id)]
+    assert parts == paragraphs and "\n\n".join(parts) == reply
+    assert "Отправлено" in answer.to(rep.user.id)[-1]["text"]
+    assert not harness.api.violations
+    deal = await Deal.get(contact__tg_user_id=client.id)
+    sent = await TimelineEvent.filter(deal_id=deal.id, kind=EventKind.MSG_OUT).values_list(
+        "text", flat=True
+    )
+    assert sent == [reply]
+
+
+async def test_a_long_caption_continues_as_text_and_a_failed_part_is_reported(
+    harness: Harness,
+) -> None:
+    rep = await harness.make_employee("rep")
+    client = harness.user("Pavel")
+    first = await harness.say(client, "hi")
+    relayed = next(m for m in first.to(rep.user.id) if m["text"].startswith(("💬", "🆕")))
+    lines = [f"line {n:04d} " + "x" * 90 for n in range(60)]  # 100 characters each
+    caption = "\n".join(lines)  # a Premium caption of 6,059 characters
+    harness.api.fail_next("sendMessage", error_code=400)  # the second part, after the photo
+    answer = await harness.deliver(
+        harness.api.message(rep.user, caption, reply_to=relayed["message_id"], photo=True)
+    )
+    [photo] = answer.to(client.id)
+    assert photo["caption"] == "\n".join(lines[:10])  # 1,009 characters, cut at a line
+    told = answer.to(rep.user.id)[-1]["text"]
+    assert "1 из 3" in told and "injected failure" in told and "Отправлено клиенту" not in told
+    deal = await Deal.get(contact__tg_user_id=client.id)
+    sent = await TimelineEvent.filter(deal_id=deal.id, kind=EventKind.MSG_OUT).values_list(
+        "text", flat=True
+    )
+    assert sent == [photo["caption"]]  # what the client got
+
+    again = await harness.deliver(
+        harness.api.message(rep.user, caption, reply_to=relayed["message_id"], photo=True)
+    )
+    texts = [m.get("caption") or m["text"] for m in again.to(client.id)]
+    assert [len(t) for t in texts] == [1009, 4039, 1009] and "\n".join(texts) == caption

@@ -58,7 +58,7 @@ class Running:
         await self.api.wait_for(replied, timeout=60)
 
     def warnings(self, about: Callable[[str], bool]) -> list[str]:
-        return [line for line in self.stderr if " WARNING " in line and about(line)]
+        return [line for line in self.stderr if " level=warning " in line and about(line)]
 
 
 @contextlib.asynccontextmanager

@@ -49,7 +49,7 @@ async def test_report_sends_a_chart_with_caption_and_a_csv(harness: Harness) -> 
     sent = await harness.press_text(boss.user, periods.last, "30 дней")
     png = _upload(sent.calls, "sendphoto", "photo").data
     assert struct.unpack(">II", png[16:24]) == CHART_SIZE
-    assert sent.text.startswith("Воронка · 26.10–25.11.2026 · main")
+    assert sent.text.startswith("Воронка · 26.10.2026–25.11.2026 · main")
     assert "\nНовый лид: 2 · 0 ₽\n" in sent.text and "\nОплачено: 1 · 0 ₽\n" in sent.text
     csv = await harness.press_text(boss.user, sent.last, "CSV")
     document = _upload(csv.calls, "senddocument", "document")
