@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from bot.charts import Names
 
 
+def _stage_color(names: Names, stage: str) -> str:
+    spec = next((s for s in names.playbook.stages if s.key == stage), None)
+    return spec.color if spec else COLORS["muted"]
+
+
 def _draw_funnel(figure: Figure, rows: tuple[reports.FunnelStage, ...], names: Names) -> None:
     ax = figure.add_subplot()
     notes = [
@@ -29,7 +34,7 @@ def _draw_funnel(figure: Figure, rows: tuple[reports.FunnelStage, ...], names: N
         for r in rows
     ]
     hbars(ax, [names.stage(r.stage) for r in rows], [r.entered for r in rows], notes,
-          [names.color(r.stage) for r in rows])
+          [_stage_color(names, r.stage) for r in rows])
     count_axis(ax.xaxis)
     ax.set_xlabel(_("deals entering the stage · amount · conversion from the previous stage"))
 

@@ -23,8 +23,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Kind
 from bot.cards import MAX_CAPTION
-from bot.chart_text import COLORS, month_name, pct, rub, thousands
-from config.playbook import Playbook
+from bot.chart_text import month_name, pct, rub, thousands
+from bot.names import Names
 from crm import reports
 from crm.context import Crm
 from crm.reports import Period
@@ -49,33 +49,6 @@ def kind_title(kind: Kind) -> str:
         Kind.FORECAST: _("Forecast"),
         Kind.DIALING: _("Dialing"),
     }[kind]
-
-
-@dataclass(frozen=True)
-class Names:
-    """Keys of the playbook as people read them, in one language."""
-
-    playbook: Playbook
-    lang: str
-
-    def stage(self, key: str) -> str:
-        spec = next((s for s in self.playbook.stages if s.key == key), None)
-        return spec.name.get(self.lang) if spec else key
-
-    def reason(self, key: str) -> str:
-        label = self.playbook.reasons.get(key)
-        return label.get(self.lang) if label else (key or _("no reason"))
-
-    def button(self, key: str) -> str:
-        spec = self.playbook.buttons.get(key)
-        return spec.label.get(self.lang) if spec else key
-
-    def source(self, key: str) -> str:
-        return key or _("unknown")
-
-    def color(self, stage: str) -> str:
-        spec = next((s for s in self.playbook.stages if s.key == stage), None)
-        return spec.color if spec else COLORS["muted"]
 
 
 @dataclass(frozen=True)

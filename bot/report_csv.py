@@ -8,45 +8,15 @@ rates are fractions, both as numbers, so a spreadsheet can sum and format them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import Kind
-from bot.charts import Names, Report
+from bot.charts import Report
+from bot.names import CsvNames
 from crm.csvwrite import Cell, CsvFormat, CsvWriter
 from crm.exporter import money
-
-
-@dataclass(frozen=True)
-class CsvNames(Names):
-    """Names plus the column titles and deal statuses of CSV files (crm.exporter.Labels)."""
-
-    def column(self, key: str) -> str:
-        return {
-            "id": _("ID"),
-            "name": _("Name"),
-            "phone": _("Phone"),
-            "email": _("Email"),
-            "company": _("Company"),
-            "city": _("City"),
-            "tags": _("Tags"),
-            "source": _("Source"),
-            "owner": _("Owner"),
-            "created": _("Created"),
-            "closed": _("Closed"),
-            "title": _("Deal"),
-            "amount": _("Amount"),
-            "stage": _("Stage"),
-            "status": _("Status"),
-            "lost reason": _("Lost reason"),
-        }[key]
-
-    def status(self, key: str) -> str:
-        return {
-            "open": _("Open"), "won": _("Won"), "lost": _("Lost"), "archived": _("Archived"),
-        }.get(key, key)
 
 
 def _rate(value: float | None, places: int = 4) -> Decimal | None:

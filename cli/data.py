@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gettext
 import sys
 from pathlib import Path
 
+from bot.catalogs import translations
+from bot.names import CsvNames
 from cli.common import crm_session
 from cli.progress import progress_bar
 from config.settings import Settings
@@ -49,17 +52,13 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             for field in report.bad_fields:
                 print(f"  line {field.line}: {field.reason}, the row went in without it")
             return 0
-        from bot.i18n import create_i18n, speaking  # aiogram's: only export speaks
-
-        lang = args.locale or settings.locale
-        with speaking(create_i18n(lang), lang):
-            return await _export(crm, args.what, args.output, lang)
+        return await _export(crm, args.what, args.output, args.locale or settings.locale)
 
 
 async def _export(crm: Crm, what: str, output: str, lang: str) -> int:
-    from bot.report_csv import CsvNames
-
-    labels, fmt = CsvNames(crm.playbook, lang), csv_format(lang)
+    # The bot's catalogue through plain gettext: aiogram's i18n would cost seconds to load.
+    texts = translations(lang) or gettext.NullTranslations()
+    labels, fmt = CsvNames(crm.playbook, lang, texts.gettext), csv_format(lang)
     if output == "-":
         async for part in export_csv(crm, what, labels, fmt, bom=False, progress=progress_bar()):
             sys.stdout.write(part)

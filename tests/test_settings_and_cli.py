@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 
-from bot.i18n import LOCALES_DIR, merge_po_files
+from bot.catalogs import LOCALES_DIR, merge_po_files
 from storage.models import Employee, Role
 
 ROOT = Path(__file__).resolve().parent.parent

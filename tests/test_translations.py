@@ -8,7 +8,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 
-from bot.i18n import LOCALES_DIR, merge_po_files
+from bot.catalogs import LOCALES_DIR, merge_po_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SURFACES = ("bot", "handlers")  # where texts for people are rendered (crm says what, not how)
