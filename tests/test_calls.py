@@ -13,7 +13,7 @@ from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Status
-from crm.notices import Notice, NoticeKind
+from crm.notices import NoticeKind
 from storage import writes
 from storage.models import (
     Call,
@@ -29,16 +29,9 @@ from storage.models import (
 )
 from storage.writes import EventRow
 from tests.conftest import T0
+from tests.recording import RecordingNotifier
 
 CLIENT = "+74951234567"
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    async def notify(self, notice: Notice) -> None:
-        self.notices.append(notice)
 
 
 def _call(
