@@ -1,10 +1,8 @@
-"""The rep's feed: /next and Next task, the conveyor, the shift, today's agenda.
-"""
+"""The rep's feed: /next and Next task, the conveyor, the shift, today's agenda."""
 
 from __future__ import annotations
 
 import html
-import logging
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiogram import F, Router
@@ -14,15 +12,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot import keyboards
-from bot.callbacks import (
-    ConveyorToggle,
-    NextTask,
-    ShiftToggle,
-)
-from bot.cards import (
-    task_kind_name,
-    viewer_zone,
-)
+from bot.callbacks import ConveyorToggle, NextTask, ShiftToggle
+from bot.cards import task_kind_name, viewer_zone
 from bot.editing import edit_markup, pressed_message
 from crm import feed
 from crm.context import Crm
@@ -32,8 +23,6 @@ from crm.staff import set_conveyor
 from handlers.common import shift_keyboard, shift_text
 from handlers.pressing import show_next
 from storage.models import Employee, Task, TaskStatus
-
-log = logging.getLogger(__name__)
 
 router = Router(name="feed")
 router.message.filter(MagicData(F.employee))

@@ -5,7 +5,6 @@ instead when a chosen one is not allowed (moved into working hours, or already p
 from __future__ import annotations
 
 import html
-import logging
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
@@ -16,15 +15,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot import keyboards
-from bot.callbacks import (
-    SlotPick,
-    TimeAccept,
-)
-from bot.cards import (
-    format_when,
-    utc_offset,
-    viewer_zone,
-)
+from bot.callbacks import SlotPick, TimeAccept
+from bot.cards import format_when, utc_offset, viewer_zone
 from bot.editing import edit_markup, pressed_message
 from bot.middlewares import CallbackReply
 from crm import feed
@@ -33,8 +25,6 @@ from crm.dateparse import EXAMPLES, ParseFailure, parse_when
 from crm.engine import Press, place_for_task
 from handlers.pressing import apply_press, stored_card, typed_press
 from storage.models import Employee
-
-log = logging.getLogger(__name__)
 
 router = Router(name="when")
 router.message.filter(MagicData(F.employee))
