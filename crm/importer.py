@@ -20,6 +20,7 @@ from crm.engine import TERMINAL_STATUS
 from crm.importrows import BadField, BadRow, DealDraft, ImportRow, ParsedFile, parse_csv
 from crm.phonebook import add_phones
 from crm.phones import zone_for_phone
+from crm.staff import StaffError, find_employee
 from crm.tags import index_contact_tags, set_contact_tags
 from storage.models import (
     Contact,
@@ -64,21 +65,10 @@ async def assignee(owner: str | None, team: str | None) -> tuple[Employee | None
     """Who takes the imported deals: an active employee (id, @username or name) in their team,
     or a team's queue (a team some active employee is in); nobody given, the main queue."""
     if owner:
-        ref = owner.strip()
-        query = Employee.filter(active=True)
-        if ref.isdigit():
-            query = query.filter(id=int(ref))
-        elif ref.startswith("@"):
-            query = query.filter(username__iexact=ref[1:])
-        else:
-            query = query.filter(name__iexact=ref)
-        found = await query.limit(2)
-        if len(found) != 1:
-            raise UnknownAssignee(
-                f"--owner {owner!r}: " + ("several employees match, give the id" if found
-                                          else "no such active employee")
-            )
-        employee = found[0]
+        try:
+            employee = await find_employee(owner, active_only=True)
+        except StaffError as unknown:
+            raise UnknownAssignee(f"--owner {unknown}") from None
         if team and team != employee.team:
             raise UnknownAssignee(f"--owner {owner!r} is in team {employee.team!r}, not {team!r}")
         return employee, employee.team

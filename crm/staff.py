@@ -92,19 +92,21 @@ async def add_employee(
     return employee, invite
 
 
-async def find_employee(ref: str) -> Employee:
+async def find_employee(ref: str, *, active_only: bool = False) -> Employee:
     """The one employee an admin means by id, @username or name (any case)."""
     ref = ref.strip()
+    query = Employee.filter(active=True) if active_only else Employee.all()
     if ref.isdigit():
-        query = Employee.filter(id=int(ref))
+        query = query.filter(id=int(ref))
     elif ref.startswith("@"):
-        query = Employee.filter(username__iexact=ref[1:])
+        query = query.filter(username__iexact=ref[1:])
     else:
-        query = Employee.filter(name__iexact=ref)
+        query = query.filter(name__iexact=ref)
     found = await query.limit(2)
     if len(found) != 1:
+        nobody = "no such active employee" if active_only else "no such employee"
         raise StaffError(
-            f"{ref!r}: " + ("several employees match, give the id" if found else "no such employee")
+            f"{ref!r}: " + ("several employees match, give the id" if found else nobody)
         )
     return found[0]
 
