@@ -8,7 +8,10 @@ from datetime import datetime
 
 
 class Disposition(enum.StrEnum):
-    """Asterisk-CDR-like outcome of a call, see ../shared/notes/telephony.md."""
+    """Asterisk-CDR-like outcome of a call, read from its final SIP response
+    (telephony.dialogs.classify: 2xx answered, 486/600/603 busy, 487 cancelled, 408 or 480 after
+    ringing no answer, 480 unrung, 3xx and 404/410/484/485/503/604 unavailable, the rest
+    failed)."""
 
     ANSWERED = "answered"
     BUSY = "busy"

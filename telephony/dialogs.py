@@ -28,7 +28,7 @@ _RETRYABLE = frozenset({401, 407})
 
 
 def classify(code: int, *, rang: bool) -> Disposition:
-    """Disposition of a call refused with `code` (see the table in the telephony notes)."""
+    """Disposition of a call ended with `code` (the table is this function)."""
     if 200 <= code < 300:
         return Disposition.ANSWERED
     if code in _BUSY:
