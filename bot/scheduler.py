@@ -1,9 +1,9 @@
 """The clock: APScheduler 3 ticks, the database decides what is due.
 
 APScheduler keeps jobs in memory per process, so it is used only as a metronome (one interval
-job a second; its own job stores would not be shared by several workers): each tick claims due pushes with one
-`UPDATE … RETURNING`, exactly once across processes and restarts. Other areas register their
-periodic work (reminders, digests) with `Clockwork.add_job`; such a job must decide from the
+job a second; its job stores are not shared by several workers): each tick claims due pushes
+with one `UPDATE … RETURNING`, exactly once across processes and restarts. Other areas register
+their periodic work (reminders, digests) with `Clockwork.add_job`; such a job must decide from the
 database and `crm.now()` what to do, since tests run every job on each `tick()`.
 """
 

@@ -3,7 +3,7 @@
 Direct replies inside handlers go through aiogram (message.answer / edit_text); everything the
 bot says on its own initiative (due cards, notices, digests, relayed client messages) goes
 through `Sender`, so Telegram's limits (about 30 messages/s per bot, about 1/s per chat, 20/min
-per group; beyond them Telegram answers 429 with retry_after) hold however many pushes fall due at once.
+per group; past them it answers 429 with retry_after) hold however many pushes fall due at once.
 
 Each chat has its own FIFO and worker task, so one busy chat never holds up the others and a
 chat's messages keep their order. A worker waits for its chat's spacing, then for a token from
