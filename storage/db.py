@@ -24,8 +24,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # WAL with synchronous=NORMAL is durable across process crashes and 2-3x faster per commit;
 # autocheckpoint is off because a checkpoint inside a commit is the SQLite p99 spike
 # (measured: p99 of 16 concurrent presses 131 ms with it, 31 ms without): checkpoint_loop does
-# it off the commit path instead. A 64 MiB page cache and memory-mapped reads keep a million-deal store's hot indexes in memory (the
-# default cache is 2 MiB).
+# it off the commit path instead. A 64 MiB page cache and memory-mapped reads keep a million-deal
+# store's hot indexes in memory (the default cache is 2 MiB).
 SQLITE_PRAGMAS = (
     "journal_mode=WAL&synchronous=NORMAL&wal_autocheckpoint=0&busy_timeout=5000"
     "&cache_size=-65536&mmap_size=268435456&temp_store=MEMORY"
