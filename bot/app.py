@@ -2,10 +2,15 @@
 
 `nextstep run` starts it until a signal; the end-to-end tests start the same object against a
 fake Bot API. Parts, in start order: store → Crm → Bot (429 retry on every call) → Sender →
-BotNotifier → dispatcher(s) → clock → web server (health, metrics, webhook) → polling or
-webhook → SIP listener. `stop()` undoes them in the order that loses nothing: stop intake
-(polling, webhook, SIP), let in-flight handlers, clock jobs and call events finish, drain the
-sender, then close the sessions and the store.
+BotNotifier → dispatcher(s) → clock → web server (health, metrics, webhook, WEB_MODULES) →
+polling → leadership (SINGLETONS: registering the webhook, the SIP listener) → the clock's
+ticks. `stop()` undoes them in the order that loses nothing: stop intake (polling, webhook,
+singletons), let in-flight handlers, clock jobs and call events finish, drain the sender, then
+close the sessions and the store.
+
+Several workers (`nextstep run` processes on one PostgreSQL and Redis, behind a load balancer)
+each run all of it but the singletons, which one of them runs at a time (bot/leader.py); the
+clock's jobs run on every worker and claim their work item by item in the store.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import hashlib
 import importlib
 import logging
-import secrets
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -46,6 +51,8 @@ from bot.health import (
     quiet_retries,
 )
 from bot.i18n import create_i18n
+from bot.leader import LEADER as LEADER_LEASE
+from bot.leader import Closable, Leadership, Singleton
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
     ContextMiddleware,
@@ -66,6 +73,7 @@ from crm.context import Crm
 from crm.pipeline import load_pipeline, refresh_pipeline
 from crm.staff import mark_unreachable
 from handlers.common import set_client_menu, set_employee_menu
+from storage import leases
 from storage.db import keep_created_databases, store
 from storage.models import Employee
 
@@ -83,12 +91,58 @@ STAFF_ROUTERS = (
 )
 CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls
-# `clockwork.add_job(func, seconds, name=...)`.
+# `clockwork.add_job(func, seconds, name=...)`. Every worker runs them: a job must claim what it
+# does in the store (as due pushes, reminders, digests and escalations do), or be a singleton.
 JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
+# Modules serving pages or an API on the web server: each has `add_routes(web_app, app)`,
+# called before the server listens (every worker serves them, behind the load balancer).
+WEB_MODULES: tuple[str, ...] = ()
 # How stale another worker's pipeline edit may look here: each process reloads it this often.
 PIPELINE_REFRESH_SECONDS = 5.0
 # While Telegram or the store is down, how often the clock asks whether it is back.
 PROBE_SECONDS = 2.0
+
+
+async def register_webhook(app: App) -> None:
+    """setWebhook only when Telegram's webhook or the secret differs from what this App serves:
+    not by every worker at every start (Telegram rate-limits setWebhook)."""
+    settings, bot = app.settings, app.bot
+    if not settings.webhook_url:
+        return
+    allowed = sorted(app.dispatcher.resolve_used_update_types())
+    fingerprint = hashlib.sha256(
+        "\n".join((settings.webhook_url, ",".join(allowed), app.webhook_secret)).encode()
+    ).hexdigest()[:32]
+    info = await bot.get_webhook_info()
+    holder = app.leadership.holder
+    if (
+        info.url == settings.webhook_url
+        and sorted(info.allowed_updates or []) == allowed
+        and await leases.note(LEADER_LEASE) == fingerprint
+    ):
+        return
+    # Never dropping what is pending: updates wait for us meanwhile.
+    await bot.set_webhook(settings.webhook_url, secret_token=app.webhook_secret,
+                          allowed_updates=allowed)
+    await leases.set_note(LEADER_LEASE, holder, fingerprint)
+    log.info("webhook registered: %s", settings.webhook_url)
+
+
+async def start_sip(app: App) -> Closable | None:
+    if not app.settings.sip_listen:
+        return None
+    from telephony.bridge import start_capture
+
+    app.listener = await start_capture(app.settings, app.crm, app.notifier)
+    return app.listener
+
+
+# What one worker at a time runs, started in this order when it becomes the leader (first at
+# its start if it is alone) and closed in reverse when it stops being it.
+SINGLETONS: tuple[tuple[str, Callable[[App], Awaitable[Closable | None]]], ...] = (
+    ("webhook", register_webhook),
+    ("sip", start_sip),
+)
 
 
 def load_routers(modules: Iterable[str]) -> list[Router]:
@@ -197,7 +251,11 @@ class App:
         self.inflight = InFlight()
         self.metrics = MetricsRegistry()
         self.outages = Outages()
-        self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        # Unset, the secret comes from the token, so every worker of a bot has the same one and
+        # a restart keeps it (no setWebhook again).
+        self.webhook_secret = settings.webhook_secret or hashlib.sha256(
+            f"nextstep webhook {settings.bot_token}".encode()
+        ).hexdigest()
         self.web_port = 0
         self._stack = contextlib.AsyncExitStack()
         self._redis: Redis | None = None
@@ -207,6 +265,9 @@ class App:
         self.staff: BotSide | None = None
         self.client: BotSide | None = None
         self.clockwork: Clockwork | None = None
+        self.leadership = Leadership(
+            [Singleton(name, functools.partial(start, self)) for name, start in SINGLETONS]
+        )
 
     # -- start -------------------------------------------------------------------------------
 
@@ -267,23 +328,19 @@ class App:
                 web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",
                 secret=self.webhook_secret,
             )
+        for name in WEB_MODULES:
+            importlib.import_module(name).add_routes(web_app, self)
         host, port = split_host_port(settings.web_listen)
         self._runner = await start_web(web_app, host, port)
         self.web_port = bound_port(self._runner)
 
-        if settings.webhook_url:
-            # Once per start and never dropping what is pending: updates wait for us meanwhile.
-            await self.bot.set_webhook(
-                settings.webhook_url, secret_token=self.webhook_secret,
-                allowed_updates=self.dispatcher.resolve_used_update_types(),
-            )
-        else:
+        # Long polling is for one process (Telegram answers a second getUpdates with 409).
+        if not settings.webhook_url:
             staff.polling = await self._poll(staff)
         if self.client is not None:
             self.client.polling = await self._poll(self.client)
 
-        if settings.sip_listen:
-            await self._start_listener()
+        await self.leadership.start()
         # The clock starts after intake so a push's follow-up presses find the bot listening
         # (and a start failing on a port never cuts a tick short); its first tick runs at once
         # and sends what fell due while we were down.
@@ -351,11 +408,6 @@ class App:
                 self.bot, self.i18n, employee, employee.lang or self.settings.locale
             )
 
-    async def _start_listener(self) -> None:
-        from telephony.bridge import start_capture
-
-        self.listener = await start_capture(self.settings, self.crm, self.notifier)
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
@@ -381,6 +433,10 @@ class App:
                 Sample("pushes_retried_total", clockwork.counters.released,
                        "due pushes released for a retry"),
                 Sample("scheduler_ticks_total", clockwork.counters.ticks, "clock ticks"),
+                Sample("leader", 1 if self.leadership.leading else 0,
+                       "1 while this worker runs the singletons", "gauge"),
+                Sample("leader_takeovers_total", self.leadership.takeovers,
+                       "times this worker became the leader"),
                 Sample("store_up", 0 if self.outages.is_down(STORE) else 1,
                        "1 while the store answers, 0 during an outage", "gauge"),
                 Sample("telegram_up", 0 if self.outages.is_down(TELEGRAM) else 1,
@@ -420,8 +476,7 @@ class App:
                 await asyncio.gather(side.polling, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()  # waits for webhook requests being handled
-        if self.listener is not None:
-            await self.listener.close()
+        await self.leadership.stop()
         if self.clockwork is not None:
             await self.clockwork.stop()
         await self.inflight.wait_idle()

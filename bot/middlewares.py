@@ -179,20 +179,36 @@ class InFlight(BaseMiddleware):
             await self._changed.wait_for(lambda: self.processed >= count and not self.running)
 
 
+class UpdateBusy(Exception):
+    """Another worker is still handling this update: answer an error, Telegram retries later."""
+
+
 class SeenUpdates:
-    """Which update_ids are being or were handled: bounded LRU here, Redis SET NX EX if shared.
+    """Which update_ids are being or were handled: bounded LRU here, Redis if shared.
 
     Webhook delivery is at-least-once (Telegram retries when the answer is late or an error), so
-    an update is claimed before handling and released if handling failed, to be retried.
+    an update is claimed before handling and released if handling failed, to be retried. In
+    Redis the claim is two states: *working* for a few seconds, renewed while the handler runs,
+    then *done* for a day. A worker killed while handling renews nothing, so its claim runs out
+    and Telegram's retry is handled by another; a copy arriving while the first is still at
+    work waits for its end (done: skipped; released or run out: handled here).
     """
 
+    WORKING = b"working"
+    DONE = b"done"
+
     def __init__(self, *, size: int = 10_000, redis: Redis | None = None, ttl: int = 86_400,
-                 bot_id: int = 0) -> None:
+                 bot_id: int = 0, working_seconds: float = 6.0, wait_seconds: float = 20.0
+                 ) -> None:
         self.size = size
         self.redis = redis
         self.ttl = ttl
         self.bot_id = bot_id
+        self.working_ms = int(working_seconds * 1000)
+        self.wait_seconds = wait_seconds
         self._recent: OrderedDict[int, None] = OrderedDict()
+        self._working: set[int] = set()
+        self._renewing: asyncio.Task[None] | None = None
 
     def _key(self, update_id: int) -> str:
         return f"nextstep:update:{self.bot_id}:{update_id}"
@@ -201,18 +217,53 @@ class SeenUpdates:
         if update_id in self._recent:
             self._recent.move_to_end(update_id)
             return False
-        if self.redis is not None and not await self.redis.set(
-            self._key(update_id), 1, nx=True, ex=self.ttl
-        ):
+        if self.redis is not None and not await self._claim_shared(update_id):
             return False
         self._recent[update_id] = None
         if len(self._recent) > self.size:
             self._recent.popitem(last=False)
         return True
 
+    async def _claim_shared(self, update_id: int) -> bool:
+        assert self.redis is not None
+        key = self._key(update_id)
+        deadline = asyncio.get_running_loop().time() + self.wait_seconds
+        while not await self.redis.set(key, self.WORKING, nx=True, px=self.working_ms):
+            state = await self.redis.get(key)
+            if state is not None and state != self.WORKING:
+                return False  # handled
+            if state is not None:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise UpdateBusy(f"update {update_id} is still being handled elsewhere")
+                await asyncio.sleep(0.05)
+        self._working.add(update_id)
+        if self._renewing is None or self._renewing.done():
+            self._renewing = asyncio.create_task(self._renew(), name="renew update claims")
+        return True
+
+    async def _renew(self) -> None:
+        """Keep this worker's working claims alive while their handlers run."""
+        assert self.redis is not None
+        while self._working:
+            await asyncio.sleep(self.working_ms / 3000)
+            with contextlib.suppress(Exception):  # Redis away: the claims run out, as if we died
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for update_id in self._working:
+                        pipe.pexpire(self._key(update_id), self.working_ms)
+                    await pipe.execute()
+
+    async def done(self, update_id: int) -> None:
+        """Handled: copies delivered later are skipped for a day."""
+        if self.redis is not None and update_id in self._working:
+            self._working.discard(update_id)
+            # Redis away now: the update got handled and is answered 200 all the same.
+            with contextlib.suppress(Exception):
+                await self.redis.set(self._key(update_id), self.DONE, ex=self.ttl)
+
     async def release(self, update_id: int) -> None:
         self._recent.pop(update_id, None)
         if self.redis is not None:
+            self._working.discard(update_id)
             with contextlib.suppress(Exception):
                 await self.redis.delete(self._key(update_id))
 
@@ -232,7 +283,9 @@ class DedupMiddleware(BaseMiddleware):
             log.info("update %s delivered again: skipped", event.update_id)
             return UNHANDLED
         try:
-            return await handler(event, data)
+            result = await handler(event, data)
         except BaseException:
             await self.seen.release(event.update_id)
             raise
+        await self.seen.done(event.update_id)
+        return result
