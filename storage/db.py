@@ -100,8 +100,10 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
     config = expand_db_url(normalize_url(db_url))
     credentials = config["credentials"]
     if config["engine"] == "tortoise.backends.asyncpg":
-        # A session-level lock needs one connection from lock to unlock: a connection of its own,
-        # as aerich runs on Tortoise's pool, whose connections come and go.
+        # A connection of its own (aerich runs on Tortoise's pool, whose connections come and
+        # go) holding a transaction-scoped lock for as long as the migration runs: a session
+        # lock would be taken and released on whichever server connection PgBouncer's
+        # transaction mode lends each statement.
         conn = await asyncpg.connect(
             host=credentials["host"],
             port=credentials["port"],
@@ -109,13 +111,12 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
             password=credentials["password"],
             database=credentials["database"],
             ssl=credentials.get("ssl"),
+            statement_cache_size=int(credentials.get("statement_cache_size", 100)),
         )
         try:
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-            try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
                 yield
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         finally:
             await conn.close()
     elif credentials["file_path"] == ":memory:":

@@ -1,7 +1,8 @@
 """The services the selected tests need, checked once before any of them runs (a pytest plugin,
 loaded by tests/conftest.py).
 
-A test says what it needs by a marker: ``postgres``, ``redis`` or ``sip`` (kamailio and sipp);
+A test says what it needs by a marker: ``postgres``, ``redis``, ``sip`` (kamailio and sipp) or
+``workers`` (nginx, pgbouncer, redis-server and openssl, for tests/scale);
 a test parametrized "postgres" (the store's ``db_url``, the benches' ``kind``) is marked
 ``postgres`` here, so ``-m "not postgres"`` leaves them all out. A missing service ends the run
 with one line per service saying what to install or start, instead of a fixture error per test;
@@ -25,6 +26,10 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
 PROBE_SECONDS = 3
 SIP_BINARIES = (("kamailio", "kamailio"), ("sipp", "sip-tester"))  # binary, Debian package
+WORKER_BINARIES = (
+    ("/usr/sbin/nginx", "nginx"), ("/usr/sbin/pgbouncer", "pgbouncer"),
+    ("redis-server", "redis-server"), ("openssl", "openssl"),
+)
 
 
 def _why(error: BaseException) -> str:
@@ -67,8 +72,8 @@ def redis_problem() -> str | None:
     return None
 
 
-def sip_problem() -> str | None:
-    missing = {binary: package for binary, package in SIP_BINARIES if not shutil.which(binary)}
+def sip_problem(binaries: tuple[tuple[str, str], ...] = SIP_BINARIES) -> str | None:
+    missing = {binary: package for binary, package in binaries if not shutil.which(binary)}
     if not missing:
         return None
     verb = "is" if len(missing) == 1 else "are"
@@ -81,6 +86,7 @@ CHECKS: dict[str, Callable[[], str | None]] = {
     "postgres": postgres_problem,
     "redis": redis_problem,
     "sip": sip_problem,
+    "workers": lambda: sip_problem(WORKER_BINARIES),
 }
 
 
@@ -89,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "postgres: needs PostgreSQL on 127.0.0.1:5432",
         "redis: needs Redis on 127.0.0.1:6379",
         "sip: needs kamailio and sipp",
+        "workers: needs nginx, pgbouncer, redis-server and openssl",
     ):
         config.addinivalue_line("markers", line)
 
