@@ -2,9 +2,13 @@
 
 APScheduler keeps jobs in memory per process, so it is used only as a metronome (one interval
 job a second; its job stores are not shared by several workers): each tick claims due pushes
-with one `UPDATE … RETURNING`, exactly once across processes and restarts. Other areas register
-their periodic work (reminders, digests) with `Clockwork.add_job`; such a job must decide from the
-database and `crm.now()` what to do, since tests run every job on each `tick()`.
+with one `UPDATE … RETURNING`, exactly once across processes and restarts. A claim holds for
+PUSH_HOLD seconds of wall time, renewed while its push is being sent and settled once it went
+out: the claims of a worker killed meanwhile run out and another worker pushes them (a kill
+after Telegram took the message and before the claim was settled sends it twice, the one
+window left). Other areas register their periodic work (reminders, digests) with
+`Clockwork.add_job`; such a job must decide from the database and `crm.now()` what to do, since
+tests run every job on each `tick()`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,6 +40,11 @@ TRANSIENT = (
 )
 # Seconds between looks for leads waiting too long: one indexed query, minutes of slack matter not.
 ESCALATION_INTERVAL = 15.0
+# How long a due push's claim holds unless renewed (wall seconds), and how often this worker
+# renews its own and puts back the ones that ran out: a killed worker's pushes go out from
+# another within PUSH_HOLD + PUSH_RENEW seconds.
+PUSH_HOLD = 15.0
+PUSH_RENEW = 5.0
 
 
 @dataclass
@@ -44,6 +53,7 @@ class PushCounters:
     released: int = 0
     failed: int = 0
     ticks: int = 0
+    recovered: int = 0  # pushes put back after their worker died while sending them
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,9 @@ class Clockwork:
         self._jobs: list[_PeriodicJob] = [
             _PeriodicJob("due_pushes", self.push_due, push_interval),
             _PeriodicJob("escalations", self.escalate, ESCALATION_INTERVAL),
+            _PeriodicJob("push_claims", self.keep_push_claims, PUSH_RENEW),
         ]
+        self._sending: set[int] = set()  # tasks whose due push this worker is sending
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
 
@@ -128,7 +140,7 @@ class Clockwork:
         self.counters.ticks += 1
         pushed = 0
         while True:
-            claims = await queries.claim_due_pushes(self.crm.now(), self.batch)
+            claims = await queries.claim_due_pushes(self.crm.now(), self.batch, self._hold())
             if not claims:  # the usual idle tick: not even the employee query
                 return pushed
             # The batch's assignees in one query, not one per push. If it fails, nothing was
@@ -139,7 +151,13 @@ class Clockwork:
                 for task_id, _ in claims:
                     await queries.release_push(task_id)
                 raise
-            results = await asyncio.gather(*(self._push(t, e, assignees.get(e)) for t, e in claims))
+            self._sending.update(t for t, _ in claims)
+            try:
+                results = await asyncio.gather(
+                    *(self._push(t, e, assignees.get(e)) for t, e in claims)
+                )
+            finally:
+                self._sending.difference_update(t for t, _ in claims)
             pushed += sum(results)
             # A short batch means the backlog is empty; a released claim would be re-claimed
             # at once, so it waits for the next tick instead.
@@ -159,13 +177,35 @@ class Clockwork:
         except Exception:
             self.counters.failed += 1
             log.exception("push of task %s failed for good", task_id)
+            await queries.confirm_push(task_id)
             return True
         if not told:
             # He blocked the bot: the card waits unclaimed (the claim skips him) until he is back.
             await queries.release_push(task_id)
             return True
+        await queries.confirm_push(task_id)
         self.counters.pushed += 1
         return True
+
+    @staticmethod
+    def _wall() -> datetime:
+        # Claims are between processes, in real seconds (tests move the crm's clock by hours).
+        return datetime.now(UTC)
+
+    def _hold(self) -> datetime:
+        return self._wall() + timedelta(seconds=PUSH_HOLD)
+
+    async def keep_push_claims(self) -> int:
+        """Renew the claims of pushes this worker is still sending (a 429 may hold one for
+        long), then put back those whose worker died; returns how many were put back."""
+        sending = list(self._sending)
+        if sending:
+            await queries.renew_push_claims(sending, self._hold())
+        lost = await queries.expired_push_claims(self._wall())
+        if lost:
+            self.counters.recovered += len(lost)
+            log.warning("%s due pushes left by a stopped worker go out again", len(lost))
+        return len(lost)
 
     async def escalate(self) -> int:
         """Alert the overseers again of leads still waiting past the playbook's escalate_after;

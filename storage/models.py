@@ -232,6 +232,9 @@ class Task(Model):
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
     )
     pushed_at = fields.DatetimeField(null=True)
+    # While a worker sends the due push (wall time): a claim its worker did not confirm by then
+    # (killed while sending) goes back to the queue (partial index in migration 12).
+    push_claim = fields.DatetimeField(null=True)
     reminded_at = fields.DatetimeField(null=True)
     # A lead nobody could take: when its team's supervisors are alerted again if it still waits.
     # Cleared by the clock's claim, so several workers alert once (partial index in migration 2).

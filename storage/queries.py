@@ -128,9 +128,12 @@ async def claim_queued_task(employee_id: int, team: str, now: datetime) -> FeedT
     return FeedTask(rows[0]["id"], rows[0]["deal_id"], employee_id, True)
 
 
-async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
+async def claim_due_pushes(
+    now: datetime, limit: int, hold_until: datetime | None = None
+) -> list[tuple[int, int]]:
     """Mark up to `limit` due, unpushed, assigned tasks as pushed; (task id, assignee id) each.
     Those of an employee who blocked the bot wait unclaimed until he is reachable again.
+    `hold_until` (wall time): the claim's end unless confirm_push() comes first.
 
     The database is the truth: whatever process claims a row pushes it, once, also after a
     restart (a task that fell due while we were down is simply still unpushed).
@@ -144,12 +147,42 @@ async def claim_due_pushes(now: datetime, limit: int) -> list[tuple[int, int]]:
                   AND assignee_id IS NOT NULL
                   AND assignee_id NOT IN (SELECT id FROM employee WHERE reachable = FALSE)
                 ORDER BY due_at LIMIT ? {_lock()})
-            UPDATE task SET pushed_at = ?
+            UPDATE task SET pushed_at = ?, push_claim = ?
             WHERE id IN (SELECT id FROM due) AND pushed_at IS NULL
             RETURNING id, assignee_id""",
-        now, limit, now,
+        now, limit, now, hold_until,
     )
     return [(int(r["id"]), int(r["assignee_id"])) for r in rows]
+
+
+async def confirm_push(task_id: int) -> None:
+    """The due push went out: its claim is settled for good."""
+    await _rows("UPDATE task SET push_claim = NULL WHERE id = ? RETURNING id", task_id)
+
+
+async def renew_push_claims(task_ids: list[int], hold_until: datetime) -> None:
+    """The pushes are still being sent: hold their claims longer (unless settled meanwhile)."""
+    marks = ", ".join("?" * len(task_ids))
+    await _rows(
+        f"UPDATE task SET push_claim = ? WHERE id IN ({marks}) AND push_claim IS NOT NULL "
+        "RETURNING id",
+        hold_until, *task_ids,
+    )
+
+
+async def expired_push_claims(wall_now: datetime, limit: int = 200) -> list[int]:
+    """Put back the pushes whose worker died while sending them (claims that ran out); their
+    ids. Several workers may run it: each row goes back once."""
+    rows = await _rows(
+        f"""WITH lost AS {"MATERIALIZED" if dialect() == "postgres" else ""} (
+                SELECT id FROM task WHERE push_claim IS NOT NULL AND push_claim < ?
+                LIMIT ? {_lock()})
+            UPDATE task SET pushed_at = NULL, push_claim = NULL
+            WHERE id IN (SELECT id FROM lost) AND push_claim IS NOT NULL
+            RETURNING id""",
+        wall_now, limit,
+    )
+    return [int(r["id"]) for r in rows]
 
 
 async def mark_shown(task_id: int, now: datetime) -> bool:
@@ -166,7 +199,9 @@ async def mark_shown(task_id: int, now: datetime) -> bool:
 
 async def release_push(task_id: int) -> None:
     """Undo a claim whose message could not be sent, so the next tick tries again."""
-    await _rows("UPDATE task SET pushed_at = NULL WHERE id = ? RETURNING id", task_id)
+    await _rows(
+        "UPDATE task SET pushed_at = NULL, push_claim = NULL WHERE id = ? RETURNING id", task_id
+    )
 
 
 # The rep of a team who gets the next lead, moved behind everybody in the same statement. Leads

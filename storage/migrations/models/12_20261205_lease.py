@@ -1,4 +1,6 @@
-"""lease: the jobs one worker at a time runs (bot/leader.py), and who holds each until when."""
+"""lease: the jobs one worker at a time runs (bot/leader.py), and who holds each until when.
+task.push_claim: until when a worker sending a due push holds it; a claim left by a killed worker
+runs out and the push goes out from another (bot/scheduler.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ CREATE TABLE IF NOT EXISTS "lease" (
     "expires_at" {timestamp} NOT NULL,
     "note" VARCHAR(128) NOT NULL DEFAULT ''
 );
+ALTER TABLE "task" ADD "push_claim" {timestamp};
+CREATE INDEX IF NOT EXISTS task_push_claim ON task (push_claim) WHERE push_claim IS NOT NULL;
 """
 
 DOWNGRADE = """
+DROP INDEX IF EXISTS task_push_claim;
+ALTER TABLE "task" DROP COLUMN "push_claim";
 DROP TABLE IF EXISTS "lease";
 """
 
