@@ -432,6 +432,8 @@ class App:
                 Sample("pushes_sent_total", clockwork.counters.pushed, "due cards pushed"),
                 Sample("pushes_retried_total", clockwork.counters.released,
                        "due pushes released for a retry"),
+                Sample("pushes_recovered_total", clockwork.counters.recovered,
+                       "due pushes put back after their worker died sending them"),
                 Sample("scheduler_ticks_total", clockwork.counters.ticks, "clock ticks"),
                 Sample("leader", 1 if self.leadership.leading else 0,
                        "1 while this worker runs the singletons", "gauge"),
