@@ -13,6 +13,7 @@ MODULES = (
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",
+    "bench.workers_bench",
     "bench.dateparse_bench",
     "bench.cli_bench",
 )

@@ -137,10 +137,17 @@ async def start_sip(app: App) -> Closable | None:
     return app.listener
 
 
+async def start_menus(app: App) -> None:
+    """Every employee's command menu, in the background: once by the leader, not by each worker
+    (Telegram rate-limits a bot's requests)."""
+    app.spawn(app.set_menus())
+
+
 # What one worker at a time runs, started in this order when it becomes the leader (first at
 # its start if it is alone) and closed in reverse when it stops being it.
 SINGLETONS: tuple[tuple[str, Callable[[App], Awaitable[Closable | None]]], ...] = (
     ("webhook", register_webhook),
+    ("menus", start_menus),
     ("sip", start_sip),
 )
 
@@ -320,7 +327,6 @@ class App:
                 clockwork, self.crm, self.notifier, self.i18n, settings.locale
             )
         self._register_metrics(clockwork)
-        self._spawn(self._set_menus())
 
         web_app = build_web_app(self.metrics, self.outages)
         if settings.webhook_url:
@@ -401,14 +407,14 @@ class App:
             name=f"polling bot {side.bot.id}",
         )
 
-    async def _set_menus(self) -> None:
+    async def set_menus(self) -> None:
         await set_client_menu((self.client or self.bot_side).bot, self.i18n, self.settings.locale)
         async for employee in Employee.filter(active=True, tg_id__not_isnull=True):
             await set_employee_menu(
                 self.bot, self.i18n, employee, employee.lang or self.settings.locale
             )
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
