@@ -328,7 +328,7 @@ class App:
             )
         self._register_metrics(clockwork)
 
-        web_app = build_web_app(self.metrics, self.outages)
+        web_app = build_web_app(self.metrics, self.outages, self._redis)
         if settings.webhook_url:
             add_webhook(
                 web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",

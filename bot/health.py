@@ -1,4 +1,4 @@
-"""Whether what the running bot depends on answers: Telegram and the store.
+"""Whether what the running bot depends on answers: Telegram, the store and (if shared) Redis.
 
 Either going away for a while is not fatal. What needs it tries again (polling backs off, the
 clock ticks again, Telegram redelivers a webhook update that failed), /healthz says not ready
@@ -8,12 +8,14 @@ not a line or a traceback per retry.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from typing import Any
 
 import asyncpg
+import redis.exceptions
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
@@ -21,6 +23,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import Response, TelegramMethod
+from redis.asyncio import Redis
 from tortoise import connections
 from tortoise.exceptions import DBConnectionError
 
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 
 TELEGRAM = "Telegram"
 STORE = "the store"
+REDIS = "Redis"
+# What redis-py raises while Redis is away (restarting): the update fails, Telegram retries it.
+REDIS_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # What asyncpg and Tortoise raise while PostgreSQL is away (connections cut, or refused).
 # InternalClientError ("another operation is in progress") is a cut connection that Tortoise
 # reconnects while a second query of this process was waiting on it.
@@ -124,7 +130,18 @@ async def probe_store(outages: Outages) -> None:
 
 
 def is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, TelegramNetworkError) or is_store_outage(exc)
+    return isinstance(exc, (TelegramNetworkError, *REDIS_OUTAGES)) or is_store_outage(exc)
+
+
+async def redis_reachable(client: Redis, outages: Outages) -> bool:
+    try:
+        async with asyncio.timeout(2):
+            await client.ping()  # type: ignore[misc]
+    except (*REDIS_OUTAGES, TimeoutError) as exc:
+        outages.down(REDIS, exc)
+        return False
+    outages.up(REDIS)
+    return True
 
 
 class _QuietRetries(logging.Filter):

@@ -24,8 +24,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from redis.asyncio import Redis
 
-from bot.health import TELEGRAM, Outages, store_reachable
+from bot.health import TELEGRAM, Outages, redis_reachable, store_reachable
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,25 @@ class MetricsRegistry:
         self.registry.register(_SourceCollector(source))
 
 
-def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> web.Application:
+def build_web_app(
+    metrics: MetricsRegistry, outages: Outages | None = None, redis: Redis | None = None
+) -> web.Application:
     watched = outages or Outages()
 
     async def healthz(_: web.Request) -> web.Response:
-        """Ready when the store answers and Telegram was not found unreachable."""
-        store = await store_reachable(watched)
-        telegram = not watched.is_down(TELEGRAM)
-        body = {
-            "status": "ok" if store and telegram else "fail",
-            "store": "ok" if store else "unreachable",
-            "telegram": "ok" if telegram else "unreachable",
+        """Ready when the store (and the shared Redis) answers and Telegram was not found
+        unreachable: a load balancer sends updates elsewhere meanwhile."""
+        checks = {
+            "store": await store_reachable(watched),
+            "telegram": not watched.is_down(TELEGRAM),
         }
-        return web.json_response(body, status=200 if store and telegram else 503)
+        if redis is not None:
+            checks["redis"] = await redis_reachable(redis, watched)
+        ready = all(checks.values())
+        body = {"status": "ok" if ready else "fail"} | {
+            name: "ok" if up else "unreachable" for name, up in checks.items()
+        }
+        return web.json_response(body, status=200 if ready else 503)
 
     async def prometheus(_: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
@@ -90,13 +97,20 @@ def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> w
     return app
 
 
+class _WebhookHandler(SimpleRequestHandler):
+    async def close(self) -> None:
+        """Not the bot's session: aiohttp calls this at shutdown before the updates in flight
+        finish (they would fail on a closed session); App.stop closes it after them."""
+
+
 def add_webhook(
     app: web.Application, dispatcher: Dispatcher, bot: Bot, *, path: str, secret: str,
     **workflow_data: object,
 ) -> None:
-    """Updates are answered after they are handled (handle_in_background=False): Telegram
-    redelivers what failed, so nothing is lost; the dispatcher's dedup drops the repeats."""
-    SimpleRequestHandler(
+    """Updates are answered after they are handled (handle_in_background=False): a 200 means
+    handled, Telegram redelivers what failed, so nothing is lost; the dispatcher's dedup drops
+    the repeats."""
+    _WebhookHandler(
         dispatcher, bot, secret_token=secret, handle_in_background=False, **workflow_data
     ).register(app, path=path)
 

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
-import shutil
 import sys
 import tempfile
 import time
@@ -176,10 +176,13 @@ class OwnRedis:
 
 
 class PgBouncer:
-    """Debian's pgbouncer in transaction mode on a free port, in front of the test database."""
+    """Debian's pgbouncer in transaction mode on a free port, in front of the test database.
+    It will not run as root: as root it is told to become nobody, so its files live in a folder
+    nobody can read, not in pytest's private one."""
 
-    def __init__(self, folder: Path, database: str) -> None:
-        self.folder = folder
+    def __init__(self, database: str) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="nextstep_pgbouncer_"))
+        self.folder.chmod(0o755)
         self.port = free_port()
         self.database = database
         self.process: asyncio.subprocess.Process | None = None
@@ -197,13 +200,15 @@ class PgBouncer:
             "auth_type = trust\n"
             f"auth_file = {self.folder / 'userlist.txt'}\n"
             "pool_mode = transaction\ndefault_pool_size = 10\nmax_client_conn = 200\n"
-            f"unix_socket_dir =\nlogfile = {self.folder / 'pgbouncer.log'}\n"
-            f"pidfile = {self.folder / 'pgbouncer.pid'}\n"
+            "unix_socket_dir =\n"
             "ignore_startup_parameters = extra_float_digits,statement_timeout\n"
         )
         (self.folder / "userlist.txt").write_text('"postgres" ""\n')
+        for path in (ini, self.folder / "userlist.txt"):
+            path.chmod(0o644)
+        as_user = ["-u", "nobody"] if os.geteuid() == 0 else []
         self.process = await asyncio.create_subprocess_exec(
-            "/usr/sbin/pgbouncer", str(ini),
+            "/usr/sbin/pgbouncer", *as_user, str(ini),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
         await _wait_port(self.port, 20, self.process)
@@ -211,6 +216,7 @@ class PgBouncer:
     async def stop(self) -> None:
         if self.process is not None:
             await stop_process(self.process, signal.SIGINT)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -462,7 +468,7 @@ async def cluster(
         pg_database() as database, FakeBotAPI() as api, Gate(api) as gate,
     ):
         direct = f"postgres://postgres@127.0.0.1:5432/{database}"
-        bouncer = PgBouncer(folder, database) if pgbouncer else None
+        bouncer = PgBouncer(database) if pgbouncer else None
         redis = OwnRedis(folder)
         await redis.start()
         started = time.monotonic()
