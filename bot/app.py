@@ -99,6 +99,9 @@ JOB_MODULES: tuple[str, ...] = ("handlers.supervisor",)
 WEB_MODULES: tuple[str, ...] = ()
 # How stale another worker's pipeline edit may look here: each process reloads it this often.
 PIPELINE_REFRESH_SECONDS = 5.0
+# How long one user's update holds his lock across workers (aiogram's default: 60 s): a worker
+# killed while handling leaves it held, and that user's next updates wait this long.
+ISOLATION_SECONDS = 10
 # While Telegram or the store is down, how often the clock asks whether it is back.
 PROBE_SECONDS = 2.0
 
@@ -376,7 +379,9 @@ class App:
             # One Redis serves both bots and several processes: keys carry the bot id.
             keys = DefaultKeyBuilder(with_bot_id=True)
             storage = RedisStorage(self._redis, key_builder=keys)
-            isolation = RedisEventIsolation(self._redis, key_builder=keys)
+            isolation = RedisEventIsolation(
+                self._redis, key_builder=keys, lock_kwargs={"timeout": ISOLATION_SECONDS}
+            )
         context = ContextMiddleware(
             crm=self.crm, sender=side.sender, notifier=self.notifier, i18n=self.i18n,
             default_lang=self.settings.locale, counters=self.updates,

@@ -90,8 +90,11 @@ class Clockwork:
         self._jobs.append(_PeriodicJob(name or func.__qualname__, func, seconds))
 
     def start(self) -> None:
-        # Two INFO lines a second per job would drown the log; failures are logged by _guarded.
+        # Two INFO lines a second per job would drown the log, and a warning a second while a
+        # long batch of pushes runs ("maximum number of running instances reached") is the
+        # coalescing asked for below; failures are logged by _guarded.
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         for job in self._jobs:
