@@ -20,9 +20,9 @@ from config.playbook import Playbook
 from crm.context import Crm
 from crm.engine import Outcome, ladder_size
 from crm.phones import pretty_phone
-from storage import queries
+from storage import card_reads
+from storage.card_reads import CardRow
 from storage.models import DealStatus, Employee, EventKind, TaskStatus
-from storage.queries import CardRow
 
 MAX_TEXT = 4096  # Telegram's limits, in characters after entity parsing
 MAX_CAPTION = 1024
@@ -370,7 +370,7 @@ def card_data(row: CardRow) -> CardData:
 
 async def load_card(crm: Crm, task_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of one task (open or closed), None if there is no such task."""
-    row = await queries.card_of_task(task_id, TIMELINE_LINES)
+    row = await card_reads.card_of_task(task_id, TIMELINE_LINES)
     if row is None:
         return None
     return render_card(
@@ -380,7 +380,7 @@ async def load_card(crm: Crm, task_id: int, lang: str, viewer: Employee | None) 
 
 async def load_deal_card(crm: Crm, deal_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of a deal's open task, or of the deal alone when it is closed."""
-    row = await queries.card_of_deal(deal_id, TIMELINE_LINES)
+    row = await card_reads.card_of_deal(deal_id, TIMELINE_LINES)
     if row is None:
         return None
     return render_card(

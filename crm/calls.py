@@ -22,7 +22,7 @@ from crm.engine import Outcome, Press, StalePress, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
-from storage import queries, writes
+from storage import targets, writes
 from storage.models import (
     Call,
     Contact,
@@ -34,7 +34,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.queries import CallTarget
+from storage.targets import CallTarget
 from storage.writes import CallRow, EventRow
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
@@ -89,11 +89,11 @@ class _Duplicate(Exception):
 
 async def _sides(record: CallRecord) -> tuple[_Sides, str | None, CallTarget | None]:
     """The agent is the side whose user part is an employee's extension; the far side's number
-    in E.164 and its client for him are read with him (queries.call_sides)."""
+    in E.164 and its client for him are read with him (targets.call_sides)."""
     caller, callee = normalize_phone(record.caller), normalize_phone(record.callee)
-    found = await queries.call_sides(record.caller, record.callee, caller, callee)
+    found = await targets.call_sides(record.caller, record.callee, caller, callee)
     if found is None:
-        target = await queries.call_target(callee, None, None) if callee else None
+        target = await targets.call_target(callee, None, None) if callee else None
         return _Sides(Direction.UNKNOWN, None, record.callee), callee, target
     if found.outbound:
         return _Sides(Direction.OUTBOUND, found.agent, record.callee), callee, found.target
@@ -312,7 +312,7 @@ async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int
     e164 = normalize_phone(caller)
     if agent is None or e164 is None:
         return None
-    target = await queries.call_target(e164, agent.id, agent.team)
+    target = await targets.call_target(e164, agent.id, agent.team)
     if target is None or target.deal_id is None:
         return None
     await notifier.notify(

@@ -28,7 +28,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.queries import PressTarget, load_press_target
+from storage.targets import PressTarget, load_press_target
 from storage.writes import EventRow
 
 TERMINAL_STATUS = {"won": DealStatus.WON, "lost": DealStatus.LOST, "archive": DealStatus.ARCHIVED}

@@ -22,6 +22,7 @@ from crm.phonebook import add_phones
 from crm.phones import zone_for_phone
 from crm.staff import StaffError, find_employee
 from crm.tags import index_contact_tags, set_contact_tags
+from storage.claims import reserve_ids
 from storage.models import (
     Contact,
     ContactPhone,
@@ -32,7 +33,6 @@ from storage.models import (
     Task,
     TimelineEvent,
 )
-from storage.queries import reserve_ids
 
 CHUNK = 2000
 SOURCE = "import"

@@ -16,7 +16,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.fields.data import JSON_DUMPS
 
-from storage.queries import _params
+from storage.sql import placeholders
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +32,12 @@ class EventRow:
 
 
 async def _changed(sql: str, *params: Any) -> int:
-    count, _ = await connections.get("default").execute_query(_params(sql), list(params))
+    count, _ = await connections.get("default").execute_query(placeholders(sql), list(params))
     return count
 
 
 async def _returned_id(sql: str, *params: Any) -> int:
-    rows = await connections.get("default").execute_query_dict(_params(sql), list(params))
+    rows = await connections.get("default").execute_query_dict(placeholders(sql), list(params))
     return int(rows[0]["id"])
 
 
