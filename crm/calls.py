@@ -9,8 +9,11 @@ be applied, the agent is told what was logged and where.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -47,6 +50,10 @@ AUTO_BUTTON = {
 MISSED = (Disposition.CANCELLED, Disposition.NO_ANSWER, Disposition.BUSY)
 
 log = logging.getLogger(__name__)
+
+# A number's E.164 form, remembered: parsing costs ~30 µs a side of every captured call, and the
+# same extensions and clients come back all day. It depends on the text alone.
+_e164 = functools.lru_cache(maxsize=100_000)(normalize_phone)
 
 
 class Direction(enum.StrEnum):
@@ -90,7 +97,7 @@ class _Duplicate(Exception):
 async def _sides(record: CallRecord) -> tuple[_Sides, str | None, CallTarget | None]:
     """The agent is the side whose user part is an employee's extension; the far side's number
     in E.164 and its client for him are read with him (targets.call_sides)."""
-    caller, callee = normalize_phone(record.caller), normalize_phone(record.callee)
+    caller, callee = _e164(record.caller), _e164(record.callee)
     found = await targets.call_sides(record.caller, record.callee, caller, callee)
     if found is None:
         target = await targets.call_target(callee, None, None) if callee else None
@@ -103,11 +110,60 @@ async def _sides(record: CallRecord) -> tuple[_Sides, str | None, CallTarget | N
 async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallEffect:
     """Log a finished call on its deal and act on it. A call id seen before changes nothing."""
     sides, e164, target = await _sides(record)
-    agent = sides.agent
     try:
         outcome = await _log(crm, record, sides, e164, target)
     except _Duplicate:
         return CallEffect(duplicate=True, direction=sides.direction)
+    return await _act(crm, record, sides, e164, target, outcome, notifier)
+
+
+async def record_calls(
+    crm: Crm, records: Sequence[CallRecord], notifier: Notifier
+) -> list[CallEffect | Exception]:
+    """Calls that waited together (a busy PBX's backlog), each as record_call records it, in
+    one transaction: one BEGIN and one COMMIT for them all, where each call alone takes its own
+    (bench.telephony_bench). They are written in order, each call reading its deal after the
+    one before wrote, so two calls to one client act as they would one after the other.
+
+    Anything that fails in the batch (a call id seen before, a press that finds its deal
+    changed, a store error) rolls it back, and each call is then recorded alone: one bad call
+    loses none of the others, and the usual batch pays no savepoint per call (two statements).
+    Each call's effect, or the exception its recording raised."""
+    if len(records) > 1:
+        try:
+            async with in_transaction():
+                written, rows, lines = [], [], []
+                for record in records:
+                    sides, e164, target = await _sides(record)
+                    row, line = _rows(record, sides, e164, target)
+                    outcome = await _press(crm, record, sides, target, line)
+                    written.append((record, sides, e164, target, outcome))
+                    rows.append(row)
+                    lines += _unwritten(line, outcome)
+                # The calls' rows, and the lines no press took, in a statement each.
+                await _insert_calls(rows)
+                if lines:
+                    await writes.insert_events(lines)
+        except Exception:  # what failed is found, and told, call by call below
+            log.info("a batch of %d calls failed together; each is recorded alone", len(records))
+        else:
+            return [await _settle(_act(crm, *call, notifier)) for call in written]
+    return [await _settle(record_call(crm, record, notifier)) for record in records]
+
+
+async def _settle(effect: Coroutine[Any, Any, CallEffect]) -> CallEffect | Exception:
+    try:
+        return await effect
+    except Exception as error:  # the caller tells it, with its call
+        return error
+
+
+async def _act(
+    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None,
+    outcome: Outcome | None, notifier: Notifier,
+) -> CallEffect:
+    """What follows a logged call: the agent told, a missed call's lead."""
+    agent = sides.agent
     if agent is None:
         return CallEffect(direction=sides.direction, deal_id=target.deal_id if target else None)
     if sides.direction == Direction.OUTBOUND:
@@ -115,17 +171,12 @@ async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallE
     return await _after_inbound(crm, record, agent, target, e164, notifier)
 
 
-async def _log(
-    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
-) -> Outcome | None:
-    """The call, its line on the deal's timeline and the auto-press in one transaction, the
-    press without a savepoint of its own: on SQLite's single connection every statement is a
-    round trip through its thread, and a savepoint is two more (bench.telephony_bench). A press
-    that finds the deal changed rolls the whole transaction back; the call and its line are
-    then written alone, so it is kept, once."""
+def _rows(
+    record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+) -> tuple[CallRow, EventRow | None]:
+    """The call's row and its line on the deal's timeline (none without a deal)."""
     agent = sides.agent
     deal_id = target.deal_id if target else None
-    press = _auto_press(record, sides, target)
     row = CallRow(
         record.call_id, str(sides.direction), agent.id if agent else None,
         agent.sip_ext if agent else None, sides.remote, e164,
@@ -139,18 +190,23 @@ async def _log(
             deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
             data=_call_data(record, sides.direction, agent, target.owner_id),
         )
+    return row, line
+
+
+async def _log(
+    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+) -> Outcome | None:
+    """The call, its line and the auto-press in one transaction. A press that finds the deal
+    changed rolls it back; the call and its line are then written alone, so it is kept, once."""
+    row, line = _rows(record, sides, e164, target)
     try:
         async with in_transaction():
-            await _insert_call(row)
-            outcome = None
-            if press is not None and target is not None:
-                # The call's line goes in with the press's lines when it is DONE: one statement.
-                outcome = await apply_outcome(
-                    crm, press, target=target.press, events=(line,) if line else (),
-                    in_callers_transaction=True,
-                )
-            if line is not None and (outcome is None or outcome.status != Status.DONE):
-                await writes.insert_events([line])
+            # The call first: on SQLite a transaction that writes first never finds the
+            # database locked by another process's write.
+            await _insert_calls([row])
+            outcome = await _press(crm, record, sides, target, line)
+            if lines := _unwritten(line, outcome):
+                await writes.insert_events(lines)
             return outcome
     except _Duplicate:
         raise
@@ -160,15 +216,37 @@ async def _log(
         log.exception("call %s: the auto-press failed, the call is kept without it", record.call_id)
         outcome = None
     async with in_transaction():
-        await _insert_call(row)
+        await _insert_calls([row])
         if line is not None:
             await writes.insert_events([line])
     return outcome
 
 
-async def _insert_call(row: CallRow) -> None:
+async def _press(
+    crm: Crm, record: CallRecord, sides: _Sides, target: CallTarget | None,
+    line: EventRow | None,
+) -> Outcome | None:
+    """The auto-press, if the call makes one, in the caller's transaction without a savepoint of
+    its own: on SQLite's single connection every statement is a round trip through its thread,
+    and a savepoint is two more. The call's line goes in with the press's lines when it is
+    DONE (one statement). StalePress when the deal changed under it: the caller rolls back."""
+    press = _auto_press(record, sides, target)
+    if press is None or target is None:
+        return None
+    return await apply_outcome(
+        crm, press, target=target.press, events=(line,) if line else (),
+        in_callers_transaction=True,
+    )
+
+
+def _unwritten(line: EventRow | None, outcome: Outcome | None) -> list[EventRow]:
+    """The call's line when no press wrote it."""
+    return [line] if line is not None and (outcome is None or outcome.status != Status.DONE) else []
+
+
+async def _insert_calls(rows: Sequence[CallRow]) -> None:
     try:
-        await writes.insert_call(row)
+        await writes.insert_calls(rows)
     except IntegrityError:
         raise _Duplicate from None
 
@@ -309,7 +387,7 @@ async def _after_inbound(
 async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int | None:
     """Screen pop: a known client calls an agent's extension; push his card. The deal id."""
     agent = await Employee.get_or_none(sip_ext=callee, active=True)
-    e164 = normalize_phone(caller)
+    e164 = _e164(caller)
     if agent is None or e164 is None:
         return None
     target = await targets.call_target(e164, agent.id, agent.team)
