@@ -132,15 +132,17 @@ async def record_calls(
     if len(records) > 1:
         try:
             async with in_transaction():
-                written, rows, lines = [], [], []
+                written = []
+                rows: list[CallRow] = []
+                lines: list[EventRow] = []
                 for record in records:
                     sides, e164, target = await _sides(record)
                     row, line = _rows(record, sides, e164, target)
-                    outcome = await _press(crm, record, sides, target, line)
+                    outcome = await _press(crm, record, sides, target, line, lines)
                     written.append((record, sides, e164, target, outcome))
                     rows.append(row)
                     lines += _unwritten(line, outcome)
-                # The calls' rows, and the lines no press took, in a statement each.
+                # The calls' rows, and all their timeline lines, in a statement each.
                 await _insert_calls(rows)
                 if lines:
                     await writes.insert_events(lines)
@@ -224,18 +226,19 @@ async def _log(
 
 async def _press(
     crm: Crm, record: CallRecord, sides: _Sides, target: CallTarget | None,
-    line: EventRow | None,
+    line: EventRow | None, lines: list[EventRow] | None = None,
 ) -> Outcome | None:
     """The auto-press, if the call makes one, in the caller's transaction without a savepoint of
     its own: on SQLite's single connection every statement is a round trip through its thread,
     and a savepoint is two more. The call's line goes in with the press's lines when it is
-    DONE (one statement). StalePress when the deal changed under it: the caller rolls back."""
+    DONE (one statement), or into `lines` for the caller to write. StalePress when the deal
+    changed under it: the caller rolls back."""
     press = _auto_press(record, sides, target)
     if press is None or target is None:
         return None
     return await apply_outcome(
         crm, press, target=target.press, events=(line,) if line else (),
-        in_callers_transaction=True,
+        in_callers_transaction=True, lines=lines,
     )
 
 

@@ -131,6 +131,7 @@ def _offered(playbook: Playbook, stage: str, button: str) -> bool:
 async def apply_outcome(
     crm: Crm, press: Press, *, target: PressTarget | None = None,
     events: Sequence[EventRow] = (), in_callers_transaction: bool = False,
+    lines: list[EventRow] | None = None,
 ) -> Outcome:
     """Press a button on a task. `target`: the task as the caller has just read it (a captured
     call finds it with the number), else it is read here; a stale one only ends in
@@ -138,7 +139,9 @@ async def apply_outcome(
     in one statement, when the press is DONE; the caller writes them otherwise.
     `in_callers_transaction`: the writes go into the transaction the caller holds, without a
     savepoint of their own (two statements fewer); a deal found changed after the first write
-    then raises StalePress, and the caller must roll its transaction back."""
+    then raises StalePress, and the caller must roll its transaction back. `lines`: the
+    timeline lines are added to it for the caller to write later in its transaction, in one
+    statement with others (a batch of captured calls), instead of being written here."""
     pb = crm.playbook
     target = target or await load_press_target(press.task_id)
     if target is None:
@@ -174,7 +177,7 @@ async def apply_outcome(
     try:
         async with held:
             next_task_id, repeat_deal_id = await _write(
-                crm, press, target, decision, due, now, events
+                crm, press, target, decision, due, now, events, lines
             )
     except _Stale:
         if in_callers_transaction:
@@ -189,7 +192,7 @@ async def apply_outcome(
 
 async def _write(
     crm: Crm, press: Press, target: PressTarget, decision: Decision, due: datetime | None,
-    now: datetime, others: Sequence[EventRow],
+    now: datetime, others: Sequence[EventRow], lines: list[EventRow] | None,
 ) -> tuple[int | None, int | None]:
     """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
     spec = crm.playbook.buttons[press.button]
@@ -238,7 +241,10 @@ async def _write(
                 data={"from": target.stage, "to": decision.stage},
             )
         )
-    await writes.insert_events(events)
+    if lines is None:
+        await writes.insert_events(events)
+    else:
+        lines += events
     repeat_deal_id = None
     if decision.status == DealStatus.WON:
         repeat_deal_id = await _after_won(crm, target, now)
