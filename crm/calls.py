@@ -129,28 +129,54 @@ async def record_calls(
     changed, a store error) rolls it back, and each call is then recorded alone: one bad call
     loses none of the others, and the usual batch pays no savepoint per call (two statements).
     Each call's effect, or the exception its recording raised."""
-    if len(records) > 1:
-        try:
-            async with in_transaction():
-                written = []
-                rows: list[CallRow] = []
-                lines: list[EventRow] = []
-                for record in records:
-                    sides, e164, target = await _sides(record)
-                    row, line = _rows(record, sides, e164, target)
-                    outcome = await _press(crm, record, sides, target, line, lines)
-                    written.append((record, sides, e164, target, outcome))
-                    rows.append(row)
-                    lines += _unwritten(line, outcome)
-                # The calls' rows, and all their timeline lines, in a statement each.
+    effects: list[CallEffect | Exception] = []
+    rest = list(records)
+    while len(rest) > 1:
+        done, rest = await _batch(crm, rest, notifier)
+        effects += done
+    return effects + [await _settle(record_call(crm, record, notifier)) for record in rest]
+
+
+async def _batch(
+    crm: Crm, records: list[CallRecord], notifier: Notifier
+) -> tuple[list[CallEffect | Exception], list[CallRecord]]:
+    """The leading calls of `records` in one transaction, up to one that may open a lead: its
+    lead is opened after its call is written, and a later call from the number must find it.
+    Their effects, and the calls left."""
+    written = []
+    try:
+        async with in_transaction():
+            rows: list[CallRow] = []
+            lines: list[EventRow] = []
+            for record in records:
+                sides, e164, target = await _sides(record)
+                if _may_open_lead(record, sides, e164, target):
+                    break
+                row, line = _rows(record, sides, e164, target)
+                outcome = await _press(crm, record, sides, target, line, lines)
+                written.append((record, sides, e164, target, outcome))
+                rows.append(row)
+                lines += _unwritten(line, outcome)
+            if rows:  # the calls' rows, and all their timeline lines, in a statement each
                 await _insert_calls(rows)
-                if lines:
-                    await writes.insert_events(lines)
-        except Exception:  # what failed is found, and told, call by call below
-            log.info("a batch of %d calls failed together; each is recorded alone", len(records))
-        else:
-            return [await _settle(_act(crm, *call, notifier)) for call in written]
-    return [await _settle(record_call(crm, record, notifier)) for record in records]
+            if lines:
+                await writes.insert_events(lines)
+    except Exception:  # what failed is found, and told, call by call
+        log.info("a batch of %d calls failed together; each is recorded alone", len(records))
+        return [await _settle(record_call(crm, record, notifier)) for record in records], []
+    if not written:  # the first call may open a lead: alone
+        return [await _settle(record_call(crm, records[0], notifier))], records[1:]
+    return [await _settle(_act(crm, *call, notifier)) for call in written], records[len(written):]
+
+
+def _may_open_lead(
+    record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+) -> bool:
+    """A missed inbound call with no deal of the agent's team (_after_inbound)."""
+    return (
+        sides.direction == Direction.INBOUND and record.disposition in MISSED
+        and e164 is not None and (target is None or target.deal_id is None)
+    )  # fmt: skip
 
 
 async def _settle(effect: Coroutine[Any, Any, CallEffect]) -> CallEffect | Exception:

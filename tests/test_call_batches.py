@@ -127,3 +127,29 @@ async def test_a_call_that_fails_after_its_write_is_told_alone(crm: Crm) -> None
     assert isinstance(second, CallEffect) and second.deal_id == other.id
     assert [n.deal_id for n in notifier.notices] == [other.id]
     assert await Call.all().count() == 2  # both written: the failure came after the commit
+
+
+async def test_a_second_missed_call_from_a_stranger_in_a_batch_finds_his_new_lead(
+    crm: Crm,
+) -> None:
+    agent, deal = await _agent_with_deal(crm)
+    notifier = RecordingNotifier()
+    stranger = "89991234567"
+    first, second, busy = _effects(
+        await record_calls(
+            crm,
+            [_call("m1", stranger, "101", Disposition.CANCELLED, 487),
+             _call("m2", stranger, "101", Disposition.NO_ANSWER, 408),
+             _call("m3", "101", CLIENT, Disposition.BUSY, 486)],
+            notifier,
+        )
+    )  # fmt: skip
+    assert first.new_lead and not second.new_lead and second.deal_id == first.deal_id
+    assert busy.outcome is not None and busy.outcome.status == Status.DONE
+    assert busy.deal_id == deal.id
+    assert [n.kind for n in notifier.notices] == [
+        NoticeKind.NEW_LEAD, NoticeKind.MISSED_CALL, NoticeKind.AUTO_OUTCOME,
+    ]  # fmt: skip
+    assert await Deal.filter(source="call").count() == 1
+    assert await TimelineEvent.filter(deal_id=first.deal_id, kind="call").count() == 2
+    assert agent.id == (await Deal.get(id=first.deal_id)).owner_id  # type: ignore[attr-defined]
