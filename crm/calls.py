@@ -37,7 +37,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.targets import CallTarget
+from storage.targets import CallSides, CallTarget
 from storage.writes import CallRow, EventRow
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
@@ -94,11 +94,31 @@ class _Duplicate(Exception):
     """The call id was recorded before; the transaction rolls back."""
 
 
-async def _sides(record: CallRecord) -> tuple[_Sides, str | None, CallTarget | None]:
+Read = tuple[_Sides, str | None, CallTarget | None]  # and the far side's E.164, his client
+
+
+async def _sides(record: CallRecord) -> Read:
     """The agent is the side whose user part is an employee's extension; the far side's number
     in E.164 and its client for him are read with him (targets.call_sides)."""
-    caller, callee = _e164(record.caller), _e164(record.callee)
-    found = await targets.call_sides(record.caller, record.callee, caller, callee)
+    [read] = await _many_sides([record])
+    return read
+
+
+async def _many_sides(records: Sequence[CallRecord]) -> list[Read]:
+    """_sides of several calls, in one statement but for calls of no employee."""
+    numbers = [(_e164(r.caller), _e164(r.callee)) for r in records]
+    found = await targets.many_call_sides(
+        [(r.caller, r.callee, *e164s) for r, e164s in zip(records, numbers, strict=True)]
+    )
+    return [
+        await _read(record, *e164s, sides)
+        for record, e164s, sides in zip(records, numbers, found, strict=True)
+    ]
+
+
+async def _read(
+    record: CallRecord, caller: str | None, callee: str | None, found: CallSides | None
+) -> Read:
     if found is None:
         target = await targets.call_target(callee, None, None) if callee else None
         return _Sides(Direction.UNKNOWN, None, record.callee), callee, target
@@ -121,9 +141,10 @@ async def record_calls(
     crm: Crm, records: Sequence[CallRecord], notifier: Notifier
 ) -> list[CallEffect | Exception]:
     """Calls that waited together (a busy PBX's backlog), each as record_call records it, in
-    one transaction: one BEGIN and one COMMIT for them all, where each call alone takes its own
-    (bench.telephony_bench). They are written in order, each call reading its deal after the
-    one before wrote, so two calls to one client act as they would one after the other.
+    one transaction: BEGIN, their agents and clients, their rows, their timeline lines and
+    COMMIT are a statement each for them all (bench.telephony_bench). They are written in
+    order, and a call whose deal a call before it pressed reads it again, so two calls to one
+    client act as they would one after the other.
 
     Anything that fails in the batch (a call id seen before, a press that finds its deal
     changed, a store error) rolls it back, and each call is then recorded alone: one bad call
@@ -148,13 +169,18 @@ async def _batch(
         async with in_transaction():
             rows: list[CallRow] = []
             lines: list[EventRow] = []
-            for record in records:
-                sides, e164, target = await _sides(record)
+            changed: set[int] = set()  # deals pressed by calls before
+            for record, read in zip(records, await _many_sides(records), strict=True):
+                sides, e164, target = read
+                if target is not None and target.deal_id in changed:
+                    sides, e164, target = await _sides(record)  # read after the press
                 if _may_open_lead(record, sides, e164, target):
                     break
                 row, line = _rows(record, sides, e164, target)
                 outcome = await _press(crm, record, sides, target, line, lines)
                 written.append((record, sides, e164, target, outcome))
+                if outcome is not None and outcome.deal_id is not None:
+                    changed.add(outcome.deal_id)
                 rows.append(row)
                 lines += _unwritten(line, outcome)
             if rows:  # the calls' rows, and all their timeline lines, in a statement each

@@ -3,6 +3,7 @@ the ORM spent more CPU building these queries than the store took to run them.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,9 @@ class CallSides:
     target: CallTarget | None  # the far side's client, for the agent
 
 
+Sides = tuple[str, str, str | None, str | None]  # caller, callee and their E.164 forms
+
+
 async def call_sides(
     caller: str, callee: str, caller_e164: str | None, callee_e164: str | None
 ) -> CallSides | None:
@@ -115,27 +119,37 @@ async def call_sides(
     the far side's client for him (call_target), in one statement: every captured call asks,
     and on SQLite's one connection each statement is a round trip through its thread. None
     when neither side is an employee's."""
+    [found] = await many_call_sides([(caller, callee, caller_e164, callee_e164)])
+    return found
+
+
+_SIDES = f"""SELECT * FROM (
+    SELECT {{n}} AS to_n, e.*, e.sip_ext = ? AS to_outbound, {_TARGET_COLUMNS}
+    FROM employee e
+    LEFT JOIN contact_phone p ON p.e164 = CASE WHEN e.sip_ext = ? THEN ? ELSE ? END
+    {_TARGET_JOINS.format(agent="e.id", team="e.team")}
+    WHERE e.sip_ext IN (?, ?) AND e.active = ?
+    ORDER BY CASE WHEN e.sip_ext = ? THEN 0 ELSE 1 END, {_TARGET_ORDER.format(agent="e.id")}
+    LIMIT 1) s{{n}}"""
+_SIDES_FIELDS = ["to_n", "to_outbound", *_TARGET_FIELDS]
+
+
+async def many_call_sides(calls: Sequence[Sides]) -> list[CallSides | None]:
+    """call_sides of several calls, in order, in one statement (a batch of captured calls)."""
+    sql = " UNION ALL ".join(_SIDES.format(n=n) for n in range(len(calls)))
+    values: list[Any] = []
+    for caller, callee, caller_e164, callee_e164 in calls:
+        values += [caller, caller, callee_e164, caller_e164, caller, callee, True, caller]
     conn = connections.get("default")
     found = await conn.executor_class(model=Employee, db=conn).execute_select(
-        placeholders(
-            f"""SELECT e.*, e.sip_ext = ? AS to_outbound, {_TARGET_COLUMNS}
-               FROM employee e
-               LEFT JOIN contact_phone p ON p.e164 = CASE WHEN e.sip_ext = ? THEN ? ELSE ? END
-               {_TARGET_JOINS.format(agent="e.id", team="e.team")}
-               WHERE e.sip_ext IN (?, ?) AND e.active = ?
-               ORDER BY CASE WHEN e.sip_ext = ? THEN 0 ELSE 1 END,
-                        {_TARGET_ORDER.format(agent="e.id")}
-               LIMIT 1"""
-        ),
-        [caller, caller, callee_e164, caller_e164, caller, callee, True, caller],
-        custom_fields=["to_outbound", *_TARGET_FIELDS],
+        placeholders(sql), values, custom_fields=_SIDES_FIELDS
     )
-    if not found:
-        return None
-    agent = found[0]
-    # The columns execute_select set on the instance leave it: it is a plain Employee.
-    row = {f: agent.__dict__.pop(f) for f in ["to_outbound", *_TARGET_FIELDS]}
-    return CallSides(agent, bool(row["to_outbound"]), _call_target(row))
+    sides: list[CallSides | None] = [None] * len(calls)
+    for agent in found:
+        # The columns execute_select set on the instance leave it: it is a plain Employee.
+        row = {f: agent.__dict__.pop(f) for f in _SIDES_FIELDS}
+        sides[row["to_n"]] = CallSides(agent, bool(row["to_outbound"]), _call_target(row))
+    return sides
 
 
 async def active_employee_by_tg(tg_id: int) -> Employee | None:
