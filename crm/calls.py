@@ -100,13 +100,19 @@ Read = tuple[_Sides, str | None, CallTarget | None]  # and the far side's E.164,
 async def _sides(record: CallRecord) -> Read:
     """The agent is the side whose user part is an employee's extension; the far side's number
     in E.164 and its client for him are read with him (targets.call_sides)."""
-    [read] = await _many_sides([record])
+    [read] = await _many_sides([record], _numbers([record]))
     return read
 
 
-async def _many_sides(records: Sequence[CallRecord]) -> list[Read]:
+def _numbers(records: Sequence[CallRecord]) -> list[tuple[str | None, str | None]]:
+    """The E.164 forms of each call's caller and callee."""
+    return [(_e164(r.caller), _e164(r.callee)) for r in records]
+
+
+async def _many_sides(
+    records: Sequence[CallRecord], numbers: Sequence[tuple[str | None, str | None]]
+) -> list[Read]:
     """_sides of several calls, in one statement but for calls of no employee."""
-    numbers = [(_e164(r.caller), _e164(r.callee)) for r in records]
     found = await targets.many_call_sides(
         [(r.caller, r.callee, *e164s) for r, e164s in zip(records, numbers, strict=True)]
     )
@@ -165,12 +171,15 @@ async def _batch(
     lead is opened after its call is written, and a later call from the number must find it.
     Their effects, and the calls left."""
     written = []
+    # Parsed before the transaction: on SQLite it holds the store's one connection, and the
+    # numbers of the next batch are parsed while this one is written.
+    numbers = _numbers(records)
     try:
         async with in_transaction():
             rows: list[CallRow] = []
             lines: list[EventRow] = []
             changed: set[int] = set()  # deals pressed by calls before
-            for record, read in zip(records, await _many_sides(records), strict=True):
+            for record, read in zip(records, await _many_sides(records, numbers), strict=True):
                 sides, e164, target = read
                 if target is not None and target.deal_id in changed:
                     sides, e164, target = await _sides(record)  # read after the press
