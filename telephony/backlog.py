@@ -43,7 +43,7 @@ _LOG_DROPS_EVERY = 1000
 @dataclass(frozen=True, slots=True)
 class BacklogLimits:
     handlers: int = 4  # NEXTSTEP_SIP_HANDLERS
-    batch: int = 16  # calls a handler takes at once; bench.telephony_bench measured 8-32 alike
+    batch: int = 16  # waiting calls a handler takes at once, written in one transaction
     max_queued_calls: int = 100_000  # a few hundred bytes each: tens of MB at most
     max_queued_rings: int = 1_000
     ring_shelf_life: timedelta = timedelta(seconds=20)  # a screen pop later than this helps no one
