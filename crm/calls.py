@@ -9,7 +9,6 @@ be applied, the agent is told what was logged and where.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -18,13 +17,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from crm.callsides import Direction, Sides, e164_of, parse_numbers, read_many, read_sides
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
 from crm.deals import ContactDraft, find_or_create_contact, open_deal
 from crm.engine import Outcome, Press, StalePress, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
-from crm.phones import normalize_phone
 from storage import targets, writes
 from storage.models import (
     Call,
@@ -37,7 +36,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.targets import CallSides, CallTarget
+from storage.targets import CallTarget
 from storage.writes import CallRow, EventRow
 
 # Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
@@ -50,17 +49,6 @@ AUTO_BUTTON = {
 MISSED = (Disposition.CANCELLED, Disposition.NO_ANSWER, Disposition.BUSY)
 
 log = logging.getLogger(__name__)
-
-# A number's E.164 form, remembered: parsing costs ~30 µs a side of every captured call, and the
-# same extensions and clients come back all day. It depends on the text alone.
-_e164 = functools.lru_cache(maxsize=100_000)(normalize_phone)
-
-
-class Direction(enum.StrEnum):
-    OUTBOUND = "out"
-    INBOUND = "in"
-    UNKNOWN = "unknown"
-
 
 class Logged(enum.StrEnum):
     """Why an agent's call was only logged, not acted on: what a CALL_LOGGED notice explains."""
@@ -83,59 +71,13 @@ class CallEffect:
     logged: Logged | None = None
 
 
-@dataclass(frozen=True)
-class _Sides:
-    direction: Direction
-    agent: Employee | None
-    remote: str
-
-
 class _Duplicate(Exception):
     """The call id was recorded before; the transaction rolls back."""
 
 
-Read = tuple[_Sides, str | None, CallTarget | None]  # and the far side's E.164, his client
-
-
-async def _sides(record: CallRecord) -> Read:
-    """The agent is the side whose user part is an employee's extension; the far side's number
-    in E.164 and its client for him are read with him (targets.call_sides)."""
-    [read] = await _many_sides([record], _numbers([record]))
-    return read
-
-
-def _numbers(records: Sequence[CallRecord]) -> list[tuple[str | None, str | None]]:
-    """The E.164 forms of each call's caller and callee."""
-    return [(_e164(r.caller), _e164(r.callee)) for r in records]
-
-
-async def _many_sides(
-    records: Sequence[CallRecord], numbers: Sequence[tuple[str | None, str | None]]
-) -> list[Read]:
-    """_sides of several calls, in one statement but for calls of no employee."""
-    found = await targets.many_call_sides(
-        [(r.caller, r.callee, *e164s) for r, e164s in zip(records, numbers, strict=True)]
-    )
-    return [
-        await _read(record, *e164s, sides)
-        for record, e164s, sides in zip(records, numbers, found, strict=True)
-    ]
-
-
-async def _read(
-    record: CallRecord, caller: str | None, callee: str | None, found: CallSides | None
-) -> Read:
-    if found is None:
-        target = await targets.call_target(callee, None, None) if callee else None
-        return _Sides(Direction.UNKNOWN, None, record.callee), callee, target
-    if found.outbound:
-        return _Sides(Direction.OUTBOUND, found.agent, record.callee), callee, found.target
-    return _Sides(Direction.INBOUND, found.agent, record.caller), caller, found.target
-
-
 async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallEffect:
     """Log a finished call on its deal and act on it. A call id seen before changes nothing."""
-    sides, e164, target = await _sides(record)
+    sides, e164, target = await read_sides(record)
     try:
         outcome = await _log(crm, record, sides, e164, target)
     except _Duplicate:
@@ -173,16 +115,16 @@ async def _batch(
     written = []
     # Parsed before the transaction: on SQLite it holds the store's one connection, and the
     # numbers of the next batch are parsed while this one is written.
-    numbers = _numbers(records)
+    numbers = parse_numbers(records)
     try:
         async with in_transaction():
             rows: list[CallRow] = []
             lines: list[EventRow] = []
             changed: set[int] = set()  # deals pressed by calls before
-            for record, read in zip(records, await _many_sides(records, numbers), strict=True):
+            for record, read in zip(records, await read_many(records, numbers), strict=True):
                 sides, e164, target = read
                 if target is not None and target.deal_id in changed:
-                    sides, e164, target = await _sides(record)  # read after the press
+                    sides, e164, target = await read_sides(record)  # read after the press
                 if _may_open_lead(record, sides, e164, target):
                     break
                 row, line = _rows(record, sides, e164, target)
@@ -205,7 +147,7 @@ async def _batch(
 
 
 def _may_open_lead(
-    record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+    record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None
 ) -> bool:
     """A missed inbound call with no deal of the agent's team (_after_inbound)."""
     return (
@@ -222,7 +164,7 @@ async def _settle(effect: Coroutine[Any, Any, CallEffect]) -> CallEffect | Excep
 
 
 async def _act(
-    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None,
+    crm: Crm, record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None,
     outcome: Outcome | None, notifier: Notifier,
 ) -> CallEffect:
     """What follows a logged call: the agent told, a missed call's lead."""
@@ -235,7 +177,7 @@ async def _act(
 
 
 def _rows(
-    record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+    record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None
 ) -> tuple[CallRow, EventRow | None]:
     """The call's row and its line on the deal's timeline (none without a deal)."""
     agent = sides.agent
@@ -257,7 +199,7 @@ def _rows(
 
 
 async def _log(
-    crm: Crm, record: CallRecord, sides: _Sides, e164: str | None, target: CallTarget | None
+    crm: Crm, record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None
 ) -> Outcome | None:
     """The call, its line and the auto-press in one transaction. A press that finds the deal
     changed rolls it back; the call and its line are then written alone, so it is kept, once."""
@@ -286,7 +228,7 @@ async def _log(
 
 
 async def _press(
-    crm: Crm, record: CallRecord, sides: _Sides, target: CallTarget | None,
+    crm: Crm, record: CallRecord, sides: Sides, target: CallTarget | None,
     line: EventRow | None, lines: list[EventRow] | None = None,
 ) -> Outcome | None:
     """The auto-press, if the call makes one, in the caller's transaction without a savepoint of
@@ -315,7 +257,7 @@ async def _insert_calls(rows: Sequence[CallRow]) -> None:
         raise _Duplicate from None
 
 
-def _auto_press(record: CallRecord, sides: _Sides, target: CallTarget | None) -> Press | None:
+def _auto_press(record: CallRecord, sides: Sides, target: CallTarget | None) -> Press | None:
     """The no-answer button an unanswered outbound call presses for the agent, if any."""
     button = AUTO_BUTTON.get(record.disposition)
     if sides.direction != Direction.OUTBOUND or sides.agent is None or button is None:
@@ -451,7 +393,7 @@ async def _after_inbound(
 async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int | None:
     """Screen pop: a known client calls an agent's extension; push his card. The deal id."""
     agent = await Employee.get_or_none(sip_ext=callee, active=True)
-    e164 = _e164(caller)
+    e164 = e164_of(caller)
     if agent is None or e164 is None:
         return None
     target = await targets.call_target(e164, agent.id, agent.team)
