@@ -42,7 +42,7 @@ async def _snapshot(deal_id: int) -> tuple[object, ...]:
 async def _foreign_deal(h: Harness) -> tuple[int, int, int]:
     other = await h.make_employee("rep", name="Other")
     added = await quick_add(
-        h.app.crm, ContactDraft(name=SECRET_CLIENT, phones=("+74959990011",)),
+        h.running.crm, ContactDraft(name=SECRET_CLIENT, phones=("+74959990011",)),
         owner_id=other.employee.id, team=other.employee.team,
     )
     assert added.deal is not None
@@ -57,7 +57,7 @@ def _body(task: int, version: int, rep: int) -> dict[str, object]:
 
 async def test_every_route_refuses_strangers_and_foreign_deals(harness: Harness) -> None:
     h = harness
-    port, token, now = h.app.web_port, h.api.token, h.clock.now()
+    port, token, now = h.running.web_port, h.api.token, h.clock.now()
     rep = await h.make_employee("rep", name="Ann", lang="en")
     client = h.user("Client")
     await h.say(client, "hello")  # a client of the bot, not an employee
@@ -98,11 +98,11 @@ async def test_a_rep_drags_his_card_through_the_api(harness: Harness) -> None:
     h = harness
     rep = await h.make_employee("rep", name="Ann", lang="en")
     added = await quick_add(
-        h.app.crm, ContactDraft(name="Boris", phones=("+74951112233",)),
+        h.running.crm, ContactDraft(name="Boris", phones=("+74951112233",)),
         owner_id=rep.employee.id, team=rep.employee.team,
     )
     assert added.deal is not None
-    own = BoardClient(h.app.web_port, init_data(h.api.token, rep.user, h.clock.now()))
+    own = BoardClient(h.running.web_port, init_data(h.api.token, rep.user, h.clock.now()))
     board = await own.json("GET", API + "board")
     assert board["labels"]["lang"] == "en"
     assert board["labels"]["stages"][0]["name"] == "New lead"
