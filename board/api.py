@@ -82,6 +82,11 @@ async def page(_: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def to_page(_: web.Request) -> web.Response:
+    """/board without the slash: the page's relative links (static/, api/) need it."""
+    raise web.HTTPFound("/board/")
+
+
 async def board_view(request: web.Request) -> web.Response:
     """The whole board: labels, the teams and reps to filter by, each column's first page."""
     crm = request.app[CONFIG].crm
@@ -222,6 +227,7 @@ def add_board(
     """The board's page, static files and API on the bot's web server."""
     app[CONFIG] = BoardConfig(crm, notifier, token, timedelta(seconds=max_age), default_lang)
     app.middlewares.append(_authenticated)
+    app.router.add_get("/board", to_page)
     app.router.add_get("/board/", page)
     app.router.add_static("/board/static/", STATIC)
     app.router.add_get(API + "board", board_view)

@@ -1,0 +1,99 @@
+"""The board in headless Debian Chromium (playwright, no browser download): opened with a signed
+initData in the URL's hash (telegram.org is blocked, as offline), a card dragged with the mouse
+from New lead to In progress with a time, then to Paid; the invariant holds after each. A
+screenshot at 360 px wide is left in test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import BrowserContext, Page, Route, async_playwright
+
+from crm.deals import ContactDraft, quick_add
+from storage.models import Deal, DealStatus, Task, TaskStatus
+from tests.e2e.harness import Harness
+from tests.e2e.miniapp import init_data
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
+    """Chromium on a fresh profile (playwright's persistent context is its --user-data-dir)."""
+    async with async_playwright() as p:
+        launched = await p.chromium.launch_persistent_context(
+            tmp_path / "chromium", executable_path=CHROMIUM, timeout=TIMEOUT_MS,
+            headless=True, viewport={"width": 1100, "height": 800},
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def _offline(route: Route) -> None:
+    await route.abort()
+
+
+async def _drag(page: Page, deal_id: int, target: str) -> None:
+    card = page.locator(f'.column .card[data-deal="{deal_id}"]')
+    box, goal = await card.bounding_box(), await page.locator(target).bounding_box()
+    assert box and goal
+    await page.mouse.move(box["x"] + 20, box["y"] + 10)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 40, box["y"] + 30, steps=4)
+    await page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + 40, steps=10)
+    await page.mouse.up()
+
+
+async def _invariant(deal_id: int, status: DealStatus) -> None:
+    deal = await Deal.get(id=deal_id)
+    assert deal.status == status
+    open_tasks = await Task.filter(deal_id=deal_id, status=TaskStatus.OPEN).count()
+    assert open_tasks == (1 if status == DealStatus.OPEN else 0)
+
+
+async def test_drag_a_card_to_in_progress_then_paid(harness: Harness, browser: BrowserContext) -> None:
+    h = harness
+    rep = await h.make_employee("rep", name="Ann", lang="en")
+    added = await quick_add(
+        h.running.crm, ContactDraft(name="Boris Board", phones=("+74951112233",)),
+        owner_id=rep.employee.id, team=rep.employee.team,
+    )
+    assert added.deal is not None
+    deal_id = added.deal.id
+    init = init_data(h.api.token, rep.user, h.clock.now())
+
+    page = await browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.route("https://telegram.org/**", _offline)
+    url = f"http://127.0.0.1:{h.running.web_port}/board/#tgWebAppData={quote(init)}"
+    await page.goto(url + "&tgWebAppVersion=8.0")
+    await page.locator('.column[data-stage="new"] .card').wait_for()
+    assert await page.locator('.column[data-stage="new"] h2').inner_text() == "New lead"
+
+    await _drag(page, deal_id, '.column[data-stage="in_progress"]')
+    await page.locator("#sheet .slot").first.click()
+    await page.locator(f'.column[data-stage="in_progress"] .card[data-deal="{deal_id}"]').wait_for()
+    await _invariant(deal_id, DealStatus.OPEN)
+    assert (await Deal.get(id=deal_id)).stage == "in_progress"
+
+    await page.set_viewport_size({"width": 360, "height": 740})
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "board-360.png"))
+    await page.set_viewport_size({"width": 1100, "height": 800})
+
+    await _drag(page, deal_id, '.drop[data-stage="paid"]')
+    await page.locator(f'.card[data-deal="{deal_id}"]').wait_for(state="detached")
+    await _invariant(deal_id, DealStatus.WON)
+    assert (await Deal.get(id=deal_id)).stage == "paid"
