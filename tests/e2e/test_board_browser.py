@@ -63,7 +63,9 @@ async def _invariant(deal_id: int, status: DealStatus) -> None:
     assert open_tasks == (1 if status == DealStatus.OPEN else 0)
 
 
-async def test_drag_a_card_to_in_progress_then_paid(harness: Harness, browser: BrowserContext) -> None:
+async def test_drag_a_card_to_in_progress_then_paid(
+    harness: Harness, browser: BrowserContext
+) -> None:
     h = harness
     rep = await h.make_employee("rep", name="Ann", lang="en")
     added = await quick_add(
