@@ -36,6 +36,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from board.api import add_board
+from bot import board_link
 from bot.access import ScopeMiddleware
 from bot.health import (
     STORE,
@@ -214,6 +215,7 @@ class App:
     async def start(self) -> None:
         settings = self.settings
         quiet_retries()
+        board_link.configure(settings.web_app_url)  # the Board buttons on cards, /help, menu
         staff = self.staff = build_bot_side(
             settings, settings.bot_token, self.rates, self._staff_forbidden
         )
