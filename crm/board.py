@@ -50,7 +50,7 @@ class Card:
     task_kind: str | None
     due_at: datetime | None
     overdue: bool
-    attempt: int  # of attempt_size, when the deal is on a no-answer ladder; else 0
+    attempt: int  # the coming attempt of attempt_size on the no-answer ladder; else 0
     attempt_size: int
 
 
@@ -136,8 +136,25 @@ async def board_filters(
     return found
 
 
+def _ladder(playbook: Playbook, row: BoardRow) -> str | None:
+    """The no-answer ladder the card's attempts count on, as the chat's card counts them: the
+    one that planned the task, or for a deal's first task the one its stage offers."""
+    planner = playbook.buttons.get(row.planned_by) if row.planned_by else None
+    if planner is not None:
+        return row.planned_by if planner.ladder else None
+    try:
+        offered = playbook.stage(row.stage).buttons
+    except KeyError:
+        return None
+    for key in offered:
+        for candidate in (key, *playbook.buttons[key].submenu):
+            if playbook.buttons[candidate].ladder:
+                return candidate
+    return None
+
+
 def card_of(playbook: Playbook, row: BoardRow, now: datetime) -> Card:
-    ladder = row.planned_by if row.planned_by and row.planned_by in playbook.buttons else None
+    ladder = _ladder(playbook, row) if row.task_id is not None else None
     size = ladder_size(playbook, ladder) if ladder else 0
     return Card(
         deal_id=row.deal_id, task_id=row.task_id, version=row.version, stage=row.stage,
@@ -145,7 +162,7 @@ def card_of(playbook: Playbook, row: BoardRow, now: datetime) -> Card:
         tags=row.tags, owner_id=row.owner_id, owner_name=row.owner_name,
         task_kind=row.task_kind, due_at=row.due_at,
         overdue=row.due_at is not None and row.due_at < now,
-        attempt=row.attempt if size else 0, attempt_size=size,
+        attempt=row.attempt + 1 if size else 0, attempt_size=size,
     )
 
 

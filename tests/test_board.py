@@ -66,6 +66,7 @@ async def test_columns_are_the_open_stages_with_counts_and_sums(crm: Crm) -> Non
     assert (invoice.count, invoice.cards) == (0, ())
     assert [c.client for c in new.cards] == ["Client 2", "Client 1", "Client 0"]  # newest first
     assert new.cards[0].task_kind is not None and not new.cards[0].overdue
+    assert (new.cards[0].attempt, new.cards[0].attempt_size) == (1, 5)  # "attempt 1/5"
 
 
 async def test_a_rep_sees_his_own_a_supervisor_his_team_an_admin_all(crm: Crm) -> None:
