@@ -181,9 +181,10 @@ async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE)
     """Every open stage with its totals and first page. The version is read first: a change
     landing while the rest is read shows on the next poll rather than never."""
     version = await store.last_event_id()
-    totals = await store.stage_totals(filters)
+    stages = open_stages(crm.playbook)
+    totals = await store.stage_totals(stages, filters)
     columns = []
-    for stage in open_stages(crm.playbook):
+    for stage in stages:
         count, amount = totals.get(stage, (0, 0))
         cards, more = await column(crm, stage, filters, None, limit) if count else ((), None)
         columns.append(Column(stage, count, amount, cards, more))

@@ -112,13 +112,19 @@ async def _rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     return list(await conn.execute_query_dict(sql, list(params)))
 
 
-async def stage_totals(filters: Sequence[DealFilter]) -> dict[str, tuple[int, int]]:
-    """(open deals, sum of their amounts) per stage."""
+async def stage_totals(
+    stages: Sequence[str], filters: Sequence[DealFilter]
+) -> dict[str, tuple[int, int]]:
+    """(open deals, sum of their amounts) of each of these stages. Naming the stages lets
+    SQLite's planner see that the board's indexes cover the query (it otherwise took the
+    status index and read every open deal's row)."""
     where, params = _conditions(filters)
+    marks = ", ".join("?" for _ in stages)
     rows = await _rows(
         f"""SELECT d.stage AS stage, COUNT(*) AS n, SUM(d.amount) AS total
-            FROM deal d WHERE d.status = 'open'{where} GROUP BY d.stage""",
-        params,
+            FROM deal d WHERE d.status = 'open' AND d.stage IN ({marks}){where}
+            GROUP BY d.stage""",
+        [*stages, *params],
     )
     return {r["stage"]: (int(r["n"]), int(r["total"] or 0)) for r in rows}
 
