@@ -90,7 +90,8 @@ async def _moves(crm: Crm, count: int) -> bool:
         when = (await place_for_task(crm, task_id, later)).at
         started = time.perf_counter()
         if n % 2:
-            result = await move(crm, actor, Ask(deal_id, task_id, version, when=when), "in_progress")
+            ask = Ask(deal_id, task_id, version, when=when)
+            result = await move(crm, actor, ask, "in_progress")
             assert result.status == MoveStatus.DONE, result.status
             board_s.append(time.perf_counter() - started)
         else:

@@ -40,7 +40,7 @@ const TEXT = {
   },
 };
 
-const state = { labels: null, version: 0, stages: {}, busy: false };
+const state = { labels: null, version: 0, stages: {}, busy: false, funnelTeam: null };
 let t = TEXT.en;
 const $ = (id) => document.getElementById(id);
 
@@ -177,7 +177,12 @@ async function load() {
   }
   state.version = data.version;
   $("board").replaceChildren(...data.columns.map(columnNode));
-  renderFunnel();
+  // The funnel is a report over 30 days: read when the board opens and when the team changes,
+  // not on every refresh.
+  if (state.funnelTeam !== $("team").value) {
+    state.funnelTeam = $("team").value;
+    renderFunnel();
+  }
 }
 
 function translatePage() {
