@@ -90,6 +90,13 @@ async def test_drag_a_card_to_in_progress_then_paid(
     await _invariant(deal_id, DealStatus.OPEN)
     assert (await Deal.get(id=deal_id)).stage == "in_progress"
 
+    # A tap opens the detail: the contact, the stage's outcomes, the timeline.
+    await page.locator(f'.card[data-deal="{deal_id}"]').click()
+    await page.locator("#sheet .timeline li").first.wait_for()
+    assert "+74951112233" in await page.locator("#sheet-body").inner_text()
+    await page.get_by_role("button", name="Cancel").click()
+    await page.locator("#sheet").wait_for(state="hidden")
+
     await page.set_viewport_size({"width": 360, "height": 740})
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "board-360.png"))
