@@ -1,6 +1,7 @@
 """What a board viewer does to a deal: drag it to a stage, press one of its stage's outcomes,
 open its detail, give it to another rep. Every change goes through the engine (apply_outcome)
-or crm.feed.reassign, as the chat's buttons do, after crm.permissions.deal_access.
+or crm.feed.reassign, as the chat's buttons do, after crm.permissions' rule: deal_access, or
+can_act_on on the press's own read of the task and deal (one read for the whole move).
 
 A card carries the deal's version and open task as the viewer saw them: a deal changed since
 (pressed in the chat, called, reassigned) refuses the move with its fresh state, as a stale
@@ -19,13 +20,13 @@ from crm import feed
 from crm.board import Card, card_of
 from crm.context import Crm
 from crm.dateparse import ParseFailure, parse_when
-from crm.engine import Outcome, Press, Status, apply_outcome, place_for_task
+from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.notices import Notifier
-from crm.permissions import Refusal, deal_access, has_role
+from crm.permissions import Refusal, can_act_on, deal_access, has_role
 from crm.reports import FunnelStage, Period, funnel
 from storage import board as store
-from storage.models import Employee, Role
-from storage.queries import CardRow, card_of_deal
+from storage.models import Employee, Role, TaskStatus
+from storage.queries import CardRow, PressTarget, card_of_deal, load_press_target
 
 FUNNEL_DAYS = 30
 TIMELINE = 30  # events in the detail
@@ -90,36 +91,48 @@ async def _fresh(crm: Crm, deal_id: int) -> Card | None:
     return card_of(crm.playbook, row, crm.now()) if row else None
 
 
+async def _target(viewer: Employee, ask: Ask) -> PressTarget | MoveResult:
+    """The task and deal as the engine reads them, once, if the viewer may act on them
+    (crm.permissions.can_act_on, the rule deal_access applies): the move's checks, the time's
+    placing and the press itself all use this one read."""
+    target = await load_press_target(ask.task_id)
+    if target is None or target.deal_id != ask.deal_id:
+        return MoveResult(MoveStatus.REFUSED, refusal=Refusal.GONE)
+    if not can_act_on(viewer, target.owner_id, target.team):
+        return MoveResult(MoveStatus.REFUSED, refusal=Refusal.NOT_YOURS)
+    return target
+
+
 async def move(crm: Crm, viewer: Employee, ask: Ask, to_stage: str) -> MoveResult:
     """Drag the deal to `to_stage` through the outcome that leads there."""
-    access = await deal_access(viewer, task_id=ask.task_id, deal_id=ask.deal_id)
-    if not access.allowed or access.deal is None:
-        return MoveResult(MoveStatus.REFUSED, refusal=access.refusal)
-    button = button_to(crm.playbook, access.deal.stage, to_stage)
+    target = await _target(viewer, ask)
+    if isinstance(target, MoveResult):
+        return target
+    button = button_to(crm.playbook, target.stage, to_stage)
     if button is None:
         return MoveResult(MoveStatus.NO_WAY, await _fresh(crm, ask.deal_id))
-    return await _press(crm, viewer, ask, button, access.deal.version)
+    return await _press(crm, viewer, ask, button, target)
 
 
 async def press(crm: Crm, viewer: Employee, ask: Ask, button: str) -> MoveResult:
     """Press one of the deal's stage outcomes from its detail."""
-    access = await deal_access(viewer, task_id=ask.task_id, deal_id=ask.deal_id)
-    if not access.allowed or access.deal is None:
-        return MoveResult(MoveStatus.REFUSED, refusal=access.refusal)
-    return await _press(crm, viewer, ask, button, access.deal.version)
+    target = await _target(viewer, ask)
+    if isinstance(target, MoveResult):
+        return target
+    return await _press(crm, viewer, ask, button, target)
 
 
 async def _press(
-    crm: Crm, viewer: Employee, ask: Ask, button: str, version: int
+    crm: Crm, viewer: Employee, ask: Ask, button: str, target: PressTarget
 ) -> MoveResult:
-    if version != ask.version:
+    if target.version != ask.version or target.task_status != TaskStatus.OPEN:
         return MoveResult(MoveStatus.STALE, await _fresh(crm, ask.deal_id))
     spec = crm.playbook.buttons.get(button)
     if spec is None or spec.submenu:
         return MoveResult(MoveStatus.NOT_OFFERED, await _fresh(crm, ask.deal_id))
     when = ask.when
     if spec.when == "ask" and not spec.note:
-        asked = await _time(crm, viewer, ask, button)
+        asked = await _time(crm, viewer, ask, button, target)
         if isinstance(asked, MoveResult):
             return asked
         when = asked
@@ -129,6 +142,7 @@ async def _press(
         crm,
         Press(ask.task_id, button, viewer, when=when, reason=ask.reason, note=ask.note,
               source="board"),
+        target=target,
     )
     card = await _fresh(crm, ask.deal_id)
     status = {
@@ -140,7 +154,9 @@ async def _press(
     return MoveResult(status, card, button, reasons=spec.reasons, outcome=outcome)
 
 
-async def _time(crm: Crm, viewer: Employee, ask: Ask, button: str) -> datetime | MoveResult:
+async def _time(
+    crm: Crm, viewer: Employee, ask: Ask, button: str, target: PressTarget
+) -> datetime | MoveResult:
     """The next step's time as the chat's /when flow takes it: a picked slot or a typed time,
     offered back for one tap when it would move (working hours, the client's night) or was a
     guess (a passed date); without either, the slots with the deal owner's load."""
@@ -157,13 +173,12 @@ async def _time(crm: Crm, viewer: Employee, ask: Ask, button: str) -> datetime |
         else:
             when = parsed
     if when is None:
-        row = await store.deal_row(ask.deal_id)
-        owner = await Employee.get_or_none(id=row.owner_id) if row and row.owner_id else None
+        owner = await Employee.get_or_none(id=target.owner_id) if target.owner_id else None
         slots = await feed.slots(crm, owner or viewer, task_id=ask.task_id)
         return MoveResult(MoveStatus.NEEDS_TIME, button=button, slots=tuple(slots))
     if when <= now:
         return MoveResult(MoveStatus.UNREADABLE, button=button, why="past")
-    placed = await place_for_task(crm, ask.task_id, when)
+    placed = crm.place(when, target.contact_tz)  # as the engine will place it
     if placed.reason is not None or guessed is not None:
         return MoveResult(
             MoveStatus.OFFERED_TIME, button=button, offered=placed.at,
