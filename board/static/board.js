@@ -197,6 +197,7 @@ function translatePage() {
 // -- drag and drop: pointer events; a mouse drags after a few pixels, a finger after a long press
 
 function draggable(node) {
+  node.addEventListener("contextmenu", (ev) => ev.preventDefault()); // a long press drags
   node.addEventListener("pointerdown", (down) => {
     if (down.button !== 0 || state.busy) return;
     const touch = down.pointerType !== "mouse";
