@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.async_api import BrowserContext, Page, Route, async_playwright
+from playwright.async_api import BrowserContext, CDPSession, Page, Route, async_playwright
 
 from crm.deals import ContactDraft, quick_add
 from storage.models import Deal, DealStatus, Task, TaskStatus
@@ -24,13 +24,16 @@ TIMEOUT_MS = 15_000
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    """Chromium on a fresh profile (playwright's persistent context is its --user-data-dir)."""
+@pytest.fixture(params=["desktop"])
+async def browser(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[BrowserContext]:
+    """Chromium on a fresh profile (playwright's persistent context is its --user-data-dir): a
+    desktop with a mouse, or a 360-px phone with a touch screen."""
+    phone = request.param == "phone"
     async with async_playwright() as p:
         launched = await p.chromium.launch_persistent_context(
             tmp_path / "chromium", executable_path=CHROMIUM, timeout=TIMEOUT_MS,
-            headless=True, viewport={"width": 1100, "height": 800},
+            headless=True, has_touch=phone,
+            viewport={"width": 360, "height": 740} if phone else {"width": 1100, "height": 800},
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"],
@@ -106,3 +109,49 @@ async def test_drag_a_card_to_in_progress_then_paid(
     await page.locator(f'.card[data-deal="{deal_id}"]').wait_for(state="detached")
     await _invariant(deal_id, DealStatus.WON)
     assert (await Deal.get(id=deal_id)).stage == "paid"
+
+
+async def _touch(cdp: CDPSession, kind: str, x: float, y: float) -> None:
+    points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+    await cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+
+@pytest.mark.parametrize("browser", ["phone"], indirect=True)
+async def test_a_long_press_drags_a_card_to_refused_on_a_phone(
+    harness: Harness, browser: BrowserContext
+) -> None:
+    h = harness
+    rep = await h.make_employee("rep", name="Ann", lang="ru")
+    added = await quick_add(
+        h.running.crm, ContactDraft(name="Vera Touch", phones=("+74951112244",)),
+        owner_id=rep.employee.id, team=rep.employee.team,
+    )
+    assert added.deal is not None
+    deal_id = added.deal.id
+    init = init_data(h.api.token, rep.user, h.clock.now())
+    page = await browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.route("https://telegram.org/**", _offline)
+    url = f"http://127.0.0.1:{h.running.web_port}/board/#tgWebAppData={quote(init)}"
+    await page.goto(url)
+    card = page.locator(f'.card[data-deal="{deal_id}"]')
+    await card.wait_for()
+    assert await page.locator('.column[data-stage="new"] h2').inner_text() == "Новый лид"
+
+    box = await card.bounding_box()
+    goal = await page.locator('.drop[data-stage="refused"]').bounding_box()
+    assert box and goal
+    x, y = box["x"] + 30, box["y"] + 15
+    cdp = await page.context.new_cdp_session(page)
+    await _touch(cdp, "touchStart", x, y)
+    await page.wait_for_timeout(600)  # the long press
+    await page.locator(".ghost").wait_for()
+    for step in range(1, 11):
+        tx = x + (goal["x"] + goal["width"] / 2 - x) * step / 10
+        ty = y + (goal["y"] + goal["height"] / 2 - y) * step / 10
+        await _touch(cdp, "touchMove", tx, ty)
+    await _touch(cdp, "touchEnd", 0, 0)
+    await page.get_by_role("button", name="Дорого").click()
+    await card.wait_for(state="detached")
+    await _invariant(deal_id, DealStatus.LOST)
+    assert (await Deal.get(id=deal_id)).lost_reason == "price"
