@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import BrowserContext, CDPSession, Page, Route, async_playwright
 
 from crm.deals import ContactDraft, quick_add
+from crm.engine import Press, Status, apply_outcome
 from storage.models import Deal, DealStatus, Task, TaskStatus
 from tests.e2e.harness import Harness
 from tests.e2e.miniapp import init_data
@@ -77,6 +78,11 @@ async def test_drag_a_card_to_in_progress_then_paid(
     )
     assert added.deal is not None
     deal_id = added.deal.id
+    elsewhere = await quick_add(
+        h.running.crm, ContactDraft(name="Paid Elsewhere", phones=("+74951112255",)),
+        owner_id=rep.employee.id, team=rep.employee.team,
+    )
+    assert elsewhere.deal is not None
     init = init_data(h.api.token, rep.user, h.clock.now())
 
     page = await browser.new_page()
@@ -84,8 +90,14 @@ async def test_drag_a_card_to_in_progress_then_paid(
     await page.route("https://telegram.org/**", _offline)
     url = f"http://127.0.0.1:{h.running.web_port}/board/#tgWebAppData={quote(init)}"
     await page.goto(url + "&tgWebAppVersion=8.0")
-    await page.locator('.column[data-stage="new"] .card').wait_for()
+    await page.locator(f'.column[data-stage="new"] .card[data-deal="{deal_id}"]').wait_for()
     assert await page.locator('.column[data-stage="new"] h2').inner_text() == "New lead"
+    # Pressed in the chat meanwhile: the open board shows it within a few seconds.
+    task = await Task.get(deal_id=elsewhere.deal.id, status=TaskStatus.OPEN)
+    paid = await apply_outcome(h.running.crm, Press(task.id, "paid", rep.employee))
+    assert paid.status == Status.DONE
+    gone = page.locator(f'.card[data-deal="{elsewhere.deal.id}"]')
+    await gone.wait_for(state="detached", timeout=8_000)
 
     await _drag(page, deal_id, '.column[data-stage="in_progress"]')
     await page.locator("#sheet .slot").first.click()
