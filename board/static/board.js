@@ -9,7 +9,6 @@ const initData = (tg && tg.initData) ||
   new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
 const API = "api/";
 const POLL_MS = 3000;
-const LONG_PRESS_MS = 400;
 
 const TEXT = {
   en: {
@@ -109,7 +108,11 @@ function cardNode(card) {
     card.tags.length ? el("div", { class: "tags" }, ...card.tags.map((x) => el("span", {}, "#" + x))) : null,
   );
   node.card = card;
-  draggable(node);
+  draggable(node, {
+    idle: () => !state.busy,
+    tap: () => openDetail(card.id),
+    drop: (stage) => { if (stage !== card.stage) moveCard(card, stage); },
+  });
   return node;
 }
 
@@ -192,93 +195,6 @@ function translatePage() {
   $("source").placeholder = t.source;
   $("filters-toggle").textContent = t.filters;
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t[node.dataset.t];
-}
-
-// -- drag and drop: pointer events; a mouse drags after a few pixels, a finger after a long press
-
-function draggable(node) {
-  node.addEventListener("contextmenu", (ev) => ev.preventDefault()); // a long press drags
-  node.addEventListener("pointerdown", (down) => {
-    if (down.button !== 0 || state.busy) return;
-    const touch = down.pointerType !== "mouse";
-    let drag = null;
-    let timer = null;
-    const start = () => {
-      drag = startDrag(node, down);
-      if (touch && navigator.vibrate) navigator.vibrate(10);
-    };
-    if (touch) timer = setTimeout(start, LONG_PRESS_MS);
-    const move = (ev) => {
-      if (!drag) {
-        const far = Math.hypot(ev.clientX - down.clientX, ev.clientY - down.clientY) > 6;
-        if (far && touch) { cleanup(); return; } // a scroll, not a long press
-        if (far) start(); else return;
-      }
-      drag.follow(ev);
-    };
-    const up = (ev) => {
-      cleanup();
-      if (drag) drag.drop(ev);
-      else if (ev.type === "pointerup") openDetail(node.card.id);
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      window.removeEventListener("pointermove", move);
-      window.removeEventListener("pointerup", up);
-      window.removeEventListener("pointercancel", up);
-    };
-    window.addEventListener("pointermove", move);
-    window.addEventListener("pointerup", up);
-    window.addEventListener("pointercancel", up);
-  });
-}
-
-// While a card is held, the page must not scroll and Telegram must not close on a swipe down.
-const holdStill = (ev) => ev.preventDefault();
-
-function startDrag(node, at) {
-  const ghost = node.cloneNode(true);
-  ghost.classList.add("ghost");
-  document.body.append(ghost);
-  node.classList.add("held");
-  if (tg && tg.disableVerticalSwipes) tg.disableVerticalSwipes();
-  document.addEventListener("touchmove", holdStill, { passive: false });
-  let over = null;
-  const target = (ev) => {
-    const hit = document.elementFromPoint(ev.clientX, ev.clientY);
-    return hit && hit.closest(".column, .drop");
-  };
-  // Near the screen's side the board scrolls, so a phone reaches columns out of sight.
-  let last = at;
-  const edge = setInterval(() => {
-    const step = last.clientX > innerWidth - 32 ? 12 : last.clientX < 32 ? -12 : 0;
-    if (step) { $("board").scrollLeft += step; follow(last); }
-  }, 16);
-  const follow = (ev) => {
-    last = { clientX: ev.clientX, clientY: ev.clientY };
-    ghost.style.left = ev.clientX - 40 + "px";
-    ghost.style.top = ev.clientY - 20 + "px";
-    const now = target(ev);
-    if (now !== over) {
-      if (over) over.classList.remove("over");
-      if (now) now.classList.add("over");
-      over = now;
-    }
-  };
-  follow(at);
-  return {
-    follow,
-    drop(ev) {
-      const to = ev.type === "pointerup" ? target(ev) : null;
-      clearInterval(edge);
-      if (over) over.classList.remove("over");
-      ghost.remove();
-      node.classList.remove("held");
-      document.removeEventListener("touchmove", holdStill);
-      if (tg && tg.enableVerticalSwipes) tg.enableVerticalSwipes();
-      if (to && to.dataset.stage !== node.card.stage) moveCard(node.card, to.dataset.stage);
-    },
-  };
 }
 
 // -- moves and presses: the server asks for what it needs (a time, a reason), as the chat does
