@@ -129,3 +129,36 @@ async def test_a_rep_drags_his_card_through_the_api(harness: Harness) -> None:
     assert status == 400
     changes = await own.json("GET", f"{API}changes?since={board['version']}")
     assert changes["changed"] is True
+
+
+async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -> None:
+    h = harness
+    boss = await h.make_employee("supervisor", name="Boss", lang="ru")
+    ann = await h.make_employee("rep", name="Ann")
+    bob = await h.make_employee("rep", name="Bob")
+    added = await quick_add(
+        h.running.crm, ContactDraft(name="Boris", phones=("+74951112233",)),
+        owner_id=ann.employee.id, team=ann.employee.team,
+    )
+    assert added.deal is not None
+    h.clock.advance(timedelta(minutes=1))
+    sup = BoardClient(h.running.web_port, init_data(h.api.token, boss.user, h.clock.now()))
+    board = await sup.json("GET", API + "board")
+    assert board["labels"]["lang"] == "ru" and board["labels"]["teams"] == ["main"]
+    assert {r["name"] for r in board["labels"]["reps"]} == {"Ann", "Bob"}
+    funnel = await sup.json("GET", API + "funnel")
+    assert funnel["funnel"][0] == {"stage": "new", "entered": 1, "amount": 0, "conversion": None}
+    status, _ = await sup.call("GET", API + "board?team=south")  # not his team
+    assert status == 400
+    detail = await sup.json("GET", f"{API}deal/{added.deal.id}")
+    assert {r["name"] for r in detail["reps"]} == {"Ann", "Bob"}
+    version = detail["card"]["version"]
+    given = await sup.json(
+        "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": bob.employee.id}
+    )
+    assert given["status"] == "done" and given["card"]["owner"] == bob.employee.id
+    await h.api.wait_for(lambda c: c.chat_id == bob.user.id and c.method == "sendMessage")
+    again = await sup.json(
+        "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": ann.employee.id}
+    )
+    assert again["status"] == "stale"  # given meanwhile: the fresh card, nothing changed
