@@ -25,8 +25,9 @@ from crm.notices import Notifier
 from crm.permissions import Refusal, can_act_on, deal_access, has_role
 from crm.reports import FunnelStage, Period, funnel
 from storage import board as store
+from storage.card_reads import CardRow, card_of_deal
 from storage.models import Employee, Role, TaskStatus
-from storage.queries import CardRow, PressTarget, card_of_deal, load_press_target
+from storage.targets import PressTarget, load_press_target
 
 FUNNEL_DAYS = 30
 TIMELINE = 30  # events in the detail
