@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 # own, make_router()). Modules are imported at start so a missing one fails loudly there.
 STAFF_ROUTERS = (
     "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor",
-    "handlers.lookup", "handlers.feed", "handlers.when", "handlers.rep",
+    "handlers.lookup", "handlers.feed", "handlers.fields", "handlers.when", "handlers.rep",
 )
 CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls

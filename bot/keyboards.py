@@ -16,6 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.board_link import board_button
 from bot.callbacks import (
     ConveyorToggle,
+    FieldsOpen,
     NextTask,
     OpenDeal,
     PipelineAction,
@@ -100,6 +101,8 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def card_keyboard(
     playbook: Playbook, lang: str, task_id: int, stage: str, *, zone_unknown: bool
 ) -> InlineKeyboardMarkup:
+    """The outcomes the stage offers, Region while the client's zone is unknown, and Fields
+    when the playbook has custom fields."""
     try:
         offered = playbook.stage(stage).buttons
     except KeyError:
@@ -111,6 +114,9 @@ def card_keyboard(
     sizes = [2] * ((len(offered) + 1) // 2)
     if zone_unknown:  # one button, not a region list under every card
         buttons.append(_button("🌍 " + _("Region"), RegionList(task=task_id)))
+        sizes.append(1)
+    if playbook.fields:
+        buttons.append(_button("📝 " + _("Fields"), FieldsOpen(task=task_id)))
         sizes.append(1)
     if (board := board_button()) is not None:
         buttons.append(board)

@@ -82,6 +82,7 @@ class Outcome:
     attempt: int = 0
     repeat_deal_id: int | None = None
     tags_added: tuple[str, ...] = ()  # by the note's hashtags
+    missing_fields: tuple[str, ...] = ()  # NEEDS_FIELDS: keys of the fields to fill first
 
 
 async def place_for_task(crm: Crm, task_id: int, when: datetime) -> Placed:
@@ -173,8 +174,9 @@ async def apply_outcome(
     # A person is asked for the fields the next stage requires; a captured call (no actor)
     # cannot be asked, and moves the deal as its outcome says.
     if press.actor is not None and decision.stage != stage:
-        if await missing_for_stage(pb, deal_id, decision.stage):
-            return Outcome(Status.NEEDS_FIELDS, deal_id, stage)
+        if missing := await missing_for_stage(pb, deal_id, decision.stage):
+            keys = tuple(f.key for f in missing)
+            return Outcome(Status.NEEDS_FIELDS, deal_id, stage, missing_fields=keys)
     due = crm.place(decision.due, target.contact_tz).at if decision.due else None
 
     held = contextlib.nullcontext() if in_callers_transaction else in_transaction()
