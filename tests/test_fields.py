@@ -17,6 +17,7 @@ from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
 from crm.fields import Invalid, Problem
+from crm.importrows import BadField, parse_csv
 from crm.search import find_deals
 from storage.models import ContactField, Deal, DealField, Employee, Role, Task, TaskStatus
 from tests.conftest import FakeClock
@@ -188,3 +189,23 @@ async def test_find_and_filter_by_field(crm: Crm) -> None:
     where = fields.deals_filter(pb, {"product": ["pro", "basic"], "city": ["Москва"]}, NOW)
     assert await Deal.filter(where).values_list("id", flat=True) == [boris.id]
     assert await Deal.filter(fields.deals_filter(pb, {"nope": ["x"]}, NOW)).count() == 0
+
+
+def test_csv_columns_map_to_fields_by_key_or_label_and_bad_values_say_why() -> None:
+    data = (
+        "Телефон;Product;Конец договора;Город;seats\n"
+        "+7 916 111-22-33;Профи;25.12.2026;Казань;3\n"
+        "+7 916 111-22-34;gold;31.02.2026;;\n"
+    ).encode()
+    parsed = parse_csv(data, load_playbook(), NOW)
+    assert parsed.ignored_columns == ["seats"]
+    good, bad = parsed.rows
+    assert {k: [v.value for v in vs] for k, vs in good.fields.items()} == {"city": ["Казань"]}
+    assert good.deal is not None and {
+        k: [v.value for v in vs] for k, vs in good.deal.fields.items()
+    } == {"product": ["pro"], "contract_end": ["2026-12-25"]}
+    assert bad.deal is None and bad.fields == {}  # its values are left out, the row goes in
+    assert parsed.bad_fields == [
+        BadField(3, "product: 'gold' is not one of basic, pro, custom"),
+        BadField(3, "contract_end: '31.02.2026' is not a date like 25.12.2026"),
+    ]
