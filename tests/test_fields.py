@@ -4,7 +4,7 @@ board's filter through the index."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.playbook import FieldSpec, Label, Playbook, load_playbook
-from crm import fields
+from crm import fields, reports
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
@@ -209,3 +209,28 @@ def test_csv_columns_map_to_fields_by_key_or_label_and_bad_values_say_why() -> N
         BadField(3, "product: 'gold' is not one of basic, pro, custom"),
         BadField(3, "contract_end: '31.02.2026' is not a date like 25.12.2026"),
     ]
+
+
+async def test_funnel_and_sources_grouped_by_a_choice_field(crm: Crm) -> None:
+    rep = await _rep()
+    deals = [await _deal(crm, rep, f"C{i}", f"+7495123456{i}") for i in range(3)]
+    product = crm.playbook.field("product")
+    await fields.set_options(product, deals[0].id, ["pro"])  # type: ignore[arg-type]
+    await fields.set_options(product, deals[1].id, ["pro"])  # type: ignore[arg-type]
+    await fields.set_options(product, deals[2].id, ["basic"])  # type: ignore[arg-type]
+    task = await Task.get(deal_id=deals[0].id, status=TaskStatus.OPEN)
+    assert (await apply_outcome(crm, Press(task.id, "paid", rep))).status == Status.DONE
+    now = crm.now()
+    period = reports.Period(now - timedelta(days=1), now + timedelta(days=1))
+    by_sources = await reports.grouped(crm, period, "product", reports.sources)
+    assert [(o, [(r.deals, r.won) for r in rows]) for o, rows in by_sources] == [
+        ("basic", [(1, 0)]), ("pro", [(2, 1)]), ("custom", [])
+    ]
+    funnels = dict(await reports.grouped(crm, period, "product", reports.funnel))
+    entered = {o: {s.stage: s.entered for s in rows} for o, rows in funnels.items()}
+    assert (entered["pro"]["new"], entered["pro"]["paid"]) == (2, 1)
+    assert (entered["basic"]["new"], entered["basic"]["paid"]) == (1, 0)
+    assert entered["custom"]["new"] == 0
+    # A text field cannot group.
+    with pytest.raises(reports.NotAChoiceField):
+        await reports.grouped(crm, period, "city", reports.sources)

@@ -5,6 +5,7 @@ figures the employee's team). The reports live in modules by what they measure; 
 names them all so callers write `reports.funnel`, `reports.Period`.
 """
 
+from crm.reports.by_field import NotAChoiceField, grouped
 from crm.reports.deals import (
     ForecastRow,
     FunnelStage,
@@ -23,7 +24,7 @@ from crm.reports.trend import DynamicsRow, SeasonRow, dynamics, seasonality
 
 __all__ = [
     "Dialing", "DynamicsRow", "ForecastRow", "FunnelStage", "HourRow", "LadderStats",
-    "LostReason", "OverdueTask", "Period", "RepRow", "SeasonRow", "SourceRow", "dialing",
-    "dynamics", "forecast", "funnel", "funnel_stages", "ladder_stats", "lost_reasons",
-    "overdue_tasks", "reps", "seasonality", "sources",
+    "LostReason", "NotAChoiceField", "OverdueTask", "Period", "RepRow", "SeasonRow", "SourceRow",
+    "dialing", "dynamics", "forecast", "funnel", "funnel_stages", "grouped", "ladder_stats",
+    "lost_reasons", "overdue_tasks", "reps", "seasonality", "sources",
 ]

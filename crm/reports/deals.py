@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from config.playbook import Playbook
 from crm.context import Crm
-from crm.reports.sql import Period, fetch, money, sql_for, team_filter
+from crm.reports.sql import Period, fetch, field_filter, money, sql_for, team_filter
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
     # flag per stage, so a deal back in a stage counts once) and the furthest step it reached.
     sql = sql_for(crm, period)
     team, team_params = team_filter(period, "d.team")
+    field, field_params = field_filter(period, "d")
     steps = funnel_stages(crm.playbook)
     stages = [spec.key for spec in crm.playbook.stages]
     # Stage keys are parameters; indexes and ranks, our own integers, are written in.
@@ -90,8 +91,8 @@ async def funnel(crm: Crm, period: Period) -> tuple[FunnelStage, ...]:
                         WHERE e.kind IN ('created', 'stage') AND e.at >= ? AND e.at < ?) s
                   GROUP BY s.deal_id) x
             JOIN deal d ON d.id = x.deal_id
-            WHERE 1 = 1{team}""",
-        *stages, *steps, period.start, period.end, *team_params,
+            WHERE 1 = 1{team}{field}""",
+        *stages, *steps, period.start, period.end, *team_params, *field_params,
     )
     entered = {key: int(row[f"entered{i}"] or 0) for i, key in enumerate(stages)}
     amount = {key: money(row[f"amount{i}"]) for i, key in enumerate(stages)}
@@ -128,16 +129,17 @@ async def sources(crm: Crm, period: Period) -> tuple[SourceRow, ...]:
     """Deals created in the period by source; win rate = share of them won by now."""
     sql = sql_for(crm, period)
     team, team_params = team_filter(period, "team")
+    field, field_params = field_filter(period, "")
     rows = await fetch(
         sql,
         f"""SELECT source, COUNT(*) AS deals,
                    SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) AS won,
                    SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END) AS won_amount
             FROM deal
-            WHERE created_at >= ? AND created_at < ?{team}
+            WHERE created_at >= ? AND created_at < ?{team}{field}
             GROUP BY source
             ORDER BY deals DESC, source""",
-        period.start, period.end, *team_params,
+        period.start, period.end, *team_params, *field_params,
     )
     return tuple(
         SourceRow(

@@ -27,6 +27,9 @@ class Period:
     start: datetime
     end: datetime
     team: str | None = None
+    # Only deals whose choice field holds this option: (field key, "deal" or "contact", option).
+    # The funnel and sources honour it (crm/reports/by_field.py groups them by a field).
+    field: tuple[str, str, str] | None = None
 
 
 class Sql:
@@ -100,6 +103,21 @@ def sql_for(crm: Crm, period: Period) -> Sql:
 
 def team_filter(period: Period, column: str) -> tuple[str, tuple[str, ...]]:
     return (f" AND {column} = ?", (period.team,)) if period.team else ("", ())
+
+
+def field_filter(period: Period, deal: str) -> tuple[str, tuple[str, ...]]:
+    """The SQL and parameters keeping the deals (`deal`: the deal table's alias) whose field
+    holds the period's option, through the field tables' (key, folded, owner) indexes."""
+    if period.field is None:
+        return "", ()
+    key, owner, option = period.field
+    prefix = f"{deal}." if deal else ""
+    if owner == "deal":
+        sql = f" AND {prefix}id IN (SELECT deal_id FROM deal_field WHERE key = ? AND folded = ?)"
+    else:
+        sql = (f" AND {prefix}contact_id IN"
+               " (SELECT contact_id FROM contact_field WHERE key = ? AND folded = ?)")
+    return sql, (key, option)
 
 
 def money(value: Any) -> int:
