@@ -111,28 +111,39 @@ async def values_of_deal(deal_id: int) -> list[OwnedValue]:
     return [OwnedValue(r["owner"], r["key"], r["value"]) for r in rows]
 
 
-# Deals whose field (or whose contact's field) `key` holds one of the folded values, newest
-# first, at most {limit}: a range of the (key, folded, owner) index, as tags are found.
-_MATCHING = {
-    "deal": """SELECT DISTINCT deal_id AS id FROM deal_field
-               WHERE key = {key} AND folded IN ({values}) ORDER BY deal_id DESC LIMIT {limit}""",
-    "contact": """SELECT DISTINCT d.id AS id FROM contact_field f
-                  JOIN deal d ON d.contact_id = f.contact_id
-                  WHERE f.key = {key} AND f.folded IN ({values})
-                  ORDER BY d.id DESC LIMIT {limit}""",
+# The newest owners holding one value: a backward range of the (key, folded, owner) index, read
+# at most {limit} rows deep whatever the value (none, or one deal in five). One such range per
+# value, merged: an IN list of values would make the database sort every holder.
+_NEWEST = {
+    "deal": "SELECT id FROM (SELECT deal_id AS id FROM deal_field WHERE key = {key}"
+            " AND folded = {value} ORDER BY deal_id DESC LIMIT {limit}) AS v{n}",
+    "contact": "SELECT id FROM (SELECT contact_id AS id FROM contact_field WHERE key = {key}"
+               " AND folded = {value} ORDER BY contact_id DESC LIMIT {limit}) AS v{n}",
 }
+# A contact's deals: those of its newest holders (contact ids grow with time as deal ids do).
+_DEALS_OF = """SELECT d.id AS id FROM ({holders}) AS h JOIN deal d ON d.contact_id = h.id
+               ORDER BY d.id DESC LIMIT {limit}"""
 
 
 async def deal_ids_with(owner: Owner, key: str, folded: Sequence[str], limit: int) -> list[int]:
+    """The newest deals whose field `key` (or whose contact's) holds one of `folded`."""
     conn = reading_connection()
-    marks = (
-        [f"${i}" for i in range(1, len(folded) + 3)]
-        if dialect(conn) == "postgres"
-        else ["?"] * (len(folded) + 2)
-    )
-    sql = _MATCHING[owner].format(key=marks[0], values=", ".join(marks[1:-1]), limit=marks[-1])
-    rows = await conn.execute_query_dict(sql, [key, *folded, limit])
-    return [int(r["id"]) for r in rows]
+    pg = dialect(conn) == "postgres"
+    params: list[object] = [key, limit]
+    parts = []
+    for n, value in enumerate(folded):
+        params.append(value)
+        mark = f"${len(params)}" if pg else f"?{len(params)}"
+        key_mark, limit_mark = ("$1", "$2") if pg else ("?1", "?2")
+        parts.append(_NEWEST[owner].format(key=key_mark, value=mark, limit=limit_mark, n=n))
+    holders = " UNION ALL ".join(parts)
+    limit_mark = "$2" if pg else "?2"
+    if owner == "deal":
+        sql = f"SELECT id FROM ({holders}) AS u ORDER BY id DESC LIMIT {limit_mark}"
+    else:
+        sql = _DEALS_OF.format(holders=holders, limit=limit_mark)
+    rows = await conn.execute_query_dict(sql, params)
+    return list(dict.fromkeys(int(r["id"]) for r in rows))
 
 
 def deals_where(owner: Owner, key: str, folded: Sequence[str]) -> Q:
