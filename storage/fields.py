@@ -166,9 +166,5 @@ async def holders(owner: Owner, key: str) -> int:
     return int(rows[0]["n"])
 
 
-async def rename_key(owner: Owner, old: str, new: str) -> None:
-    await _MODELS[owner].filter(key=old).update(key=new)
-
-
 async def remove_key(owner: Owner, key: str) -> int:
     return int(await _MODELS[owner].filter(key=key).delete())

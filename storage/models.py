@@ -378,3 +378,17 @@ class DealField(Model):
     class Meta:
         table = "deal_field"
         indexes = (("key", "folded", "deal_id"),)
+
+
+class FieldDef(Model):
+    """A custom field as the admin edited it in /pipeline, seeded from the playbook file on first
+    start. A removed field keeps its row (removed), so the file never seeds it back."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)
+    position = fields.SmallIntField()
+    spec: fields.JSONField[dict[str, object]] = fields.JSONField()  # config.playbook.FieldSpec
+    removed = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "field_def"

@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (generated DDL keeps its own line lengths)
-"""contact_field and deal_field: custom field values, one row per value, indexed by key and value.
+"""contact_field and deal_field: custom field values, one row per value, indexed by key and value;
+field_def: the fields as the admin edits them in /pipeline (seeded from the playbook at start).
 
 Contacts and deals kept custom data in a JSON column ("custom") that no rep could see or set and
 no search could use without reading every row. The tables are the DDL Tortoise generated for the
@@ -43,6 +44,13 @@ TABLES = {
 ) /* A custom field's value on a deal (a multi-choice field has a row per option). */""",
         """CREATE INDEX "idx_deal_field_deal_id_a5d3e8" ON "deal_field" ("deal_id")""",
         """CREATE INDEX "idx_deal_field_key_72718b" ON "deal_field" ("key", "folded", "deal_id")""",
+        """CREATE TABLE "field_def" (
+    "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    "key" VARCHAR(32) NOT NULL UNIQUE,
+    "position" SMALLINT NOT NULL,
+    "spec" JSON NOT NULL,
+    "removed" INT NOT NULL
+)""",
     ],
     "postgres": [
         """CREATE TABLE "contact_field" (
@@ -67,6 +75,13 @@ TABLES = {
         """CREATE INDEX "idx_deal_field_deal_id_a5d3e8" ON "deal_field" ("deal_id")""",
         """CREATE INDEX "idx_deal_field_key_72718b" ON "deal_field" ("key", "folded", "deal_id")""",
         """COMMENT ON TABLE "deal_field" IS 'A custom field''s value on a deal (a multi-choice field has a row per option).'""",
+        """CREATE TABLE "field_def" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "key" VARCHAR(32) NOT NULL UNIQUE,
+    "position" SMALLINT NOT NULL,
+    "spec" JSONB NOT NULL,
+    "removed" BOOL NOT NULL
+)""",
     ],
 }
 JSON_TYPE = {"sqlite": "JSON", "postgres": "JSONB"}
@@ -147,4 +162,7 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
                 RESTORE[dialect].format(owner=owner),
                 [(json.dumps(v, ensure_ascii=False), k) for k, v in custom.items()],
             )
-    return 'DROP TABLE IF EXISTS "deal_field"; DROP TABLE IF EXISTS "contact_field";'
+    return (
+        'DROP TABLE IF EXISTS "field_def"; DROP TABLE IF EXISTS "deal_field";'
+        ' DROP TABLE IF EXISTS "contact_field";'
+    )
