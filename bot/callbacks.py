@@ -133,6 +133,16 @@ class FieldPick(CallbackData, prefix="fp"):
     option: int
 
 
+class FieldAdmin(CallbackData, prefix="pf"):
+    """The admin's field editor under /pipeline (handlers/admin_fields.py); `key` a field's."""
+
+    needs: ClassVar[Role] = Role.ADMIN
+
+    action: str
+    key: str = ""
+    lang: str = ""
+
+
 # -- every employee: /lang and the rep's shift (handlers/common.py, handlers/rep.py) --
 
 

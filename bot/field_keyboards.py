@@ -1,5 +1,5 @@
-"""Keyboards of a card's custom fields: the list of fields with their values, and a choice
-field's options (a multi-choice marks the ones it holds)."""
+"""Keyboards of custom fields: on a card, the list of fields with their values and a choice
+field's options (a multi-choice marks the ones it holds); under /pipeline, the admin's editor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import FieldEdit, FieldPick, FieldsOpen, SubMenuBack
+from bot.callbacks import FieldAdmin, FieldEdit, FieldPick, FieldsOpen, PipelineAction, SubMenuBack
 from config.playbook import FieldSpec
 from crm.fields import Shown, shown
 
@@ -53,3 +53,36 @@ def options_keyboard(
                              callback_data=back),
     ])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+# -- the admin's field editor under /pipeline (handlers/admin_fields.py) --
+
+
+def _admin(text: str, action: str, key: str = "", lang: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text, callback_data=FieldAdmin(action=action, key=key, lang=lang).pack()
+    )
+
+
+def admin_fields_keyboard(fields: Sequence[FieldSpec], lang: str) -> InlineKeyboardMarkup:
+    rows = [[_admin(f.label.get(lang), "field", f.key)] for f in fields]
+    rows.append([_admin(_("➕ Add field"), "add")])
+    rows.append([InlineKeyboardButton(text=_("« Back"),
+                                      callback_data=PipelineAction(action="list").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def admin_field_keyboard(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_admin(_("✏️ Name (RU)"), "rename", key, "ru"),
+         _admin(_("✏️ Name (EN)"), "rename", key, "en")],
+        [_admin("⬆️", "up", key), _admin("⬇️", "down", key)],
+        [_admin(_("🗑 Remove"), "remove", key)],
+        [_admin(_("« Back"), "list")],
+    ])
+
+
+def confirm_removal_keyboard(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_admin(_("Yes, remove"), "removeok", key), _admin(_("No"), "field", key)],
+    ])

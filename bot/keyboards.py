@@ -16,6 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.board_link import board_button
 from bot.callbacks import (
     ConveyorToggle,
+    FieldAdmin,
     FieldsOpen,
     NextTask,
     OpenDeal,
@@ -236,7 +237,8 @@ def pipeline_keyboard(stages: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup
         builder.button(text=name, callback_data=PipelineAction(action="stage", stage=stage_id))
     builder.button(text=_("➕ Add stage"), callback_data=PipelineAction(action="add"))
     builder.button(text=_("🏷 Button labels"), callback_data=PipelineAction(action="buttons"))
-    builder.adjust(*([1] * len(stages)), 2)
+    builder.button(text="📝 " + _("Fields"), callback_data=FieldAdmin(action="list"))
+    builder.adjust(*([1] * len(stages)), 2, 1)
     return builder.as_markup()
 
 

@@ -71,6 +71,7 @@ def test_prefixes_of_buttons_already_sent_stay() -> None:
         "FieldsOpen": "fo",
         "FieldEdit": "fe",
         "FieldPick": "fp",
+        "FieldAdmin": "pf",
         "LangChoice": "lang",
         "ShiftToggle": "sh",
         "ReportKind": "rk",

@@ -80,3 +80,42 @@ async def test_a_press_into_a_stage_asks_for_its_field_first(
         assert task.planned_by == "invoice_sent" and task.kind == "payment_check"
         assert await values_of("deal", [deal.id]) == {deal.id: {"product": ["basic"]}}
         assert any("Счёт выставлен → дальше" in m.get("text", "") for m in done.to(rep.user.id))
+
+
+async def test_admin_adds_renames_and_removes_a_field(harness: Harness) -> None:
+    admin = await harness.make_employee("admin", name="Olga")
+    rep = await harness.make_employee("rep", name="Ivan")
+    card = await add_client(harness, rep)
+    deal = await the_deal()
+    overview = (await harness.say(admin.user, "/pipeline")).last
+    await harness.press_text(admin.user, overview, "📝 Поля")
+    assert labels(_current(harness, overview))[:3] == ["Город", "Продукт", "Конец договора"]
+    await harness.press_text(admin.user, overview, "➕ Добавить поле")
+    bad = await harness.say(admin.user, "budget cash deal Бюджет")
+    assert "Тип должен быть одним из" in bad.text
+    added = await harness.say(admin.user, "budget money deal Бюджет")
+    assert "Сохранено" in added.text and "budget" in added.text
+
+    # The rep's card offers it at once; a bad amount is re-asked.
+    await harness.press_text(rep.user, card, "📝 Поля")
+    await harness.press_text(rep.user, card, "Бюджет")
+    assert "не сумма" in (await harness.say(rep.user, "много")).text
+    await harness.say(rep.user, "1 500 000")
+    assert "Бюджет: 1 500 000" in _current(harness, card)["text"]
+
+    # A rename keeps the value; removal says how many deals hold one, and asks.
+    listing = added.last
+    await harness.press_text(admin.user, listing, "Бюджет")
+    await harness.press_text(admin.user, listing, "✏️ Название (RU)")
+    await harness.say(admin.user, "Бюджет клиента")
+    await harness.press_text(rep.user, card, "📝 Поля")
+    assert "Бюджет клиента: 1 500 000" in labels(_current(harness, card))
+    assert await values_of("deal", [deal.id]) == {deal.id: {"budget": ["150000000"]}}
+    listing = (await harness.say(admin.user, "/pipeline")).last
+    await harness.press_text(admin.user, listing, "📝 Поля")
+    await harness.press_text(admin.user, listing, "Бюджет клиента")
+    asked = await harness.press_text(admin.user, listing, "🗑 Удалить")
+    assert "Сделок со значением: 1" in _current(harness, listing)["text"], asked
+    await harness.press_text(admin.user, listing, "Да, удалить")
+    assert "Поле удалено, удалено значений: 1" in _current(harness, listing)["text"]
+    assert await values_of("deal", [deal.id]) == {}
