@@ -48,12 +48,20 @@ async def _held(crm: Crm, deal_id: int, key: str) -> tuple[str, ...]:
 
 @router.callback_query(FieldsOpen.filter())
 async def open_fields(
-    callback: CallbackQuery, callback_data: FieldsOpen, crm: Crm, lang: str, state: FSMContext,
-    scoped_deal: Deal,
+    callback: CallbackQuery, callback_data: FieldsOpen, crm: Crm, employee: Employee, lang: str,
+    state: FSMContext, scoped_deal: Deal,
 ) -> None:
-    if (await state.get_data()).get("task") == callback_data.task:
-        await state.clear()  # back from a field's options or prompt
+    data = await state.get_data()
     shown = await fields.deal_fields(crm.playbook, scoped_deal.id)
+    if data.get("task") == callback_data.task:
+        # Done under a multi-choice a press asked for: the press goes on once it holds one.
+        asked = next((f for f in shown if f.spec.key == data.get("field")), None)
+        card = pressed_message(callback)
+        if data.get("then") and asked is not None and asked.values and card is not None:
+            await _after_set(crm, card, card, employee, lang, state, callback_data.task,
+                             data["then"])
+            return
+        await state.clear()  # back from a field's options or prompt
     await edit_markup(pressed_message(callback), fields_keyboard(callback_data.task, shown, lang))
 
 
