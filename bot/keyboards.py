@@ -102,8 +102,8 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def card_keyboard(
     playbook: Playbook, lang: str, task_id: int, stage: str, *, zone_unknown: bool
 ) -> InlineKeyboardMarkup:
-    """The outcomes the stage offers, Region while the client's zone is unknown, and Fields
-    when the playbook has custom fields."""
+    """The outcomes the stage offers, Region while the client's zone is unknown, Fields when the
+    playbook has custom fields, and the board's link when it is set."""
     try:
         offered = playbook.stage(stage).buttons
     except KeyError:

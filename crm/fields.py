@@ -267,6 +267,16 @@ async def find_deal_ids(query: FieldQuery, limit: int) -> list[int]:
     return await store.deal_ids_with(query.spec.of, query.spec.key, query.folded, limit)
 
 
+def board_filter(
+    playbook: Playbook, key: str, value: str, now: datetime
+) -> store.FieldHolds | None:
+    """The board's filter `field.<key>=<value>` (several values: comma-separated); None when
+    the key names no field or the value can be no value of it."""
+    spec = _spec_named(playbook, key)
+    forms = _folded_forms(spec, value, now) if spec else []
+    return store.FieldHolds(spec.of, spec.key, tuple(forms)) if spec and forms else None
+
+
 def deals_filter(playbook: Playbook, filters: Mapping[str, Sequence[str]], now: datetime) -> Q:
     """A Deal filter for field key -> accepted values (option keys, labels or values as typed),
     all fields at once (AND), any value of one (OR); for the board. Unknown keys match none.

@@ -146,6 +146,25 @@ async def deal_ids_with(owner: Owner, key: str, folded: Sequence[str], limit: in
     return list(dict.fromkeys(int(r["id"]) for r in rows))
 
 
+@dataclass(frozen=True)
+class FieldHolds:
+    """A board filter (storage/board.py's DealFilter): the deal, or its contact, holds one of
+    the folded values of `key`. Checked per deal through the field table's owner index, as the
+    board's tag filter is."""
+
+    owner: Owner
+    key: str
+    folded: tuple[str, ...]
+
+    def where(self) -> tuple[str, tuple[object, ...]]:
+        marks = ", ".join("?" for _ in self.folded) or "NULL"
+        if self.owner == "deal":
+            sql = "EXISTS (SELECT 1 FROM deal_field f WHERE f.deal_id = d.id"
+        else:
+            sql = "EXISTS (SELECT 1 FROM contact_field f WHERE f.contact_id = d.contact_id"
+        return f"{sql} AND f.key = ? AND f.folded IN ({marks}))", (self.key, *self.folded)
+
+
 def deals_where(owner: Owner, key: str, folded: Sequence[str]) -> Q:
     """A filter of Deal querysets: the deal (or its contact) has `key` in `folded`. The board
     adds it to its own query; the subquery runs on the (key, folded, owner) index."""
