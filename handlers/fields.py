@@ -19,6 +19,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.access import refusal_text
 from bot.callbacks import FieldEdit, FieldPick, FieldsOpen
 from bot.cards import load_card, viewer_zone
 from bot.editing import edit_markup, edit_text, pressed_message
@@ -28,9 +29,10 @@ from crm import fields
 from crm.context import Crm
 from crm.engine import Press
 from crm.fields import Invalid, Problem
+from crm.permissions import deal_access
 from handlers.fields_ask import AskField, ask_field, type_hint
 from handlers.pressing import apply_press, stored_card
-from storage.models import Deal, Employee, Task
+from storage.models import Deal, Employee
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +133,17 @@ async def typed_value(
     data = await state.get_data()
     task_id = int(data["task"])
     spec = crm.playbook.field(str(data.get("field")))
-    deal_id = await _deal_of(task_id)
-    if spec is None or deal_id is None:
+    # The deal may have changed hands since the button: the scope is checked again.
+    access = await deal_access(employee, task_id=task_id)
+    if not access.allowed or access.deal is None:
+        await state.clear()
+        await message.answer(refusal_text(access))
+        return
+    if spec is None:
         await state.clear()
         await message.answer(_("This field is gone; nothing changed."))
         return
+    deal_id = access.deal.id
     text = message.text or ""
     now = crm.now().astimezone(viewer_zone(crm.playbook, employee))
     values = await fields.set_field(spec, deal_id, "" if text.strip() == CLEAR else text, now)
@@ -160,11 +168,6 @@ def _refusal(bad: Invalid, hint: str) -> str:
     return _("“{text}” is not {hint}. Type it again (/cancel to stop):").format(
         text=html.escape(bad.text[:100]), hint=html.escape(hint)
     )
-
-
-async def _deal_of(task_id: int) -> int | None:
-    found = await Task.filter(id=task_id).values_list("deal_id", flat=True)
-    return int(found[0]) if found else None  # type: ignore[call-overload]
 
 
 async def _after_set(
