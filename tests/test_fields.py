@@ -5,6 +5,7 @@ board's filter through the index."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,7 @@ from crm.importrows import BadField, parse_csv
 from crm.search import find_deals
 from storage.models import ContactField, Deal, DealField, Employee, Role, Task, TaskStatus
 from tests.conftest import FakeClock
+from tests.test_settings_and_cli import nextstep
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 
@@ -234,3 +236,20 @@ async def test_funnel_and_sources_grouped_by_a_choice_field(crm: Crm) -> None:
     # A text field cannot group.
     with pytest.raises(reports.NotAChoiceField):
         await reports.grouped(crm, period, "city", reports.sources)
+
+
+async def test_report_by_a_field_on_the_command_line(crm: Crm, db_url: str, tmp_path: Path) -> None:
+    rep = await _rep()
+    deal = await _deal(crm, rep, "Anna", "+74951234567")
+    await fields.set_options(crm.playbook.field("product"), deal.id, ["pro"])  # type: ignore[arg-type]
+    env = {"NEXTSTEP_DATABASE_URL": db_url}
+    code, out, err = await nextstep("report", "sources", "--by", "product", "--locale", "en",
+                                    cwd=tmp_path, **env)
+    assert code == 0, err
+    assert [line for line in out.splitlines() if line.startswith("==")] == [
+        "== Product: Basic ==", "== Product: Pro ==", "== Product: Custom =="
+    ]
+    code, _, err = await nextstep("report", "sources", "--by", "city", cwd=tmp_path, **env)
+    assert code == 2 and "not a choice field" in err and "product" in err
+    code, _, err = await nextstep("report", "reps", "--by", "product", cwd=tmp_path, **env)
+    assert code == 2 and "--by works with: funnel, sources" in err
