@@ -1,9 +1,10 @@
 """The pipeline as the admin edits it from the bot.
 
-The playbook file is the starting point: its stages seed the `stage` table and its custom fields
-the `field_def` table on first start (load_pipeline). After that the tables are the truth for
-stages and fields (crm/field_admin.py edits the fields) and `button_label` overrides the file's
-labels; refresh_pipeline() folds them into crm.playbook so every next card shows the change.
+The playbook file is the starting point: its stages seed the `stage` table on first start, and
+its custom fields the `field_def` table, each field the table never had (load_pipeline). After
+that the tables are the truth for stages and fields (crm/field_admin.py edits the fields) and
+`button_label` overrides the file's labels; refresh_pipeline() folds them into crm.playbook so
+every next card shows the change.
 """
 
 from __future__ import annotations
@@ -81,12 +82,15 @@ async def load_pipeline(crm: Crm) -> None:
             ],
             ignore_conflicts=True,
         )
-    if not await FieldDef.exists():
-        await FieldDef.bulk_create(
-            [FieldDef(key=f.key, position=i, spec=f.model_dump())
-             for i, f in enumerate(crm.playbook.fields)],
-            ignore_conflicts=True,
-        )
+    # A field the table never had (new in the file) joins at the end; one the admin edited or
+    # removed stays as he left it.
+    known = set(await FieldDef.all().values_list("key", flat=True))
+    position = len(known)
+    await FieldDef.bulk_create(
+        [FieldDef(key=f.key, position=position + i, spec=f.model_dump())
+         for i, f in enumerate(f for f in crm.playbook.fields if f.key not in known)],
+        ignore_conflicts=True,
+    )
     await refresh_pipeline(crm)
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.playbook import FieldSpec
+from config.playbook import FieldSpec, Playbook, load_playbook
 from crm import field_admin, fields
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
@@ -74,3 +74,16 @@ async def test_edits_reach_the_playbook_and_keep_values(crm: Crm) -> None:
     assert crm.playbook.field("product") is None
     again = parse_new_field("product text deal Продукт")
     assert await field_admin.add_field(crm, again) == FieldError.TAKEN  # type: ignore[arg-type]
+
+
+async def test_a_field_new_in_the_file_joins_at_the_next_start(crm: Crm) -> None:
+    await load_pipeline(crm)
+    assert await field_admin.remove_field(crm, "city") == 0
+    data = crm.playbook.model_dump()
+    data["fields"] = [*(f.model_dump() for f in load_playbook().fields), {
+        "key": "seats", "of": "deal", "label": {"ru": "Места", "en": "Seats"}, "type": "number",
+    }]
+    crm.playbook = Playbook.model_validate(data)
+    await load_pipeline(crm)
+    # The new one at the end; the one the admin removed is not brought back.
+    assert [f.key for f in crm.playbook.fields] == ["product", "contract_end", "seats"]
