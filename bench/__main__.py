@@ -10,6 +10,7 @@ import sys
 MODULES = (
     "bench.store_bench",
     "bench.search_bench",
+    "bench.fields_bench",
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from config.playbook import Playbook
 from crm.context import Crm
 from crm.deals import open_deal
+from crm.fields import missing_for_stage
 from crm.permissions import can_act_on
 from crm.schedule import Placed
 from crm.tags import add_deal_tags, hashtags
@@ -42,6 +43,7 @@ class Status(enum.StrEnum):
     NOT_OFFERED = "not_offered"
     NEEDS_TIME = "needs_time"
     NEEDS_REASON = "needs_reason"
+    NEEDS_FIELDS = "needs_fields"  # the next stage requires custom fields the deal lacks
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Outcome:
     attempt: int = 0
     repeat_deal_id: int | None = None
     tags_added: tuple[str, ...] = ()  # by the note's hashtags
+    missing_fields: tuple[str, ...] = ()  # NEEDS_FIELDS: keys of the fields to fill first
 
 
 async def place_for_task(crm: Crm, task_id: int, when: datetime) -> Placed:
@@ -171,6 +174,12 @@ async def apply_outcome(
     decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
     if isinstance(decision, Status):
         return Outcome(decision, deal_id, stage)
+    # A person is asked for the fields the next stage requires; a captured call (no actor)
+    # cannot be asked, and moves the deal as its outcome says.
+    if press.actor is not None and decision.stage != stage:
+        if missing := await missing_for_stage(pb, deal_id, decision.stage):
+            keys = tuple(f.key for f in missing)
+            return Outcome(Status.NEEDS_FIELDS, deal_id, stage, missing_fields=keys)
     due = crm.place(decision.due, target.contact_tz).at if decision.due else None
 
     held = contextlib.nullcontext() if in_callers_transaction else in_transaction()
