@@ -40,6 +40,8 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from redis.asyncio import Redis
 
+from board.api import add_board
+from bot import board_link
 from bot.access import ScopeMiddleware
 from bot.health import (
     STORE,
@@ -86,8 +88,9 @@ log = logging.getLogger(__name__)
 # the catch-all for everybody who is not an employee (a client bot gets a client router of its
 # own, make_router()). Modules are imported at start so a missing one fails loudly there.
 STAFF_ROUTERS = (
-    "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor",
-    "handlers.lookup", "handlers.feed", "handlers.when", "handlers.rep",
+    "handlers.common", "handlers.relay", "handlers.admin", "handlers.admin_fields",
+    "handlers.supervisor",
+    "handlers.lookup", "handlers.feed", "handlers.fields", "handlers.when", "handlers.rep",
 )
 CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls
@@ -284,6 +287,7 @@ class App:
     async def start(self) -> None:
         settings = self.settings
         quiet_retries()
+        board_link.configure(settings.web_app_url)  # the Board buttons on cards, /help, menu
         staff = self.staff = build_bot_side(
             settings, settings.bot_token, self.rates, self._staff_forbidden
         )
@@ -332,6 +336,8 @@ class App:
         self._register_metrics(clockwork)
 
         web_app = build_web_app(self.metrics, self.outages, self._redis)
+        add_board(web_app, self.crm, self.notifier, settings.bot_token,
+                  max_age=settings.board_max_age, default_lang=settings.locale)
         if settings.webhook_url:
             add_webhook(
                 web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",

@@ -28,7 +28,13 @@ from bot.notifier import BotNotifier
 from crm.context import Crm
 from crm.leads import escalations
 from crm.notices import Notice, NoticeKind
-from storage import queries
+from storage.claims import (
+    claim_due_pushes,
+    confirm_push,
+    expired_push_claims,
+    release_push,
+    renew_push_claims,
+)
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
@@ -143,7 +149,7 @@ class Clockwork:
         self.counters.ticks += 1
         pushed = 0
         while True:
-            claims = await queries.claim_due_pushes(self.crm.now(), self.batch, self._hold())
+            claims = await claim_due_pushes(self.crm.now(), self.batch, self._hold())
             if not claims:  # the usual idle tick: not even the employee query
                 return pushed
             # The batch's assignees in one query, not one per push. If it fails, nothing was
@@ -152,7 +158,7 @@ class Clockwork:
                 assignees = await Employee.in_bulk({e for _, e in claims})
             except Exception:
                 for task_id, _ in claims:
-                    await queries.release_push(task_id)
+                    await release_push(task_id)
                 raise
             self._sending.update(t for t, _ in claims)
             try:
@@ -175,18 +181,18 @@ class Clockwork:
         except TRANSIENT as exc:
             self.counters.released += 1
             log.warning("push of task %s failed (%s): will retry", task_id, exc)
-            await queries.release_push(task_id)
+            await release_push(task_id)
             return False
         except Exception:
             self.counters.failed += 1
             log.exception("push of task %s failed for good", task_id)
-            await queries.confirm_push(task_id)
+            await confirm_push(task_id)
             return True
         if not told:
             # He blocked the bot: the card waits unclaimed (the claim skips him) until he is back.
-            await queries.release_push(task_id)
+            await release_push(task_id)
             return True
-        await queries.confirm_push(task_id)
+        await confirm_push(task_id)
         self.counters.pushed += 1
         return True
 
@@ -203,8 +209,8 @@ class Clockwork:
         long), then put back those whose worker died; returns how many were put back."""
         sending = list(self._sending)
         if sending:
-            await queries.renew_push_claims(sending, self._hold())
-        lost = await queries.expired_push_claims(self._wall())
+            await renew_push_claims(sending, self._hold())
+        lost = await expired_push_claims(self._wall())
         if lost:
             self.counters.recovered += len(lost)
             log.warning("%s due pushes left by a stopped worker go out again", len(lost))

@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--days", type=positive, default=30,
                      help="the period: the last N days (default: %(default)s)")
     rep.add_argument("--team", help="only this team's deals (default: all teams)")
+    rep.add_argument("--by", metavar="FIELD",
+                     help="funnel or sources once per option of this choice field (e.g. product)")
     rep.add_argument("--csv", action="store_true", help="print the data as CSV instead")
     rep.add_argument("--png", help="write the chart to this file")
     rep.add_argument("--locale", choices=SUPPORTED_LANGS,

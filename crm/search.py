@@ -1,4 +1,5 @@
-"""/find: deals whose client matches a name, a phone or a tag, among those the viewer may act on."""
+"""/find: deals whose client matches a name, a phone, a tag or a custom field's value
+(`city:Казань`, crm.fields), among those the viewer may act on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Literal
 from tortoise.expressions import Q
 from tortoise.queryset import ValuesListQuery
 
+from crm import fields
+from crm.context import Crm
 from crm.permissions import can_act_on
 from crm.phonebook import part_range
 from crm.phones import normalize_phone
@@ -81,13 +84,20 @@ async def _deals_by_phone_part(
     return [deal_id for _, deal_id in sorted(found, reverse=True)[:limit]]
 
 
-async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal]:
-    """Matching deals with their contacts, open ones first, newest first."""
+async def find_deals(
+    query: str, viewer: Employee, limit: int = 10, *, crm: Crm | None = None
+) -> list[Deal]:
+    """Matching deals with their contacts, open ones first, newest first. With `crm`, a query
+    naming one of its playbook's fields (`city:Казань`, `Продукт: Профи`) looks for that value."""
     text = query.strip()
     if not text or not viewer.active:
         return []
     # A name search may scan every contact: off the store's connection.
     reading = reading_connection()
+    by_field = fields.field_query(crm.playbook, text, crm.now()) if crm else None
+    if by_field is not None:
+        found = await fields.find_deal_ids(by_field, _CANDIDATES)
+        return await _visible(found, [], viewer, limit) if found else []
     deal_ids = await _tagged_deal_ids(fold(text.lstrip("#")))
     contact_ids: list[int] = []
     phone = normalize_phone(text)
@@ -111,6 +121,14 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
             .limit(_CANDIDATES)
             .values_list("id", flat=True)  # type: ignore[arg-type]
         )
+    return await _visible(deal_ids, contact_ids, viewer, limit)
+
+
+async def _visible(
+    deal_ids: list[int], contact_ids: list[int], viewer: Employee, limit: int
+) -> list[Deal]:
+    """The deals among those found that the viewer may act on, open first, newest first."""
+    reading = reading_connection()
     # Only lists that hold ids: an empty one is "1=0 OR …", which makes SQLite read every deal.
     matches = [Q(id__in=deal_ids)] if deal_ids else []
     matches += [Q(contact_id__in=contact_ids)] if contact_ids else []

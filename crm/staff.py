@@ -15,7 +15,7 @@ from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
 from crm.feed import assign_deal
 from crm.notices import Notice, NoticeKind
-from storage import queries
+from storage import targets
 from storage.models import (
     Deal,
     DealStatus,
@@ -208,7 +208,7 @@ async def set_conveyor(employee: Employee, on: bool) -> None:
 
 
 async def employee_by_tg(tg_id: int) -> Employee | None:
-    return await queries.active_employee_by_tg(tg_id)
+    return await targets.active_employee_by_tg(tg_id)
 
 
 async def overseers(team: str) -> list[int]:

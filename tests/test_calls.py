@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from crm import engine
-from crm.calls import Direction, Logged, record_call, ringing
+from crm.calls import Logged, record_call, ringing
+from crm.callsides import Direction
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add

@@ -11,7 +11,7 @@ from bot.leader import LEADER, Leadership, Singleton
 from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
-from storage import leases, queries
+from storage import claims, leases
 from storage.models import Employee, Role, Task
 from tests.conftest import T0
 
@@ -80,15 +80,15 @@ async def test_a_push_claim_left_by_a_killed_worker_goes_back_once(
         await quick_add(crm, ContactDraft(f"c{i}", (f"+7495{i:07d}",)), owner_id=rep.id,
                         team="main")
     wall = datetime.now(UTC)
-    claimed = [t for t, _ in await queries.claim_due_pushes(clock.now(), 10, wall)]
+    claimed = [t for t, _ in await claims.claim_due_pushes(clock.now(), 10, wall)]
     assert len(claimed) == 3
     sent, sending, dead = claimed
-    await queries.confirm_push(sent)
-    await queries.renew_push_claims([sending], wall + timedelta(seconds=15))
+    await claims.confirm_push(sent)
+    await claims.renew_push_claims([sending], wall + timedelta(seconds=15))
     lost = await asyncio.gather(
-        *(queries.expired_push_claims(wall + timedelta(seconds=1)) for _ in range(4))
+        *(claims.expired_push_claims(wall + timedelta(seconds=1)) for _ in range(4))
     )
     assert sorted(t for batch in lost for t in batch) == [dead]
-    again = await queries.claim_due_pushes(clock.now(), 10, wall)
+    again = await claims.claim_due_pushes(clock.now(), 10, wall)
     assert [t for t, _ in again] == [dead]
     assert await Task.filter(pushed_at__isnull=True).count() == 0
