@@ -1,5 +1,5 @@
 """One worker at a time runs the singletons: the parts that must not run twice (registering
-the webhook, the SIP listener, the mail watcher), chosen by a lease in the store.
+the webhook, the employees' menus, the SIP listener), chosen by a lease in the store.
 
 A lease row (storage/leases.py), not a PostgreSQL session advisory lock: behind PgBouncer in
 transaction mode a session has no server connection of its own to hold such a lock on. The
