@@ -131,3 +131,15 @@ class Delivery(BotState):
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         self._chat(params["chat_id"])
         return True
+
+    def commands_for(self, chat_id: int, lang: str) -> list[Json]:
+        """The command menu a user sees in his private chat, resolved the way Telegram does:
+        the narrowest scope first, and within it his language before the default."""
+        scopes = ({"type": "chat", "chat_id": chat_id}, {"type": "all_private_chats"},
+                  {"type": "default"})
+        for scope in scopes:
+            for code in (lang, ""):
+                found = self.commands.get((json.dumps(scope, sort_keys=True), code))
+                if found:
+                    return found
+        return []

@@ -171,3 +171,11 @@ class BotState:
     def file_content(self, file_id: str) -> bytes:
         """The bytes of a file this bot has seen (sent by it or to it)."""
         return self._files[file_id]
+
+    def history(self, chat_id: ChatKey) -> list[Json]:
+        """Every message in a chat as it stands now (both sides, edits applied, in order)."""
+        return sorted(self._history.get(chat_id, {}).values(), key=lambda m: m["message_id"])
+
+    def source(self, chat_id: ChatKey, message_id: int) -> tuple[Any, ...]:
+        """(text, parse_mode, entities) as the sender gave them, before markup was parsed."""
+        return self._sources.get((chat_id, message_id), (None, None, None))
