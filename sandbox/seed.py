@@ -133,11 +133,16 @@ async def seed(crm: Crm, start: datetime, bot_id: int) -> None:
         staff[person.name] = employee
     reps = [staff[p.name] for p in TEAM if p.role == "rep"]
 
-    def later(minutes: int) -> None:
-        clock.set(into_working_hours(clock.now() + timedelta(minutes=minutes), hours))
+    begin = clock.now()
+    last = start - timedelta(minutes=5)  # the history ends as the demo's clock starts
 
+    def later(minutes: int) -> None:
+        moment = into_working_hours(clock.now() + timedelta(minutes=minutes), hours)
+        clock.set(min(moment, last))
+
+    span = (last - begin) / (len(CONTACTS) + 2)
     for index, (name, phone, company) in enumerate(CONTACTS):
-        later(rng.randint(60, 400))
+        clock.set(min(into_working_hours(begin + span * index, hours), last))
         rep = reps[index % len(reps)]
         added = await quick_add(
             past, ContactDraft(name=name, phones=(phone,), company=company),
@@ -145,6 +150,7 @@ async def seed(crm: Crm, start: datetime, bot_id: int) -> None:
         )
         if added.deal is not None:
             await _walk(past, rep, added.deal, PLANS[index % len(PLANS)], rng, later)
+    clock.set(min(into_working_hours(begin + span * len(CONTACTS), hours), last))
     for index, (disposition, code) in enumerate(DISPOSITIONS):
         later(rng.randint(30, 120))
         rep = reps[index % len(reps)]
@@ -177,11 +183,11 @@ async def _walk(
         button, _, reason = step.partition(":")
         press = Press(
             task.id, button, rep, reason=reason or None,
-            when=clock_now + timedelta(days=rng.randint(1, 3)) if button in _ASKS else None,
+            when=clock_now + timedelta(hours=rng.randint(4, 30)) if button in _ASKS else None,
             note=rng.choice(NOTES) if button == "note" else "",
         )
         await apply_outcome(crm, press)
-        later(rng.randint(90, 60 * 24 * 2))
+        later(rng.randint(60, 60 * 8))
 
 
 _ASKS = frozenset({"call_back", "invoice_sent"})
