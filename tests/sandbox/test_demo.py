@@ -1,0 +1,98 @@
+"""`nextstep demo` end to end in headless chromium: the real bot, store, scheduler and SIP
+listener behind the page, driven as a trainee would."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.sandbox.conftest import ARTIFACTS, Demo, open_page, read_line
+
+IVAN, MARIA, GLEB = 7003, 7004, 8005  # a rep (ru), a rep (en, ext 102), a new client
+
+
+def be(page: Page, person: int) -> None:
+    page.click(f"li.person[data-id='{person}']")
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def last_card(page: Page) -> str:
+    """The last message of the bot that has inline buttons (the card the rep works on)."""
+    card = page.locator("#messages .message.bot:has(.inline-keyboard)").last
+    expect(card).to_be_visible()
+    return card.get_attribute("id") or ""
+
+
+def test_demo_prints_one_line_and_answers_on_its_url(demo: Demo) -> None:
+    assert demo.first_line.strip() == f"nextstep demo: {demo.url}"
+    with urllib.request.urlopen(demo.url, timeout=10) as response:
+        assert response.status == 200
+        assert b"nextstep" in response.read()
+    assert read_line(demo.process, 1.0) == ""  # one line, nothing after it
+    print(f"nextstep demo answered {demo.started_in:.1f} s after it was started")
+
+
+def test_rep_presses_no_answer_then_busy_and_sees_the_next_step(
+    demo: Demo, browser: Browser
+) -> None:
+    page = open_page(browser, demo)
+    be(page, IVAN)
+    say(page, "/next")
+    card = page.locator(f"#{last_card(page)}")
+    card.get_by_role("button", name="Не дозвонился").click()
+    card.get_by_role("button", name="Занято").click()
+    # The press closes the task and makes the next one: the card says when, in place.
+    expect(card).to_contain_text(re.compile(r"Занято → \d\d\.\d\d \d\d:\d\d"))
+    expect(card.get_by_role("button", name="Не дозвонился")).to_have_count(0)
+
+
+def test_client_writes_and_the_lead_reaches_a_rep(demo: Demo, browser: Browser) -> None:
+    page = open_page(browser, demo)
+    be(page, GLEB)
+    say(page, "Здравствуйте! Нужен счёт на 12 офисных кресел")
+    expect(page.locator("#messages .message.mine").last).to_contain_text("офисных кресел")
+    for rep in (IVAN, MARIA):
+        be(page, rep)
+        lead = page.locator("#messages .message.bot", has_text="Глеб Титов")
+        if lead.count() == 0:
+            page.wait_for_timeout(3000)
+        if lead.count():
+            expect(lead.last).to_contain_text("офисных кресел")
+            return
+    raise AssertionError("the new lead reached neither rep")
+
+
+def test_busy_call_on_the_phone_presses_busy_on_the_card(demo: Demo, browser: Browser) -> None:
+    page = open_page(browser, demo, locale="en-US")
+    be(page, MARIA)
+    say(page, "/next")
+    card = page.locator(f"#{last_card(page)}")
+    phone = re.search(r"\+7[\d -]{10,}", card.inner_text())
+    assert phone is not None, "the card shows no phone"
+    digits = re.sub(r"\D", "", phone.group())
+    page.click("#phone-toggle")
+    outbound = page.locator("form.phone-form[data-direction='out']")
+    outbound.locator("select[name=number]").select_option(f"+{digits}")
+    outbound.locator("select[name=outcome]").select_option("busy")
+    outbound.get_by_role("button", name="Call").click()
+    expect(page.locator("#toasts")).to_contain_text("SIP")
+    # The listener read 486 Busy Here and pressed Busy for her: the card moves on by itself.
+    expect(page.locator("#messages")).to_contain_text(re.compile(r"Busy → \d\d\.\d\d \d\d:\d\d"))
+
+
+def test_chat_at_360_pixels_screenshot(demo: Demo, browser: Browser) -> None:
+    page = open_page(browser, demo, width=360)
+    be(page, IVAN)
+    say(page, "/today")
+    expect(page.locator("#messages .message.bot").last).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing spills over
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "demo-chat-360.png"
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
