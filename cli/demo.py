@@ -76,24 +76,25 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             "sip_allow": ["127.0.0.0/8"], "hep_auth_key": "", "hep_capture_ids": [],
             "bot_username": DEMO_BOT,
         })
-        async with store(demo.database_url):
-            if not await is_seeded():
-                await seed(Crm(playbook, clock), clock.now(), api.me["id"])
-            app = App(demo, clock, manage_store=False)
-            chat = ChatServer(api, app, clock, fast_speed=FAST)
-            await app.start()
-            try:
+        app = App(demo, clock, manage_store=False)
+        chat = ChatServer(api, app, clock, fast_speed=FAST)
+        try:
+            await chat.start(host, port)  # first: a taken --listen fails before a file is made
+        except OSError as exc:
+            print(f"nextstep: --listen {args.listen}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        try:
+            async with store(demo.database_url):
+                if not await is_seeded():
+                    await seed(Crm(playbook, clock), clock.now(), api.me["id"])
+                await app.start()
                 try:
-                    await chat.start(host, port)
-                except OSError as exc:
-                    print(f"nextstep: --listen {args.listen}: {exc.strerror or exc}",
-                          file=sys.stderr)
-                    return 1
-                print(f"nextstep demo: {chat.url}", flush=True)
-                await _until_stopped()
-            finally:
-                await chat.stop()
-                await app.stop()
+                    print(f"nextstep demo: {chat.url}", flush=True)
+                    await _until_stopped()
+                finally:
+                    await app.stop()
+        finally:
+            await chat.stop()
     return 0
 
 

@@ -124,7 +124,7 @@ class BotState:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
             # Ids carry the bot's id so one bot's file_id never works for another by accident.
-            file_id = f"fake-file-{self.me['id']}-{next(self._file_ids)}"
+            file_id = f"file-{self.me['id']}-{next(self._file_ids)}"
             if isinstance(value, Upload):
                 content = value.data
             self._files[file_id] = content if content is not None else f"{kind} {file_id}".encode()

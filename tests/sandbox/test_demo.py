@@ -3,12 +3,17 @@ listener behind the page, driven as a trainee would."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.sandbox.conftest import ARTIFACTS, Demo, open_page, read_line
+from tests.sandbox.conftest import ARTIFACTS, ROOT, START_BOUND, Demo, open_page, read_line
 
 IVAN, MARIA, GLEB = 7003, 7004, 8005  # a rep (ru), a rep (en, ext 102), a new client
 
@@ -118,3 +123,21 @@ def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
     expect(page.locator("#messages .message.bot", has_text=name)).to_have_count(
         shown + 1, timeout=40_000
     )
+
+
+def test_a_taken_listen_address_is_one_line_and_leaves_no_database(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", "demo", "--db", str(tmp_path / "demo.sqlite3"),
+             "--listen", f"127.0.0.1:{port}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=START_BOUND,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"nextstep: --listen 127.0.0.1:{port}: ") and "in use" in line
+    assert list(tmp_path.iterdir()) == []
