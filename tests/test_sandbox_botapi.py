@@ -1,16 +1,19 @@
 """What the Bot API stand-in added for the demo: chat actions, the menu button, the observers the
-web chat listens with, and files a user downloads the way the bot does."""
+web chat listens with, files a user downloads the way the bot does, webhooks it POSTs to."""
 
 from __future__ import annotations
+
+import asyncio
 
 import aiohttp
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile, MenuButtonCommands
+from aiohttp import web
 
 from sandbox.botapi import Call
-from tests.fakes import FakeBotAPI
+from tests.fakes import FakeBotAPI, User
 from tests.fakes.fixtures import fake_bot, fake_botapi
 
 __all__ = ["fake_bot", "fake_botapi"]  # fixtures used by name below
@@ -45,3 +48,37 @@ async def test_observers_see_every_call_and_a_document_downloads(
     url = f"{fake_botapi.base_url}/file/bot{fake_botapi.token}/{file.file_path}"
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         assert await response.read() == b"a;b\r\n"
+
+
+async def test_webhook_gets_pushed_updates_in_order_until_it_answers(
+    fake_botapi: FakeBotAPI, fake_bot: Bot
+) -> None:
+    got: list[dict[str, object]] = []
+    both = asyncio.Event()
+    failures = [500]  # the first POST fails: Telegram tries the same update again
+
+    async def hook(request: web.Request) -> web.Response:
+        if failures:
+            return web.Response(status=failures.pop())
+        got.append(await request.json())
+        if len(got) == 2:
+            both.set()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        fake_botapi.deliver_webhooks = True
+        await fake_bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        user = User(1001, "Ivan")
+        first = fake_botapi.push_update(fake_botapi.message(user, "one"))
+        second = fake_botapi.push_update(fake_botapi.message(user, "two"))
+        await asyncio.wait_for(both.wait(), 10)
+        assert [u["update_id"] for u in got] == [first["update_id"], second["update_id"]]
+        assert (await fake_bot.get_webhook_info()).pending_update_count == 0
+    finally:
+        await fake_bot.delete_webhook()
+        await runner.cleanup()

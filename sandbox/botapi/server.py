@@ -11,6 +11,8 @@ the bot that saw the file: another bot must download it (``getFile``, then
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from functools import partial
@@ -99,6 +101,10 @@ class BotAPI(Journal, Users, Messages, Delivery):
         for bot in self._bots.values():
             bot._closing = True
             bot._wake_pollers()  # a held getUpdates would otherwise delay shutdown
+            if bot._pusher is not None:
+                bot._pusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bot._pusher
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
@@ -138,6 +144,36 @@ class BotAPI(Journal, Users, Messages, Delivery):
     def bot(self, token: str) -> BotAPI:
         """The view of a bot this server serves."""
         return self._bots[token]
+
+    def _set_webhook(self, params: Json) -> bool:
+        super()._set_webhook(params)
+        if "allowed_updates" in params:
+            self._allowed_updates = frozenset(params["allowed_updates"])
+        if self.deliver_webhooks and self._pusher is None:
+            self._pusher = asyncio.get_running_loop().create_task(self._push_to_webhook())
+        return True
+
+    async def _push_to_webhook(self) -> None:
+        """Telegram's side of a webhook: each pending update in order, POSTed until the bot
+        answers 2xx (a failure is tried again a second later), while the webhook is set."""
+        try:
+            while self.webhook is not None and not self._closing:
+                ready = self._deliverable()
+                if not ready:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._updates_arrived.wait(), 1.0)
+                    continue
+                try:
+                    delivery = await self.post_update(self.webhook["url"], ready[0])
+                    delivered = 200 <= delivery.status < 300
+                except (aiohttp.ClientError, TimeoutError):
+                    delivered = False
+                if delivered:
+                    self._updates = [u for u in self._updates if u is not ready[0]]
+                else:
+                    await asyncio.sleep(1.0)
+        finally:
+            self._pusher = None
 
     async def post_update(
         self,

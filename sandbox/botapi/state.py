@@ -86,6 +86,10 @@ class BotState:
         self.strict_chats = False
         self._sends: deque[float] = deque()
         self._chat_sends: dict[ChatKey, deque[float]] = {}
+        # With a webhook set, POST updates to it as Telegram does. Off by default: the tests
+        # drive a webhook by hand with post_update() to time and inspect each delivery.
+        self.deliver_webhooks = False
+        self._pusher: asyncio.Task[None] | None = None
         # Called with every call answered (the web chat shows what the bot did as it happens).
         self.observers: list[Callable[[Call], None]] = []
 
