@@ -77,7 +77,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             "bot_username": DEMO_BOT,
         })
         app = App(demo, clock, manage_store=False)
-        chat = ChatServer(api, app, clock, fast_speed=FAST)
+        chat = ChatServer(api, app, clock)
         try:
             await chat.start(host, port)  # first: a taken --listen fails before a file is made
         except OSError as exc:

@@ -26,11 +26,14 @@ from sandbox.web.render import render_message
 STATIC = Path(__file__).with_name("static")
 Json = dict[str, Any]
 _CHANGES = ("send", "edit", "copy", "forward", "delete")
+# The clock's speeds: real time, the ladder's minutes as seconds, a working day in a minute or so
+# (the whole ladder, 5 min to archive, in about two).
+SPEEDS = (1, 60, 1440)
 
 
 class ChatServer:
-    def __init__(self, api: BotAPI, app: App, clock: ScaledClock, *, fast_speed: float) -> None:
-        self.api, self.app, self.clock, self.fast_speed = api, app, clock, fast_speed
+    def __init__(self, api: BotAPI, app: App, clock: ScaledClock) -> None:
+        self.api, self.app, self.clock = api, app, clock
         self.people = {p.tg_id: p for p in (*TEAM, *CLIENTS, *NEWCOMERS)}
         self.keyboards: dict[int, Json] = {}  # the reply keyboard each chat shows
         self._queries: dict[str, int] = {}  # callback query id -> the chat it came from
@@ -98,7 +101,7 @@ class ChatServer:
 
     def _clock_state(self) -> Json:
         return {"now": self.clock.now().isoformat(), "speed": self.clock.speed,
-                "fast": self.clock.speed > 1}
+                "speeds": SPEEDS}
 
     async def _state(self, _: web.Request) -> web.Response:
         people = [
@@ -206,7 +209,10 @@ class ChatServer:
 
     async def _set_clock(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        self.clock.speed = self.fast_speed if body.get("fast") else 1.0
+        speed = body.get("speed")
+        if speed not in SPEEDS:
+            raise web.HTTPBadRequest(text=f"speed is one of {SPEEDS}")
+        self.clock.speed = speed
         state = self._clock_state()
         self._emit({"type": "clock", **state})
         return web.json_response(state)

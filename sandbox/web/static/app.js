@@ -226,7 +226,11 @@ function typing() {
 function setClock(clock) {
   state.clock = clock;
   state.clockAt = Date.now();
-  $("fast").checked = clock.fast;
+  const select = $("speed");
+  if (!select.options.length) {
+    for (const speed of clock.speeds) select.append(el("option", {value: String(speed)}, T.speeds[speed] || `${speed}x`));
+  }
+  select.value = String(clock.speed);
 }
 
 function tick() {
@@ -296,7 +300,7 @@ function listen() {
 
 async function start() {
   document.documentElement.lang = LANG;
-  $("fast-label").textContent = T.fast;
+  $("speed-label").textContent = T.clock;
   $("text").placeholder = T.placeholder;
   $("menu").textContent = T.menu;
   $("phone-toggle").textContent = T.phone;
@@ -320,7 +324,7 @@ async function start() {
   $("back").addEventListener("click", () => { $("app").className = "no-chat"; });
   $("phone-toggle").addEventListener("click", () => { $("phone").hidden = !$("phone").hidden; });
   $("alert-ok").addEventListener("click", () => { $("alert").hidden = true; });
-  $("fast").addEventListener("change", async (event) => setClock(await api("/api/clock", {fast: event.target.checked})));
+  $("speed").addEventListener("change", async (event) => setClock(await api("/api/clock", {speed: Number(event.target.value)})));
 }
 
 start();

@@ -1,7 +1,7 @@
 // The page's own words (the bot's come from the product's gettext catalogs).
 const WORDS = {
   en: {
-    fast: "Fast clock (1 min = 1 s)", roles: {admin: "admin", supervisor: "supervisor", rep: "rep", client: "client"},
+    clock: "Clock", speeds: {1: "real time", 60: "1 min = 1 s", 1440: "1 day = 1 min"}, roles: {admin: "admin", supervisor: "supervisor", rep: "rep", client: "client"},
     pick: "Pick a person on the left: you write and press buttons as them.",
     placeholder: "Message", menu: "Menu", typing: "typing…", edited: "edited",
     shareContact: "Share my phone", download: "Download", contact: "Contact",
@@ -13,7 +13,7 @@ const WORDS = {
     now: "Product time", failed: "Failed",
   },
   ru: {
-    fast: "Быстрые часы (1 мин = 1 с)", roles: {admin: "админ", supervisor: "руководитель", rep: "менеджер", client: "клиент"},
+    clock: "Часы", speeds: {1: "как есть", 60: "1 мин = 1 с", 1440: "1 день = 1 мин"}, roles: {admin: "админ", supervisor: "руководитель", rep: "менеджер", client: "клиент"},
     pick: "Выберите человека слева: вы пишете и нажимаете кнопки от его имени.",
     placeholder: "Сообщение", menu: "Меню", typing: "печатает…", edited: "изменено",
     shareContact: "Отправить мой номер", download: "Скачать", contact: "Контакт",
