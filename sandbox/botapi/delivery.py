@@ -17,6 +17,8 @@ from sandbox.botapi.state import BotState
 
 
 class Delivery(BotState):
+    """getUpdates and webhooks; the bot's commands, menu button, chats and files."""
+
     def _deliverable(self) -> list[Json]:
         def wanted(update: Json) -> bool:
             kind = next((key for key in update if key != "update_id"), "")

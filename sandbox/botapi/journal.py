@@ -22,6 +22,8 @@ from sandbox.botapi.state import BotState
 
 
 class Journal(BotState):
+    """The log of calls and waiting on it; faults, blocked users and flood limits."""
+
     # -- test controls -----------------------------------------------------------------------
 
     def fail_next(

@@ -21,6 +21,8 @@ from sandbox.botapi.state import BotState
 
 
 class Messages(BotState):
+    """The methods that make, change or remove the bot's messages."""
+
     def _shown(self, params: Json, field_name: str) -> Json:
         """The text or caption as Telegram returns it: markup parsed away."""
         key = entities_key(field_name)

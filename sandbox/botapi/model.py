@@ -87,7 +87,7 @@ class Chat:
 
 @dataclass(frozen=True)
 class Call:
-    """One request the fake answered; ``time`` is ``time.perf_counter()`` at arrival."""
+    """One request the stand-in answered; ``time`` is ``time.perf_counter()`` at arrival."""
 
     method: str
     params: Json

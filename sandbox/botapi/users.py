@@ -16,6 +16,8 @@ from sandbox.botapi.state import BotState
 
 
 class Users(BotState):
+    """Updates as users make them: messages, commands, contacts, files, button presses."""
+
     # -- updates -----------------------------------------------------------------------------
 
     def push_update(self, update: Json) -> Json:
