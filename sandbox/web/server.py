@@ -219,7 +219,8 @@ class ChatServer:
 
     async def _phone(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        agent = self.people.get(int(body.get("agent", 0) or 0))
+        agent_id = body.get("agent")
+        agent = self.people.get(agent_id) if isinstance(agent_id, int) else None
         number = str(body.get("number", "")).strip()
         if agent is None or not agent.sip_ext:
             raise web.HTTPBadRequest(text="pick an agent with an extension")
@@ -228,7 +229,7 @@ class ChatServer:
         try:
             outcome = Outcome(str(body.get("outcome")))
             talk = int(body.get("talk", 30))
-        except ValueError:
+        except (TypeError, ValueError):
             raise web.HTTPBadRequest(text="unknown outcome or talk time") from None
         inbound = body.get("direction") == "in"
         caller, callee = (number, agent.sip_ext) if inbound else (agent.sip_ext, number)

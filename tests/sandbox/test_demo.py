@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def test_chat_at_360_pixels_screenshot(demo: Demo, browser: Browser) -> None:
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
     demo: Demo, browser: Browser
 ) -> None:
-    """Last in this module: the demo runs fast from here on."""
+    """The demo runs fast from here on: the tests after this one do not care about time."""
     page = open_page(browser, demo)
     be(page, IVAN)
     page.select_option("#speed", "60")
@@ -141,3 +142,27 @@ def test_a_taken_listen_address_is_one_line_and_leaves_no_database(tmp_path: Pat
     [line] = result.stderr.splitlines()
     assert line.startswith(f"nextstep: --listen 127.0.0.1:{port}: ") and "in use" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_requests_to_the_page_get_a_clear_answer(demo: Demo) -> None:
+    def post(path: str, body: bytes) -> tuple[int, str]:
+        request = urllib.request.Request(
+            demo.url + path, data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    assert post("/api/chat/999/send", b'{"text": "hi"}') == (404, "no such person in the demo")
+    assert post("/api/chat/7003/send", b"{}") == (400, "the message is empty")
+    assert post("/api/chat/7003/send", b"not json") == (400, "a JSON body is expected")
+    assert post("/api/chat/7003/press", b'{"message_id": 1, "data": "x"}')[0] == 400
+    assert post("/api/clock", b'{"speed": 7}') == (400, "speed is one of (1, 60, 1440)")
+    assert post("/api/phone", b'{"agent": "x", "number": "1"}') == (
+        400, "pick an agent with an extension"
+    )
+    assert post("/api/phone", b'{"agent": 7003, "number": "+79161110011", "outcome": "?"}') == (
+        400, "unknown outcome or talk time"
+    )
