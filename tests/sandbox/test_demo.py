@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.sandbox.conftest import ARTIFACTS, ROOT, START_BOUND, Demo, open_page, read_line
 
-IVAN, MARIA, GLEB = 7003, 7004, 8005  # a rep (ru), a rep (en, ext 102), a new client
+SERGEY, IVAN, MARIA, GLEB = 7002, 7003, 7004, 8005  # supervisor, reps (ru; en), a new client
 
 
 def be(page: Page, person: int) -> None:
@@ -104,6 +104,29 @@ def test_chat_at_360_pixels_screenshot(demo: Demo, browser: Browser) -> None:
     shot = ARTIFACTS / "demo-chat-360.png"
     page.screenshot(path=str(shot))
     print(f"screenshot: {shot}")
+
+
+def test_supervisor_gets_a_chart_as_a_picture_and_its_csv_as_a_download(
+    demo: Demo, browser: Browser
+) -> None:
+    page = open_page(browser, demo)
+    be(page, SERGEY)
+    say(page, "/report")
+    page.locator("#messages .message.bot").last.get_by_role("button", name="Воронка").click()
+    page.locator("#messages .message.bot").last.get_by_role("button", name="30 дней").click()
+    chart = page.locator("#messages img.photo").last
+    expect(chart).to_be_visible()
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.locator("#messages .message.bot:has(img.photo)").last.get_by_role(
+        "button", name="CSV"
+    ).click()
+    link = page.locator("#messages a.document").last
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith(".csv")
+    content = Path(download.value.path()).read_bytes()
+    assert content.startswith("\ufeff".encode()) and ";" in content.decode("utf-8-sig")
 
 
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
