@@ -16,7 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.sandbox.conftest import ARTIFACTS, ROOT, START_BOUND, Demo, open_page, read_line
 
-SERGEY, IVAN, MARIA, GLEB = 7002, 7003, 7004, 8005  # supervisor, reps (ru; en), a new client
+SERGEY, IVAN, MARIA = 7002, 7003, 7004  # a supervisor, reps (ru; en, ext 102)
+GLEB, SOPHIE = 8005, 8006  # clients who have not written yet (ru; en)
 
 
 def be(page: Page, person: int) -> None:
@@ -127,6 +128,21 @@ def test_supervisor_gets_a_chart_as_a_picture_and_its_csv_as_a_download(
     assert download.value.suggested_filename.endswith(".csv")
     content = Path(download.value.path()).read_bytes()
     assert content.startswith("\ufeff".encode()) and ";" in content.decode("utf-8-sig")
+
+
+def test_client_shares_his_phone_from_the_reply_keyboard_in_english(
+    demo: Demo, browser: Browser
+) -> None:
+    page = open_page(browser, demo, locale="en-GB")
+    assert page.get_attribute("#text", "placeholder") == "Message"  # the browser's language
+    be(page, SOPHIE)
+    say(page, "/start")
+    share = page.locator("#reply-keyboard button.reply")
+    expect(share).to_have_count(1)  # the bot's keyboard, in her Telegram language (en)
+    share.click()
+    expect(page.locator("#messages .message.mine .contact")).to_contain_text("+79161239906")
+    ru = open_page(browser, demo)
+    assert ru.get_attribute("#text", "placeholder") == "Сообщение"
 
 
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
