@@ -95,6 +95,19 @@ def test_busy_call_on_the_phone_presses_busy_on_the_card(demo: Demo, browser: Br
     expect(result).to_contain_text(re.compile(r"Next call: [^\n]*\d\d:\d\d"))
 
 
+def test_a_client_calls_a_rep_who_misses_it(demo: Demo, browser: Browser) -> None:
+    page = open_page(browser, demo)
+    be(page, IVAN)
+    page.click("#phone-toggle")
+    inbound = page.locator("form.phone-form[data-direction='in']")
+    inbound.locator("select[name=number]").select_option("+79161110013")  # Павел Соколов
+    inbound.locator("select[name=outcome]").select_option("hang_up")
+    inbound.get_by_role("button").click()
+    # His deal with Павел was closed (refused): the missed call opens a new one for him to return.
+    missed = page.locator("#messages .message.bot", has_text="Пропущенный звонок")
+    expect(missed).to_contain_text("Павел Соколов")
+    expect(missed).to_contain_text("Перезвонить на пропущенный")
+
 def test_chat_at_360_pixels_screenshot(demo: Demo, browser: Browser) -> None:
     page = open_page(browser, demo, width=360)
     be(page, IVAN)
