@@ -95,7 +95,7 @@ def test_busy_call_on_the_phone_presses_busy_on_the_card(demo: Demo, browser: Br
     expect(result).to_contain_text(re.compile(r"Next call: [^\n]*\d\d:\d\d"))
 
 
-def test_a_client_calls_a_rep_who_misses_it(demo: Demo, browser: Browser) -> None:
+def test_clients_call_a_rep_one_missed_one_answered(demo: Demo, browser: Browser) -> None:
     page = open_page(browser, demo)
     be(page, IVAN)
     page.click("#phone-toggle")
@@ -107,6 +107,12 @@ def test_a_client_calls_a_rep_who_misses_it(demo: Demo, browser: Browser) -> Non
     missed = page.locator("#messages .message.bot", has_text="Пропущенный звонок")
     expect(missed).to_contain_text("Павел Соколов")
     expect(missed).to_contain_text("Перезвонить на пропущенный")
+    # Николай has an open deal of Иван's: its card pops up while the phone rings.
+    inbound.locator("select[name=number]").select_option("+79161110011")
+    inbound.locator("select[name=outcome]").select_option("answered")
+    inbound.get_by_role("button").click()
+    ringing = page.locator("#messages .message.bot", has_text="Входящий звонок")
+    expect(ringing).to_contain_text("Николай Фёдоров")
 
 def test_chat_at_360_pixels_screenshot(demo: Demo, browser: Browser) -> None:
     page = open_page(browser, demo, width=360)
