@@ -21,7 +21,6 @@ from cli.main import FAST_CLOCK as FAST
 from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
 from crm.clock import ScaledClock
-from crm.context import Crm
 from crm.schedule import into_working_hours
 from sandbox.botapi import BotAPI
 from sandbox.seed import is_seeded, seed
@@ -86,7 +85,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         try:
             async with store(demo.database_url):
                 if not await is_seeded():
-                    await seed(Crm(playbook, clock), clock.now(), api.me["id"])
+                    await seed(playbook, clock.now(), api.me["id"])
                 await app.start()
                 try:
                     print(f"nextstep demo: {chat.url}", flush=True)

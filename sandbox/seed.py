@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config.playbook import Playbook
 from crm.calls import record_call
 from crm.calltypes import CallRecord, Disposition
 from crm.chat import ChatContent, ReplyTarget, record_outgoing
@@ -117,62 +118,76 @@ async def is_seeded() -> bool:
     return await Employee.exists()
 
 
-async def seed(crm: Crm, start: datetime, bot_id: int) -> None:
-    """Write the team and its history, ending at `start` (the demo's clock takes over)."""
-    rng = random.Random(13)
-    hours = crm.playbook.working_hours
+async def seed(playbook: Playbook, start: datetime, bot_id: int) -> None:
+    """Write the team and its history, ending as `start` comes (the demo's clock takes over);
+    `bot_id` is the bot the clients wrote to."""
+    hours = playbook.working_hours
     clock = FakeClock(into_working_hours(start - timedelta(days=DAYS), hours))
-    past = Crm(crm.playbook, clock)
-    staff: dict[str, Employee] = {}
-    for person in TEAM:
-        employee, invite = await add_employee(
-            past, person.name, Role(person.role), sip_ext=person.sip_ext
-        )
-        user = TelegramUser(person.tg_id, person.name, None, person.lang)
-        await redeem_invite(past, invite.code, user)
-        staff[person.name] = employee
-    reps = [staff[p.name] for p in TEAM if p.role == "rep"]
-
-    begin = clock.now()
-    last = start - timedelta(minutes=5)  # the history ends as the demo's clock starts
+    past = Crm(playbook, clock)
+    rng = random.Random(13)
+    begin, last = clock.now(), start - timedelta(minutes=5)
 
     def later(minutes: int) -> None:
         moment = into_working_hours(clock.now() + timedelta(minutes=minutes), hours)
         clock.set(min(moment, last))
 
-    span = (last - begin) / (len(CONTACTS) + 2)
+    def at_share(share: float) -> None:
+        clock.set(min(into_working_hours(begin + (last - begin) * share, hours), last))
+
+    reps = await _team(past)
     for index, (name, phone, company) in enumerate(CONTACTS):
-        clock.set(min(into_working_hours(begin + span * index, hours), last))
+        at_share(index / (len(CONTACTS) + 2))
         rep = reps[index % len(reps)]
         added = await quick_add(
             past, ContactDraft(name=name, phones=(phone,), company=company),
             owner_id=rep.id, team=rep.team, source=rng.choice(("manual", "site", "referral")),
         )
         if added.deal is not None:
-            await _walk(past, rep, added.deal, PLANS[index % len(PLANS)], rng, later)
-    clock.set(min(into_working_hours(begin + span * len(CONTACTS), hours), last))
+            await _walk(past, rep, added.deal, PLANS[index % len(PLANS)],
+                        NOTES[index % len(NOTES)], rng, later)
+    at_share(len(CONTACTS) / (len(CONTACTS) + 2))
     for index, (disposition, code) in enumerate(DISPOSITIONS):
         later(rng.randint(30, 120))
-        rep = reps[index % len(reps)]
-        await _call(past, rep, CONTACTS[index][1], disposition, code, index)
+        await _call(past, reps[index % len(reps)], CONTACTS[index][1], disposition, code, index)
     for person in CLIENTS:
         later(rng.randint(30, 200))
-        user = TelegramUser(person.tg_id, person.name, None, person.lang)
-        lead = await intake(
-            past, user, ChatContent(f"Здравствуйте! Нужен расчёт для {person.company}"),
-            shared_phone=person.phone, bot_id=bot_id,
+        await _chat(past, person, reps, bot_id, later)
+
+
+async def _team(crm: Crm) -> list[Employee]:
+    """The team joined through invites, as people do; its reps."""
+    reps = []
+    for person in TEAM:
+        employee, invite = await add_employee(
+            crm, person.name, Role(person.role), sip_ext=person.sip_ext
         )
-        later(10)
-        owner_id = lead.deal.owner_id  # type: ignore[attr-defined]
-        replier = next((r for r in reps if r.id == owner_id), None)
-        target = ReplyTarget(lead.contact.id, lead.deal.id, person.tg_id, bot_id)
-        await record_outgoing(
-            past, target, replier, ChatContent("Добрый день! Подготовлю расчёт и перезвоню."), None
-        )
+        await redeem_invite(crm, invite.code, TelegramUser(person.tg_id, person.name, None,
+                                                           person.lang))
+        if person.role == "rep":
+            reps.append(employee)
+    return reps
+
+
+async def _chat(
+    crm: Crm, person: Person, reps: list[Employee], bot_id: int, later: Callable[[int], None]
+) -> None:
+    """A client writes to the bot (a lead for a rep on shift) and the rep answers."""
+    user = TelegramUser(person.tg_id, person.name, None, person.lang)
+    lead = await intake(
+        crm, user, ChatContent(f"Здравствуйте! Нужен расчёт для {person.company}"),
+        shared_phone=person.phone, bot_id=bot_id,
+    )
+    later(10)
+    owner_id = lead.deal.owner_id  # type: ignore[attr-defined]
+    replier = next((rep for rep in reps if rep.id == owner_id), None)
+    target = ReplyTarget(lead.contact.id, lead.deal.id, person.tg_id, bot_id)
+    await record_outgoing(
+        crm, target, replier, ChatContent("Добрый день! Подготовлю расчёт и перезвоню."), None
+    )
 
 
 async def _walk(
-    crm: Crm, rep: Employee, deal: Deal, plan: tuple[str, ...], rng: random.Random,
+    crm: Crm, rep: Employee, deal: Deal, plan: tuple[str, ...], note: str, rng: random.Random,
     later: Callable[[int], None],
 ) -> None:
     for step in plan:
@@ -184,7 +199,7 @@ async def _walk(
         press = Press(
             task.id, button, rep, reason=reason or None,
             when=clock_now + timedelta(hours=rng.randint(4, 30)) if button in _ASKS else None,
-            note=rng.choice(NOTES) if button == "note" else "",
+            note=note if button == "note" else "",
         )
         await apply_outcome(crm, press)
         later(rng.randint(60, 60 * 8))
