@@ -67,10 +67,14 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     async with BotAPI(DEMO_TOKEN, bot_username=DEMO_BOT) as api:
         api.me["first_name"] = "NextStep"
+        web_port = _free_port(socket.SOCK_STREAM)
         demo = settings.model_copy(update={
             "bot_token": api.token, "client_bot_token": "", "telegram_api": api.base_url,
             "database_url": f"sqlite://{path}", "webhook_url": "", "redis_url": "",
-            "web_listen": f"127.0.0.1:{_free_port(socket.SOCK_STREAM)}",
+            "web_listen": f"127.0.0.1:{web_port}",
+            # The board opens from the page as Telegram would open it, over http on loopback
+            # (set unvalidated: Telegram itself asks for https).
+            "web_app_url": f"http://127.0.0.1:{web_port}/board/",
             "sip_listen": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
             "sip_allow": ["127.0.0.0/8"], "hep_auth_key": "", "hep_capture_ids": [],
             "bot_username": DEMO_BOT,

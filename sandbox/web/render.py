@@ -33,7 +33,8 @@ def render_message(api: BotAPI, message: Json) -> Json:
                           "name": contact.get("first_name", "")}
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     out["buttons"] = [
-        [{"text": b["text"], "data": b.get("callback_data"), "url": b.get("url")} for b in row]
+        [{"text": b["text"], "data": b.get("callback_data"), "url": b.get("url"),
+          "web_app": b.get("web_app", {}).get("url")} for b in row]
         for row in rows
     ]
     return out

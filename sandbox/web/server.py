@@ -12,12 +12,14 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.app import App
 from crm.clock import ScaledClock
 from sandbox.botapi import BotAPI, Call, User
+from sandbox.botapi.webapp import init_data
 from sandbox.phone import Call as PhoneCall
 from sandbox.phone import Outcome, place_call
 from sandbox.seed import CLIENTS, CONTACTS, NEWCOMERS, TEAM, Person
@@ -52,6 +54,7 @@ class ChatServer:
         app.router.add_post("/api/chat/{tg}/send", self._send)
         app.router.add_post("/api/chat/{tg}/press", self._press)
         app.router.add_post("/api/chat/{tg}/contact", self._contact)
+        app.router.add_post("/api/chat/{tg}/webapp", self._web_app)
         app.router.add_get("/api/file/{file_id}", self._file)
         app.router.add_post("/api/clock", self._set_clock)
         app.router.add_post("/api/phone", self._phone)
@@ -152,6 +155,7 @@ class ChatServer:
         return web.json_response({
             "messages": messages, "keyboard": self.keyboards.get(chat),
             "commands": self.api.commands_for(chat, person.lang),
+            "menu_button": self.api.menu_buttons.get(chat) or self.api.menu_buttons.get(None),
         })
 
     async def _body(self, request: web.Request) -> Json:
@@ -196,6 +200,15 @@ class ChatServer:
         self.api.push_update(update)
         self._emit({"type": "chat", "chat": person.tg_id})
         return web.json_response({"ok": True})
+
+    async def _web_app(self, request: web.Request) -> web.Response:
+        """Open a Mini App as this person: its URL with the initData Telegram would sign."""
+        person, body = self._person(request), await self._body(request)
+        url = str(body.get("url", ""))
+        if not url.startswith(("http://", "https://")):
+            raise web.HTTPBadRequest(text="a Mini App's http(s) URL is expected")
+        signed = init_data(self.api.token, self._user(person), self.clock.now())
+        return web.json_response({"url": f"{url}#tgWebAppData={quote(signed)}"})
 
     async def _file(self, request: web.Request) -> web.Response:
         try:

@@ -164,6 +164,20 @@ def test_client_shares_his_phone_from_the_reply_keyboard_in_english(
     assert ru.get_attribute("#text", "placeholder") == "Сообщение"
 
 
+def test_the_board_opens_from_the_chat_signed_as_telegram_signs_it(
+    demo: Demo, browser: Browser
+) -> None:
+    page = open_page(browser, demo)
+    be(page, IVAN)
+    say(page, "/help")
+    page.locator("#messages button.inline", has_text="Доска").last.click()
+    board = page.frame_locator("#webapp-frame")
+    expect(board.locator("body")).to_contain_text("Новый лид")  # his deals, by stage
+    expect(board.locator("body")).to_contain_text("Иван Петров")
+    page.click("#webapp-close")
+    expect(page.locator("#webapp")).to_be_hidden()
+
+
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
     demo: Demo, browser: Browser
 ) -> None:

@@ -97,6 +97,21 @@ async function loadChat() {
   renderMessages(chat.messages);
   renderKeyboard(chat.keyboard);
   renderCommands(chat.commands);
+  const menu = chat.menu_button;
+  const appMenu = $("app-menu");
+  appMenu.hidden = !(menu && menu.type === "web_app");
+  if (!appMenu.hidden) {
+    appMenu.textContent = menu.text;
+    appMenu.onclick = () => openWebApp(menu.web_app.url, menu.text);
+  }
+}
+
+// A Mini App opens in a panel over the chat, with the initData Telegram would give it.
+async function openWebApp(url, title) {
+  const opened = await api(`/api/chat/${state.current.id}/webapp`, {url});
+  $("webapp-title").textContent = title;
+  $("webapp-frame").src = opened.url;
+  $("webapp").hidden = false;
 }
 
 function renderMessages(messages) {
@@ -150,7 +165,8 @@ function renderMessage(message) {
       for (const button of row) {
         line.append(el("button", {
           class: "inline", type: "button",
-          onclick: () => button.url ? window.open(button.url, "_blank", "noopener") : press(message.id, button.data),
+          onclick: () => button.web_app ? openWebApp(button.web_app, button.text)
+            : button.url ? window.open(button.url, "_blank", "noopener") : press(message.id, button.data),
         }, button.text));
       }
       keyboard.append(line);
@@ -324,6 +340,7 @@ async function start() {
   $("back").addEventListener("click", () => { $("app").className = "no-chat"; });
   $("phone-toggle").addEventListener("click", () => { $("phone").hidden = !$("phone").hidden; });
   $("alert-ok").addEventListener("click", () => { $("alert").hidden = true; });
+  $("webapp-close").addEventListener("click", () => { $("webapp").hidden = true; $("webapp-frame").src = "about:blank"; });
   $("speed").addEventListener("change", async (event) => setClock(await api("/api/clock", {speed: Number(event.target.value)})));
 }
 
