@@ -17,6 +17,7 @@ MODULES = (
     "bench.dateparse_bench",
     "bench.cli_bench",
     "bench.board_bench",
+    "bench.demo_bench",
 )
 
 
