@@ -18,6 +18,7 @@ MODULES = (
     "bench.dateparse_bench",
     "bench.cli_bench",
     "bench.board_bench",
+    "bench.demo_bench",
 )
 
 

@@ -4,7 +4,7 @@
 
 For each database: generate the store (bench.dataset), start the bot as in production (`nextstep
 run`, the real App of bot/app.py, in webhook mode, in a process of its own) against the fake Bot
-API (tests.fakes.FakeBotAPI in this process: real HTTP both ways, every request the bot makes
+API (sandbox.botapi.BotAPI in this process: real HTTP both ways, every request the bot makes
 validated against its schema), and let 16 reps work their feed at once: the card in front of a
 rep is one of his own open tasks (the feed handed it out: /next, then the conveyor), he picks an
 outcome and presses its buttons the way Telegram sends them, with callback data built by
@@ -74,10 +74,10 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import next_task
+from sandbox.botapi import BotAPI, Call, User, WebhookDelivery
 from storage.db import store
 from storage.models import Employee, Task
 from tests.e2e.harness import free_port
-from tests.fakes import Call, FakeBotAPI, User, WebhookDelivery
 from tests.scale.cluster import Nginx
 
 REPS = 16
@@ -198,7 +198,7 @@ class WebhookRig:
     """The reps who press, over the fake Bot API, at the webhook of a running bot."""
 
     def __init__(
-        self, api: FakeBotAPI, playbook: Playbook, url: str, bot_pids: Sequence[int]
+        self, api: BotAPI, playbook: Playbook, url: str, bot_pids: Sequence[int]
     ) -> None:
         self.api = api
         self.playbook = playbook
@@ -312,7 +312,7 @@ def _cpu_seconds(pids: Sequence[int]) -> float:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    api: FakeBotAPI, store_url: str, *, workers: int = 1, nginx: bool = False
+    api: BotAPI, store_url: str, *, workers: int = 1, nginx: bool = False
 ) -> AsyncIterator[tuple[list[int], str]]:
     """`nextstep run` in webhook mode, `workers` processes of their own (behind deploy/'s nginx
     if `nginx`); yields (their pids, the webhook url).
@@ -397,7 +397,7 @@ async def webhook_phases(
     for rep_id, user in zip(rep_ids, users, strict=True):
         await Employee.filter(id=rep_id).update(tg_id=user.id, lang=None)
     async with (
-        FakeBotAPI() as api,
+        BotAPI() as api,
         running_bot(api, store_url, workers=workers, nginx=nginx) as (pids, webhook_url),
     ):
         rig = WebhookRig(api, playbook, webhook_url, pids)

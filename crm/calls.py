@@ -265,7 +265,7 @@ def _auto_press(record: CallRecord, sides: Sides, target: CallTarget | None) -> 
     if target is None or target.task_id is None:
         return None
     return Press(
-        target.task_id, button, sides.agent, source="sip",
+        target.task_id, button, sides.agent, source="sip", can_ask=False,
         data={"call_id": record.call_id, "sip_code": record.sip_code},
     )
 

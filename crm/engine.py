@@ -48,7 +48,7 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Press:
-    """One press of an outcome button, by a person or by the SIP listener (actor None)."""
+    """One press of an outcome button, by a person or, for him, by the SIP listener."""
 
     task_id: int
     button: str
@@ -58,6 +58,10 @@ class Press:
     note: str = ""
     source: str = "bot"
     data: dict[str, object] = field(default_factory=dict)
+    # Whether whoever pressed can be asked for the fields the next stage requires. The SIP
+    # listener presses for the agent and cannot: its outcome moves the deal regardless, or the
+    # no-answer ladder would stop at a stage that requires a field.
+    can_ask: bool = True
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,7 @@ async def apply_outcome(
     decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
     if isinstance(decision, Status):
         return Outcome(decision, deal_id, stage)
-    # A person is asked for the fields the next stage requires; a captured call (no actor)
-    # cannot be asked, and moves the deal as its outcome says.
-    if press.actor is not None and decision.stage != stage:
+    if press.can_ask and decision.stage != stage:
         if missing := await missing_for_stage(pb, deal_id, decision.stage):
             keys = tuple(f.key for f in missing)
             return Outcome(Status.NEEDS_FIELDS, deal_id, stage, missing_fields=keys)

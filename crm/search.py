@@ -11,12 +11,12 @@ from tortoise.queryset import ValuesListQuery
 
 from crm import fields
 from crm.context import Crm
-from crm.permissions import can_act_on
+from crm.permissions import can_act_on, scope_of
 from crm.phonebook import part_range
 from crm.phones import normalize_phone
 from crm.tags import fold
 from storage.db import dialect, reading_connection
-from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart, Role
+from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
 # Contacts by a part of a number: more, since a rep's scope may leave few of them.
@@ -35,11 +35,16 @@ _PLACEHOLDERS = {"sqlite": ("?1", "?2"), "postgres": ("$1", "$2")}
 
 
 def _scope(viewer: Employee) -> Q:
-    if viewer.role == Role.ADMIN:
-        return Q()
-    if viewer.role == Role.SUPERVISOR:
-        return Q(team=viewer.team)
-    return Q(owner_id=viewer.id)
+    """crm.permissions' scope of the viewer as a filter of deals (none for who may see none)."""
+    scope = scope_of(viewer)
+    if scope is None:
+        return Q(id__in=[])
+    found = Q()
+    if scope.owner_id is not None:
+        found &= Q(owner_id=scope.owner_id)
+    if scope.team is not None:
+        found &= Q(team=scope.team)
+    return found
 
 
 async def _tagged_deal_ids(tag: str) -> list[int]:

@@ -145,7 +145,8 @@ class PhonePart(Model):
 
     class Meta:
         table = "phone_part"
-        indexes = (("part", "contact_id"),)
+        # contact_id alone: a contact's parts are read, deleted and moved (merges) by it.
+        indexes = (("part", "contact_id"), ("contact_id",))
 
 
 class Deal(Model):
