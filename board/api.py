@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from board import render
 from board.auth import Viewer, viewer_of
 from crm import board as boards
 from crm import board_actions as actions
 from crm.context import Crm
+from crm.ids import MAX_ID, parse_id
 from crm.notices import Notifier
 from crm.permissions import Refusal, has_role
 from storage.models import Employee, Role
@@ -114,21 +115,22 @@ async def _reps(viewer: Employee, team: str) -> list[tuple[int, str]]:
 async def column_page(request: web.Request) -> web.Response:
     crm = request.app[CONFIG].crm
     stage = request.query.get("stage", "")
-    after = request.query.get("after", "")
-    if stage not in boards.open_stages(crm.playbook) or (after and not after.isdigit()):
+    raw_after = request.query.get("after", "")
+    after = parse_id(raw_after) if raw_after else None
+    if stage not in boards.open_stages(crm.playbook) or (raw_after and after is None):
         return _bad("stage or after")
     filters = await _filters(request)
     if isinstance(filters, web.Response):
         return filters
-    cards, more = await boards.column(crm, stage, filters, int(after) if after else None)
+    cards, more = await boards.column(crm, stage, filters, after)
     return web.json_response({"cards": [render.card(c) for c in cards], "more": more})
 
 
 async def changes(request: web.Request) -> web.Response:
-    since = request.query.get("since", "0")
-    if not since.isdigit():
+    since = parse_id(request.query.get("since", "0"))
+    if since is None:
         return _bad("since")
-    version, changed = await boards.changes(_viewer(request).employee, int(since))
+    version, changed = await boards.changes(_viewer(request).employee, since)
     return web.json_response({"version": version, "changed": changed})
 
 
@@ -139,8 +141,7 @@ async def funnel(request: web.Request) -> web.Response:
 
 
 def _deal_id(request: web.Request) -> int | None:
-    raw = request.match_info.get("deal", "")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(request.match_info.get("deal", ""))
 
 
 async def deal_detail(request: web.Request) -> web.Response:
@@ -156,15 +157,15 @@ async def deal_detail(request: web.Request) -> web.Response:
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task: int = 0
-    version: int
+    task: int = Field(0, ge=0, le=MAX_ID)
+    version: int = Field(ge=0, le=MAX_ID)
     to: str = ""
     button: str = ""
     when: datetime | None = None
     typed: str = ""
     reason: str | None = None
     note: str = ""
-    rep: int = 0
+    rep: int = Field(0, ge=0, le=MAX_ID)
 
 
 async def _body(request: web.Request) -> _Body | web.Response:

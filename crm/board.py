@@ -15,6 +15,7 @@ from config.playbook import Playbook
 from crm import fields
 from crm.context import Crm
 from crm.engine import ladder_size
+from crm.ids import parse_id
 from crm.permissions import Scope, has_role, scope_of
 from crm.search import find_deals
 from crm.tags import fold
@@ -90,9 +91,10 @@ def scope_filters(scope: Scope) -> list[DealFilter]:
 # Filters by query parameter: (value, viewer, crm) -> the filter. A new filter (a custom field)
 # is one more entry; a parser raises FilterError for a value it cannot take.
 def _rep(value: str, viewer: Employee, crm: Crm) -> DealFilter:
-    if not value.isdigit():
+    rep = parse_id(value)
+    if rep is None:
         raise FilterError("rep")
-    return OwnerIs(int(value))
+    return OwnerIs(rep)
 
 
 def _team(value: str, viewer: Employee, crm: Crm) -> DealFilter:

@@ -162,3 +162,34 @@ async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -
         "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": ann.employee.id}
     )
     assert again["status"] == "stale"  # given meanwhile: the fresh card, nothing changed
+
+
+async def test_bad_ids_are_a_clear_400_and_change_nothing(harness: Harness) -> None:
+    h = harness
+    boss = await h.make_employee("supervisor", name="Boss", lang="en")
+    deal_id, task_id, version = await _foreign_deal(h)
+    before = await _snapshot(deal_id)
+    sup = BoardClient(h.running.web_port, init_data(h.api.token, boss.user, h.clock.now()))
+    huge, over = "9" * 30, str(2**31)
+    asks: list[tuple[str, str, object]] = [
+        (method, template.replace("{deal}", bad), _body(task_id, version, boss.employee.id))
+        for method, template in _api_routes() if "{deal}" in template
+        for bad in ("²", "%C2%B2", huge, over, "-1")
+    ]
+    asks += [
+        ("GET", f"{API}column?stage=new&after={bad}", None) for bad in ("²", huge, over)
+    ] + [
+        ("GET", f"{API}changes?since={bad}", None) for bad in ("²", huge)
+    ] + [
+        ("GET", f"{API}board?rep={bad}", None) for bad in ("²", huge, over)
+    ]
+    for field in ("task", "version", "rep"):
+        for bad_value in (2**31, 10**30, -1):
+            body = {**_body(task_id, version, boss.employee.id), field: bad_value}
+            asks += [("POST", f"{API}deal/{deal_id}/{verb}", body)
+                     for verb in ("move", "press", "give")]
+    for method, path, body in asks:
+        status, raw = await sup.call(method, path, body)
+        assert status == 400, (method, path, body, status, raw)
+        assert set(json.loads(raw)) == {"error"}, raw
+    assert await _snapshot(deal_id) == before
