@@ -67,8 +67,11 @@ def _bad(what: str) -> web.Response:
 
 
 def _refused(refusal: Refusal | None) -> web.Response:
-    # A deal that is gone and one that is someone else's look the same from outside.
-    return web.json_response({"status": "refused"}, status=403 if refusal != Refusal.GONE else 404)
+    """One answer for a deal that is gone and one that is someone else's, so ids cannot be
+    probed. Only MOVED says more: deal_access gives it to the deal's former owner alone, who
+    knew the deal, and the bot tells him the same."""
+    status = "moved" if refusal == Refusal.MOVED else "refused"
+    return web.json_response({"status": status}, status=403)
 
 
 async def _filters(request: web.Request) -> list[Any] | web.Response:

@@ -82,15 +82,16 @@ async def test_every_route_refuses_strangers_and_foreign_deals(harness: Harness)
             assert (status, raw) == (401, b""), (name, method, path, status, raw)
 
     own = BoardClient(port, init_data(token, rep.user, now))
+    gone = str(2**31 - 1)  # no such deal: refused exactly as another's, so ids cannot be probed
     for method, template in routes:
-        path = template.replace("{deal}", str(deal_id)) + "?since=0&stage=new"
-        status, raw = await own.call(method, path, _body(task_id, version, rep.employee.id))
-        assert SECRET_CLIENT.encode() not in raw and b"+7495999" not in raw, (path, raw)
-        if "{deal}" in template:
-            assert status in (403, 404), (path, status, raw)
-            assert json.loads(raw) == {"status": "refused"}
-        else:
-            assert status == 200, (path, status, raw)
+        for deal in (str(deal_id), gone):
+            path = template.replace("{deal}", deal) + "?since=0&stage=new"
+            status, raw = await own.call(method, path, _body(task_id, version, rep.employee.id))
+            assert SECRET_CLIENT.encode() not in raw and b"+7495999" not in raw, (path, raw)
+            if "{deal}" in template:
+                assert (status, json.loads(raw)) == (403, {"status": "refused"}), (path, raw)
+            else:
+                assert status == 200, (path, status, raw)
     assert await _snapshot(deal_id) == before
 
 
@@ -157,6 +158,9 @@ async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -
         "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": bob.employee.id}
     )
     assert given["status"] == "done" and given["card"]["owner"] == bob.employee.id
+    former = BoardClient(h.running.web_port, init_data(h.api.token, ann.user, h.clock.now()))
+    status, raw = await former.call("GET", f"{API}deal/{added.deal.id}")
+    assert (status, json.loads(raw)) == (403, {"status": "moved"})  # as the bot tells him
     await h.api.wait_for(lambda c: c.chat_id == bob.user.id and c.method == "sendMessage")
     again = await sup.json(
         "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": ann.employee.id}
