@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from board import render
 from board.auth import Viewer, viewer_of
+from board.version import seal, unseal
 from crm import board as boards
 from crm import board_actions as actions
 from crm.context import Crm
@@ -104,6 +105,7 @@ async def board_view(request: web.Request) -> web.Response:
     reps = await _reps(employee, request.query.get("team") or employee.team)
     zone = employee.tz or crm.playbook.working_hours.timezone
     body = render.board(loaded)
+    body["version"] = seal(loaded.version, request.app[CONFIG].token)
     body["labels"] = render.labels(crm.playbook, viewer.lang, employee, zone, teams, reps)
     return web.json_response(body)
 
@@ -130,11 +132,13 @@ async def column_page(request: web.Request) -> web.Response:
 
 
 async def changes(request: web.Request) -> web.Response:
-    since = parse_id(request.query.get("since", "0"))
-    if since is None:
-        return _bad("since")
-    version, changed = await boards.changes(_viewer(request).employee, since)
-    return web.json_response({"version": version, "changed": changed})
+    config = request.app[CONFIG]
+    since = unseal(request.query.get("since", ""), config.token)
+    if since is None:  # not a version of ours (an old server's, a forged one): read afresh
+        version, changed = await boards.fresh_mark(config.crm), True
+    else:
+        version, changed = await boards.changes(config.crm, _viewer(request).employee, since)
+    return web.json_response({"version": seal(version, config.token), "changed": changed})
 
 
 async def funnel(request: web.Request) -> web.Response:

@@ -68,7 +68,7 @@ class Column:
 @dataclass(frozen=True)
 class Board:
     columns: tuple[Column, ...]
-    version: int  # the newest timeline event when read: poll changes(since=version)
+    version: Watermark  # the events read: poll changes(since=version)
 
 
 class FilterError(ValueError):
@@ -191,7 +191,7 @@ async def column(
 async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE) -> Board:
     """Every open stage with its totals and first page. The version is read first: a change
     landing while the rest is read shows on the next poll rather than never."""
-    version = await store.last_event_id()
+    version = await fresh_mark(crm)
     stages = open_stages(crm.playbook)
     totals = await store.stage_totals(stages, filters)
     columns = []
@@ -202,13 +202,63 @@ async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE)
     return Board(tuple(columns), version)
 
 
-async def changes(viewer: Employee, since: int) -> tuple[int, bool]:
-    """The newest event and whether a deal the viewer may see changed after `since`."""
+# The version a board polls with. Event ids are handed out at INSERT but become visible at
+# COMMIT, so when id 8 is seen, id 7 may still be in flight and show up later: MAX(id) alone
+# would pass it by for good. A Watermark keeps the ids under `top` that were not visible when
+# read (gaps), and each poll looks at them again with the ids above `top`. A gap that stays
+# away for GAP_SECONDS was a rolled-back insert (no transaction of ours lasts that long); one
+# past MAX_GAPS lowers `top` instead, so its ids are read again (at worst a spare reload).
+SCAN = 1000  # visible ids read per poll past `top`; more are read on the next poll
+MAX_GAPS = 32
+GAP_SECONDS = 120
+LOAD_WINDOW = 200  # at load, the ids below the newest this many are taken as settled
+
+
+@dataclass(frozen=True)
+class Watermark:
+    top: int  # every event id <= top was read, or is one of the gaps
+    gaps: tuple[tuple[int, int], ...] = ()  # (event id, unix second first missed) under top
+
+
+async def _advance(crm: Crm, mark: Watermark, ids: Sequence[int]) -> tuple[Watermark, list[int]]:
+    """The watermark past these visible ids (ascending, all above mark.top), and the gaps of
+    the old one that are visible now."""
+    now = int(crm.now().timestamp())
+    back = set(await store.visible_events([g for g, _ in mark.gaps]))
+    gaps = [(g, t) for g, t in mark.gaps if g not in back and now - t < GAP_SECONDS]
+    top = mark.top
+    for visible in ids:  # the missing ids between, no more than can be kept
+        gaps += [(i, now) for i in range(top + 1, min(visible, top + 2 + MAX_GAPS))]
+        if len(gaps) > MAX_GAPS:
+            break
+        top = visible
+    if len(gaps) > MAX_GAPS:
+        gaps.sort()
+        top, gaps = gaps[MAX_GAPS][0] - 1, gaps[:MAX_GAPS]
+    return Watermark(top, tuple(gaps)), sorted(back)
+
+
+async def fresh_mark(crm: Crm) -> Watermark:
+    """The watermark of a board read now."""
+    ids = await store.newest_event_ids(LOAD_WINDOW)
+    mark, _ = await _advance(crm, Watermark(ids[0] - 1 if ids else 0), ids)
+    return mark
+
+
+async def changes(crm: Crm, viewer: Employee, since: Watermark) -> tuple[Watermark, bool]:
+    """The watermark now and whether an event after `since` is on a deal the viewer may see,
+    or gave one of his deals away (it no longer is in his scope, yet must leave his board)."""
     scope = scope_of(viewer)
     if scope is None:
         return since, False
-    top, deals = await store.changed_deals(since, scope_filters(scope), limit=1)
-    return top, bool(deals)
+    ids = await store.event_ids_after(since.top, SCAN)
+    mark, back = await _advance(crm, since, ids)
+    if mark.top <= since.top and not back:
+        return mark, False
+    changed = await store.touched(
+        since.top, mark.top, back, scope_filters(scope), None
+    )
+    return mark, changed
 
 
 async def teams_for(viewer: Employee) -> list[str]:

@@ -6,7 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from crm.board import FilterError, board_filters, changes, column, load_board, teams_for
+from crm.board import (
+    GAP_SECONDS,
+    MAX_GAPS,
+    FilterError,
+    board_filters,
+    changes,
+    column,
+    load_board,
+    teams_for,
+)
 from crm.board_actions import Ask, MoveStatus, board_funnel, detail, give, move, press
 from crm.clock import FakeClock
 from crm.context import Crm
@@ -14,7 +23,16 @@ from crm.deals import ContactDraft, quick_add
 from crm.notices import Notice
 from crm.permissions import Refusal
 from crm.tags import set_deal_tags
-from storage.models import Deal, DealStatus, Employee, Role, Task, TaskStatus
+from storage.models import (
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 
 
 class Notes:
@@ -231,13 +249,62 @@ async def test_changes_tell_a_viewer_about_his_deals_only(crm: Crm) -> None:
     ann, bob = await _staff("ann"), await _staff("bob")
     mine = await _deal(crm, ann, 1)
     board = await load_board(crm, await board_filters(crm, ann, {}))
-    assert await changes(ann, board.version) == (board.version, False)
+    assert await changes(crm, ann, board.version) == (board.version, False)
     theirs = await _deal(crm, bob, 2)
-    top, changed = await changes(ann, board.version)
-    assert top > board.version and not changed
+    top, changed = await changes(crm, ann, board.version)
+    assert top.top > board.version.top and not changed
     await move(crm, ann, await _ask(mine, typed="tomorrow 12:00"), "in_progress")
-    assert (await changes(ann, top))[1]
+    assert (await changes(crm, ann, top))[1]
     assert theirs.id != mine.id
+
+
+async def test_a_change_committed_after_a_later_one_is_not_missed(crm: Crm) -> None:
+    """Event ids are handed out at INSERT: an event of Ann's deal (id n) that commits after Bob's
+    (id n + 1) was read must still be reported. The late commit is played by taking Ann's event
+    away and putting it back under its id."""
+    ann, bob = await _staff("ann"), await _staff("bob")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    late = await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="late", at=crm.now())
+    await _deal(crm, bob, 2)
+    await late.delete()  # still in flight when the board polls
+    seen, changed = await changes(crm, ann, board.version)
+    assert not changed and seen.top > late.id
+    await TimelineEvent.create(id=late.id, deal=mine, kind=EventKind.NOTE, text="late",
+                               at=crm.now())  # commits now
+    after, changed = await changes(crm, ann, seen)
+    assert changed and late.id not in [g for g, _ in after.gaps]
+    assert await changes(crm, ann, after) == (after, False)  # told once
+
+
+async def test_a_gap_that_never_fills_is_let_go(crm: Crm, clock: FakeClock) -> None:
+    ann = await _staff("ann")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    lost = await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="x", at=crm.now())
+    await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="y", at=crm.now())
+    await lost.delete()  # rolled back
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed and [g for g, _ in seen.gaps] == [lost.id]
+    clock.advance(timedelta(seconds=GAP_SECONDS))
+    later, changed = await changes(crm, ann, seen)
+    assert (later.gaps, changed) == ((), False)
+
+
+async def test_many_gaps_hold_the_watermark_back(crm: Crm) -> None:
+    ann = await _staff("ann")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    made = [await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text=str(i), at=crm.now())
+            for i in range(MAX_GAPS + 3)]
+    for event in made[:-1]:
+        await event.delete()
+    seen, changed = await changes(crm, ann, board.version)  # the newest waits for the gaps
+    assert not changed and len(seen.gaps) == MAX_GAPS and seen.top < made[-1].id
+    for event in made[:-1]:
+        await TimelineEvent.create(id=event.id, deal=mine, kind=EventKind.NOTE, at=crm.now())
+    later, changed = await changes(crm, ann, seen)
+    assert changed and later.top == made[-1].id and later.gaps == ()
 
 
 async def test_the_funnel_is_for_supervisors(crm: Crm, clock: FakeClock) -> None:

@@ -41,7 +41,7 @@ const TEXT = {
   },
 };
 
-const state = { labels: null, version: 0, stages: {}, busy: false, funnelTeam: null };
+const state = { labels: null, version: "", stages: {}, busy: false, funnelTeam: null };
 let t = TEXT.en;
 const $ = (id) => document.getElementById(id);
 
@@ -315,7 +315,7 @@ function eventText(e) {
 async function poll() {
   if (!state.busy && $("sheet").hidden) {
     try {
-      const { data } = await api("GET", "changes?since=" + state.version);
+      const { data } = await api("GET", "changes?since=" + encodeURIComponent(state.version));
       if (data.changed) await load();
       else if (data.version) state.version = data.version;
     } catch (e) { /* the next poll tries again */ }

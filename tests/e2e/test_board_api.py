@@ -130,6 +130,11 @@ async def test_a_rep_drags_his_card_through_the_api(harness: Harness) -> None:
     assert status == 400
     changes = await own.json("GET", f"{API}changes?since={board['version']}")
     assert changes["changed"] is True
+    top = str(await TimelineEvent.all().order_by("-id").first().values_list("id", flat=True))
+    for version in (board["version"], changes["version"]):  # opaque: no event id shows
+        assert not version.isdigit() and len(version) > 40
+    guessed = await own.json("GET", f"{API}changes?since={top}")  # a raw id is not a version
+    assert guessed["changed"] is True and guessed["version"] != top
 
 
 async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -> None:
@@ -183,14 +188,12 @@ async def test_bad_ids_are_a_clear_400_and_change_nothing(harness: Harness) -> N
     asks += [
         ("GET", f"{API}column?stage=new&after={bad}", None) for bad in ("²", huge, over)
     ] + [
-        ("GET", f"{API}changes?since={bad}", None) for bad in ("²", huge)
-    ] + [
         ("GET", f"{API}board?rep={bad}", None) for bad in ("²", huge, over)
     ]
     for field in ("task", "version", "rep"):
         for bad_value in (2**31, 10**30, -1):
-            body = {**_body(task_id, version, boss.employee.id), field: bad_value}
-            asks += [("POST", f"{API}deal/{deal_id}/{verb}", body)
+            bad_body = {**_body(task_id, version, boss.employee.id), field: bad_value}
+            asks += [("POST", f"{API}deal/{deal_id}/{verb}", bad_body)
                      for verb in ("move", "press", "give")]
     for method, path, body in asks:
         status, raw = await sup.call(method, path, body)
