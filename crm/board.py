@@ -256,7 +256,7 @@ async def changes(crm: Crm, viewer: Employee, since: Watermark) -> tuple[Waterma
     if mark.top <= since.top and not back:
         return mark, False
     changed = await store.touched(
-        since.top, mark.top, back, scope_filters(scope), None
+        since.top, mark.top, back, scope_filters(scope), viewer.id
     )
     return mark, changed
 

@@ -258,6 +258,24 @@ async def test_changes_tell_a_viewer_about_his_deals_only(crm: Crm) -> None:
     assert theirs.id != mine.id
 
 
+async def test_a_rep_is_told_when_his_deal_is_given_away(crm: Crm) -> None:
+    ann, bob = await _staff("ann"), await _staff("bob")
+    boss = await _staff("boss", Role.SUPERVISOR)
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    assert any(c.deal_id == mine.id for col in board.columns for c in col.cards)
+    fresh = await Deal.get(id=mine.id)
+    given = await give(crm, boss, mine.id, fresh.version, bob.id, Notes())
+    assert given.status == MoveStatus.DONE
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed  # the card must leave his board
+    assert await changes(crm, ann, seen) == (seen, False)
+    carl = await _staff("carl")
+    for_carl = await load_board(crm, await board_filters(crm, carl, {}))
+    await give(crm, boss, mine.id, given.card.version, ann.id, Notes())  # type: ignore[union-attr]
+    assert not (await changes(crm, carl, for_carl.version))[1]  # not his deal, never was
+
+
 async def test_a_change_committed_after_a_later_one_is_not_missed(crm: Crm) -> None:
     """Event ids are handed out at INSERT: an event of Ann's deal (id n) that commits after Bob's
     (id n + 1) was read must still be reported. The late commit is played by taking Ann's event
