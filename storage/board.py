@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from storage.db import dialect, reading_connection
+from storage.db import reading_connection
+from storage.sql import placeholders
 
 
 class DealFilter(Protocol):
@@ -104,12 +105,7 @@ def _conditions(filters: Sequence[DealFilter]) -> tuple[str, list[Any]]:
 
 async def _rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     conn = reading_connection()
-    if dialect(conn) == "postgres":
-        parts = sql.split("?")
-        sql = "".join(
-            p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts)
-        )
-    return list(await conn.execute_query_dict(sql, list(params)))
+    return list(await conn.execute_query_dict(placeholders(sql), list(params)))
 
 
 async def stage_totals(
