@@ -24,8 +24,7 @@ from crm import board_actions as actions
 from crm.context import Crm
 from crm.ids import MAX_ID, parse_id
 from crm.notices import Notifier
-from crm.permissions import Refusal, has_role
-from storage.models import Employee, Role
+from crm.permissions import Refusal
 
 STATIC = Path(__file__).with_name("static")
 API = "/board/api/"
@@ -102,19 +101,12 @@ async def board_view(request: web.Request) -> web.Response:
         return filters
     loaded = await boards.load_board(crm, filters)
     teams = await boards.teams_for(employee)
-    reps = await _reps(employee, request.query.get("team") or employee.team)
+    reps = await boards.reps_for(employee, request.query.get("team") or employee.team)
     zone = employee.tz or crm.playbook.working_hours.timezone
     body = render.board(loaded)
     body["version"] = seal(loaded.version, request.app[CONFIG].token)
     body["labels"] = render.labels(crm.playbook, viewer.lang, employee, zone, teams, reps)
     return web.json_response(body)
-
-
-async def _reps(viewer: Employee, team: str) -> list[tuple[int, str]]:
-    if not has_role(viewer, Role.SUPERVISOR) or (viewer.role != Role.ADMIN and team != viewer.team):
-        return []
-    found = await Employee.filter(role=Role.REP, team=team, active=True).order_by("name")
-    return [(e.id, e.name) for e in found]
 
 
 async def column_page(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from crm import fields
 from crm.context import Crm
 from crm.engine import ladder_size
 from crm.ids import parse_id
-from crm.permissions import Scope, has_role, scope_of
+from crm.permissions import Scope, scope_of, team_visible
 from crm.search import find_deals
 from crm.tags import fold
 from storage import board as store
@@ -98,8 +98,8 @@ def _rep(value: str, viewer: Employee, crm: Crm) -> DealFilter:
 
 
 def _team(value: str, viewer: Employee, crm: Crm) -> DealFilter:
-    # A supervisor sees his own team only (his scope); any other team is refused, not empty.
-    if viewer.role != Role.ADMIN and value != viewer.team:
+    # A team the viewer may not look at is refused, not shown empty.
+    if not team_visible(viewer, value):
         raise FilterError("team")
     return TeamIs(value)
 
@@ -261,8 +261,16 @@ async def changes(crm: Crm, viewer: Employee, since: Watermark) -> tuple[Waterma
     return mark, changed
 
 
+async def reps_for(viewer: Employee, team: str) -> list[tuple[int, str]]:
+    """(id, name) of the team's active reps, to filter the board by: for whom may see it."""
+    if not team_visible(viewer, team):
+        return []
+    found = await Employee.filter(role=Role.REP, team=team, active=True).order_by("name")
+    return [(e.id, e.name) for e in found]
+
+
 async def teams_for(viewer: Employee) -> list[str]:
     """The teams the viewer may switch the board to."""
     if viewer.role == Role.ADMIN:
         return await store.team_names()
-    return [viewer.team] if has_role(viewer, Role.SUPERVISOR) else []
+    return [viewer.team] if team_visible(viewer, viewer.team) else []
