@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
 from crm.board import (
@@ -333,3 +334,30 @@ async def test_the_funnel_is_for_supervisors(crm: Crm, clock: FakeClock) -> None
     assert await board_funnel(crm, rep, None) == ()
     steps = await board_funnel(crm, boss, "other")  # his own team whatever he asks
     assert steps[0].stage == "new" and steps[0].entered == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_transaction_committing_late_on_postgres_is_reported(
+    db_url: str, crm: Crm
+) -> None:
+    """The real thing (SQLite has one writer, so ids commit in order there): a transaction takes
+    an event id for Ann's deal, another commits a later id, the board polls, then the first
+    commits."""
+    ann, bob = await _staff("ann"), await _staff("bob")
+    mine, theirs = await _deal(crm, ann, 1), await _deal(crm, bob, 2)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    other = await asyncpg.connect(db_url.replace("postgres://", "postgresql://", 1))
+    try:
+        late = other.transaction()
+        await late.start()
+        await other.execute(
+            "INSERT INTO timeline_event (deal_id, kind, text, data, at)"
+            " VALUES ($1, 'note', 'late', '{}', now())", mine.id,
+        )
+        await TimelineEvent.create(deal=theirs, kind=EventKind.NOTE, text="b", at=crm.now())
+        seen, changed = await changes(crm, ann, board.version)
+        assert not changed
+        await late.commit()
+        assert (await changes(crm, ann, seen))[1]
+    finally:
+        await other.close()
