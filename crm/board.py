@@ -208,7 +208,7 @@ async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE)
 # read (gaps), and each poll looks at them again with the ids above `top`. A gap that stays
 # away for GAP_SECONDS was a rolled-back insert (no transaction of ours lasts that long); one
 # past MAX_GAPS lowers `top` instead, so its ids are read again (at worst a spare reload).
-SCAN = 1000  # visible ids read per poll past `top`; more are read on the next poll
+SCAN = 1000  # visible ids read per poll past `top`; more than that: the board is read again
 MAX_GAPS = 32
 GAP_SECONDS = 120
 LOAD_WINDOW = 200  # at load, the ids below the newest this many are taken as settled
@@ -252,6 +252,8 @@ async def changes(crm: Crm, viewer: Employee, since: Watermark) -> tuple[Waterma
     if scope is None:
         return since, False
     ids = await store.event_ids_after(since.top, SCAN)
+    if len(ids) == SCAN:  # long asleep: a fresh read beats catching up a page per poll
+        return await fresh_mark(crm), True
     mark, back = await _advance(crm, since, ids)
     if mark.top <= since.top and not back:
         return mark, False

@@ -336,6 +336,19 @@ async def test_the_funnel_is_for_supervisors(crm: Crm, clock: FakeClock) -> None
     assert steps[0].stage == "new" and steps[0].entered == 1
 
 
+async def test_a_board_far_behind_is_read_again(
+    crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, bob = await _staff("ann"), await _staff("bob")
+    await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    monkeypatch.setattr("crm.board.SCAN", 2)
+    for n in range(2, 5):
+        await _deal(crm, bob, n)  # none of Ann's, but more than a poll reads
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed and seen.top == (await TimelineEvent.all().order_by("-id").first()).id  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_transaction_committing_late_on_postgres_is_reported(
     db_url: str, crm: Crm
