@@ -399,6 +399,11 @@ class Letter(Model):
     employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
     )
+    # The letter in the conversation (crm.chat): its timeline line and relayed copies.
+    chat_message: fields.ForeignKeyNullableRelation[ChatMessage] = fields.ForeignKeyField(
+        "models.ChatMessage", null=True, related_name=False, on_delete=fields.SET_NULL,
+        db_index=True,
+    )
     replied_at = fields.DatetimeField(null=True)
     moved_at = fields.DatetimeField(null=True)
     at = fields.DatetimeField()

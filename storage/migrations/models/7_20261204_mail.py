@@ -42,10 +42,12 @@ CREATE TABLE IF NOT EXISTS "letter" (
     "contact_id" INT REFERENCES "contact" ("id") ON DELETE SET NULL,
     "deal_id" INT REFERENCES "deal" ("id") ON DELETE SET NULL,
     "employee_id" INT REFERENCES "employee" ("id") ON DELETE SET NULL,
+    "chat_message_id" INT REFERENCES "chat_message" ("id") ON DELETE SET NULL,
     CONSTRAINT "uid_letter_mailbox_21f469" UNIQUE ("mailbox", "uidvalidity", "uid")
 );
 CREATE INDEX IF NOT EXISTS "idx_letter_deal_id_e208d2" ON "letter" ("deal_id");
 CREATE INDEX IF NOT EXISTS "idx_letter_mailbox_36ad2e" ON "letter" ("mailbox", "message_id");
+CREATE INDEX IF NOT EXISTS "idx_letter_chat_me_387bba" ON "letter" ("chat_message_id");
 """
 
 _POSTGRES = """
@@ -79,10 +81,12 @@ CREATE TABLE IF NOT EXISTS "letter" (
     "contact_id" INT REFERENCES "contact" ("id") ON DELETE SET NULL,
     "deal_id" INT REFERENCES "deal" ("id") ON DELETE SET NULL,
     "employee_id" INT REFERENCES "employee" ("id") ON DELETE SET NULL,
+    "chat_message_id" INT REFERENCES "chat_message" ("id") ON DELETE SET NULL,
     CONSTRAINT "uid_letter_mailbox_21f469" UNIQUE ("mailbox", "uidvalidity", "uid")
 );
 CREATE INDEX IF NOT EXISTS "idx_letter_deal_id_e208d2" ON "letter" ("deal_id");
 CREATE INDEX IF NOT EXISTS "idx_letter_mailbox_36ad2e" ON "letter" ("mailbox", "message_id");
+CREATE INDEX IF NOT EXISTS "idx_letter_chat_me_387bba" ON "letter" ("chat_message_id");
 """
 
 
