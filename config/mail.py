@@ -42,7 +42,8 @@ class SmtpUrl:
 def _server(text: str, schemes: dict[str, tuple[bool, int]]) -> tuple:
     parts = urlsplit(text)
     if parts.scheme not in schemes:
-        raise ValueError(f"{_shown(text)!r} must start with {' or '.join(s + '://' for s in schemes)}")
+        starts = " or ".join(scheme + "://" for scheme in schemes)
+        raise ValueError(f"{_shown(text)!r} must start with {starts}")
     try:
         port = parts.port
     except ValueError:

@@ -60,6 +60,7 @@ class Received:
     letter: Letter | None = None
     notices: tuple[Notice, ...] = ()
     alerts: int = 0
+    known: bool = False  # from an address a contact already had
 
 
 class MailDeliveryError(Exception):
@@ -170,7 +171,8 @@ async def receive(crm: Crm, found: IncomingLetter, team: str | None = None) -> R
     elif owner_id is not None:
         notices.append(Notice(owner_id, NoticeKind.LETTER, None, deal.id, params))
     notices += await alert_notices(intake, owner_told=lead_card)
-    return Received(Fate.LEAD if task else Fate.DEAL, letter, tuple(notices), len(alerts))
+    fate = Fate.LEAD if task else Fate.DEAL
+    return Received(fate, letter, tuple(notices), len(alerts), known=not new_contact)
 
 
 def _searched(crm: Crm, found: IncomingLetter) -> str:
