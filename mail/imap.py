@@ -79,10 +79,10 @@ async def uids_after(imap: aioimaplib.IMAP4, last: int) -> list[int]:
     """UIDs above `last`, in order (UID SEARCH n:* also answers the highest UID below n)."""
     response = _check(await imap.uid_search(f"UID {last + 1}:*", charset=None), "search")
     found: list[int] = []
-    for line in response.lines[:-1]:
-        words = bytes(line).split()
-        if words[:1] == [b"SEARCH"]:
-            found += [int(w) for w in words[1:] if w.isdigit() and int(w) > last]
+    for line in response.lines[:-1]:  # aioimaplib drops "* SEARCH", leaving the numbers
+        words = bytes(line).removeprefix(b"SEARCH").split()
+        if words and all(w.isdigit() for w in words):
+            found += [int(w) for w in words if int(w) > last]
     return sorted(set(found))
 
 
@@ -124,11 +124,12 @@ async def move(
 
 
 async def close(imap: aioimaplib.IMAP4, bound: float) -> None:
-    """Log out politely if the server still listens; drop the connection in any case."""
+    """Log out politely if the connection is still there; drop it in any case."""
+    transport = imap.protocol.transport
+    if transport is None or transport.is_closing():
+        return  # a logout would wait for an answer that cannot come
     try:
         await asyncio.wait_for(imap.logout(), bound)
     except (TimeoutError, OSError, aioimaplib.AioImapException):
         pass
-    transport = imap.protocol.transport
-    if transport is not None:
-        transport.close()
+    transport.close()
