@@ -200,3 +200,42 @@ async def test_a_recreated_folder_does_not_bring_back_handled_letters(
         assert again.counters.seen == 2 and again.counters.duplicates == 1
     finally:
         await again.stop()
+
+
+async def test_a_malformed_letter_is_counted_and_the_next_one_still_handled(
+    crm: Crm, dovecot: Dovecot
+) -> None:
+    mail = service(crm, dovecot)
+    mail.start()
+    try:
+        await until(lambda: mail.watchers[0].link == Link.UP)
+        dovecot.deliver(b"Subject: no sender at all\r\n\r\n\xff\xfe\x00 broken\r\n")
+        dovecot.deliver(letter(1))
+        await until(lambda: _count_is(1))
+        assert mail.counters.failures == 1 and mail.counters.seen == 2
+        assert mail.watchers[0].link == Link.UP
+    finally:
+        await mail.stop()
+
+
+@pytest.mark.parametrize("use_move", [True, False], ids=["move", "copy-expunge"])
+async def test_an_answered_letter_is_moved_to_the_answered_folder(
+    crm: Crm, dovecot: Dovecot, use_move: bool
+) -> None:
+    mail = service(crm, dovecot)
+    mail.port.use_move = use_move
+    mail.start()
+    try:
+        await until(lambda: mail.watchers[0].link == Link.UP)
+        dovecot.deliver(letter(1))
+        dovecot.deliver(letter(2))
+        await until(lambda: _count_is(2))
+        first = await Letter.filter(incoming=True).order_by("uid").first()
+        assert first is not None
+        assert await mail.port.file_answered(first)
+        assert len(dovecot.folder_files("Answered")) == 1
+        assert len(dovecot.folder_files("INBOX")) == 1  # the other letter stays
+        await mail.port.file_answered(first)  # moved already: the server does nothing
+        assert len(dovecot.folder_files("Answered")) == 1
+    finally:
+        await mail.stop()
