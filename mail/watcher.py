@@ -115,15 +115,21 @@ class Watcher:
             await close(imap, self.timing.command)
 
     async def _catch_up(self, imap: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
+        """Handle the letters above `last` until a search finds none: a letter the server
+        announced during a FETCH (aioimaplib drops that EXISTS) would not wake the next IDLE."""
         async with self._busy:
-            for uid in await asyncio.wait_for(uids_after(imap, last), self.timing.command):
-                if self._stopping.is_set():
+            while not self._stopping.is_set():
+                found = await asyncio.wait_for(uids_after(imap, last), self.timing.command)
+                if not found:
                     break
-                raw = await asyncio.wait_for(fetch(imap, uid), self.timing.command)
-                if raw is not None:
-                    await self.handle(self.box, raw, uidvalidity, uid)
-                await positions.advance(self.box.key, uidvalidity, uid)
-                last = uid
+                for uid in found:
+                    if self._stopping.is_set():
+                        break
+                    raw = await asyncio.wait_for(fetch(imap, uid), self.timing.command)
+                    if raw is not None:
+                        await self.handle(self.box, raw, uidvalidity, uid)
+                    await positions.advance(self.box.key, uidvalidity, uid)
+                    last = uid
         return last
 
     async def _idle(self, imap: aioimaplib.IMAP4) -> None:

@@ -33,8 +33,3 @@ async def start_position(key: str, uidvalidity: int, uidnext: int) -> int:
 async def advance(key: str, uidvalidity: int, uid: int) -> None:
     await Mailbox.filter(key=key, uidvalidity=uidvalidity, last_uid__lt=uid).update(last_uid=uid)
 
-
-async def position(key: str) -> tuple[int, int] | None:
-    """(UIDVALIDITY, last UID) of a mailbox, None if never watched."""
-    box = await Mailbox.get_or_none(key=key)
-    return (int(box.uidvalidity), int(box.last_uid)) if box else None
