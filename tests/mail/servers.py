@@ -107,6 +107,19 @@ class Dovecot:
         subprocess.run([DOVEADM, "-c", str(self.config), "kick", USER], check=True,
                        capture_output=True, timeout=COMMAND_SECONDS)
 
+    def kill_imap(self) -> None:
+        """SIGKILL the user's imap processes (of this server's process group): no BYE."""
+        assert self.process is not None
+        found = subprocess.run(
+            ["ps", "-o", "pid=,args=", "-g", str(self.process.pid)], capture_output=True,
+            text=True, check=True, timeout=COMMAND_SECONDS,
+        ).stdout
+        for line in found.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if args.strip().startswith("dovecot/imap") and "login" not in args:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
     def folder_files(self, folder: str = "INBOX") -> list[Path]:
         """The letters in a folder of the user's maildir (new and cur)."""
         base = self.root / "mail" / USER

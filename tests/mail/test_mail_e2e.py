@@ -189,3 +189,23 @@ async def _get(h: Harness, path: str) -> str:
         f"http://127.0.0.1:{h.running.web_port}{path}"
     ) as response:
         return await response.text()
+
+
+async def test_a_telegram_reply_to_the_letter_goes_by_mail_and_a_restart_catches_up(
+    make_harness: Factory, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    async with make_harness(imap=dovecot.url(), smtp=smtp_sink.url()) as h:
+        rep = await h.make_employee("rep", name="Rep")
+        deal = await client_with_deal(h, rep, "anna@client.example")
+        await _watching(h)
+        await h.stop()
+        dovecot.deliver(letter("anna@client.example", "Пока вас не было"))  # while stopped
+        since = len(h.api.sent)
+        await h.start()
+        call = await h.api.wait_for(to(rep.user.id), since=since, timeout=5)
+        assert "Пока вас не было" in call.params["text"]
+        answer = await h.say(rep.user, "Уже отвечаю", reply_to=call.result["message_id"])
+        assert "Отправлено клиенту по e-mail" in answer.text
+        [sent] = await smtp_sink.wait_for(1)
+        assert sent["Subject"] == "Re: Пока вас не было"
+        assert await TimelineEvent.filter(deal_id=deal.id, kind="msg_in").count() == 1
