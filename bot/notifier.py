@@ -324,7 +324,7 @@ class BotNotifier:
         """A client's letter on the rep's deal (crm.mail.summary), with Reply: by mail."""
         if notice.deal_id is None:
             return Rendered("")
-        text = escaped_within(str(notice.params.get("text") or ""), MAX_TEXT - 100)
+        text = escaped_within(str(notice.params.get("text") or ""), MAX_TEXT)
         return Rendered(text, with_reply(None, notice.deal_id))
 
     async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:

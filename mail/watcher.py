@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import aioimaplib
 
+from bot.health import is_store_outage
 from config.mail import MailboxUrl
 from mail.imap import ImapFailure, close, describe, fetch, open_session, uids_after
 from storage import mail as positions
@@ -58,7 +59,7 @@ class Watcher:
         self._lost = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._busy = asyncio.Lock()  # held while letters are handled: stop waits for them
+        self._was_up = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"mail {self.box.key}")
@@ -78,20 +79,23 @@ class Watcher:
         while not self._stopping.is_set():
             try:
                 await self._session()
-                delay = self.timing.backoff_first
             except (ImapFailure, _Lost, TimeoutError, OSError, aioimaplib.AioImapException) as exc:
                 self._down("connection lost" if isinstance(exc, _Lost) else describe(exc))
             except Exception as exc:  # the store away while handling: retried like a drop
-                log.exception("mailbox %s: handling failed", self.box.key)
+                if not is_store_outage(exc):
+                    log.exception("mailbox %s: handling failed", self.box.key)
                 self._down(describe(exc))
             if self._stopping.is_set():
                 break
+            if self._was_up:  # a drop after a good session starts the backoff over
+                delay, self._was_up = self.timing.backoff_first, False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             delay = min(delay * 2, self.timing.backoff_max)
             self.reconnects += 1
 
     def _down(self, why: str) -> None:
+        self._was_up = self.link == Link.UP
         if self.link != Link.DOWN:
             log.warning("mailbox %s is unreachable (%s): reconnecting until it is back",
                         self.box.key, why)
@@ -117,19 +121,18 @@ class Watcher:
     async def _catch_up(self, imap: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
         """Handle the letters above `last` until a search finds none: a letter the server
         announced during a FETCH (aioimaplib drops that EXISTS) would not wake the next IDLE."""
-        async with self._busy:
-            while not self._stopping.is_set():
-                found = await asyncio.wait_for(uids_after(imap, last), self.timing.command)
-                if not found:
-                    break
-                for uid in found:
-                    if self._stopping.is_set():
-                        break
-                    raw = await asyncio.wait_for(fetch(imap, uid), self.timing.command)
-                    if raw is not None:
-                        await self.handle(self.box, raw, uidvalidity, uid)
-                    await positions.advance(self.box.key, uidvalidity, uid)
-                    last = uid
+        while not self._stopping.is_set():
+            found = await asyncio.wait_for(uids_after(imap, last), self.timing.command)
+            if not found:
+                break
+            for uid in found:
+                if self._stopping.is_set():
+                    break  # stop() waits for the letter in hand, not for the rest
+                raw = await asyncio.wait_for(fetch(imap, uid), self.timing.command)
+                if raw is not None:
+                    await self.handle(self.box, raw, uidvalidity, uid)
+                await positions.advance(self.box.key, uidvalidity, uid)
+                last = uid
         return last
 
     async def _idle(self, imap: aioimaplib.IMAP4) -> None:
