@@ -15,6 +15,7 @@ MODULES = (
     "bench.webhook_bench",
     "bench.dateparse_bench",
     "bench.cli_bench",
+    "bench.board_bench",
 )
 
 

@@ -35,6 +35,8 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from redis.asyncio import Redis
 
+from board.api import add_board
+from bot import board_link
 from bot.access import ScopeMiddleware
 from bot.health import (
     STORE,
@@ -215,6 +217,7 @@ class App:
     async def start(self) -> None:
         settings = self.settings
         quiet_retries()
+        board_link.configure(settings.web_app_url)  # the Board buttons on cards, /help, menu
         staff = self.staff = build_bot_side(
             settings, settings.bot_token, self.rates, self._staff_forbidden
         )
@@ -270,6 +273,8 @@ class App:
         self._spawn(self._set_menus())
 
         web_app = build_web_app(self.metrics, self.outages)
+        add_board(web_app, self.crm, self.notifier, settings.bot_token,
+                  max_age=settings.board_max_age, default_lang=settings.locale)
         if settings.webhook_url:
             add_webhook(
                 web_app, self.dispatcher, self.bot, path=urlparse(settings.webhook_url).path or "/",

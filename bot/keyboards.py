@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.board_link import board_button
 from bot.callbacks import (
     ConveyorToggle,
     NextTask,
@@ -110,6 +111,9 @@ def card_keyboard(
     sizes = [2] * ((len(offered) + 1) // 2)
     if zone_unknown:  # one button, not a region list under every card
         buttons.append(_button("🌍 " + _("Region"), RegionList(task=task_id)))
+        sizes.append(1)
+    if (board := board_button()) is not None:
+        buttons.append(board)
         sizes.append(1)
     return _laid_out(buttons, *sizes)
 

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgres://")
         return value
 
+    # The pipeline board (Telegram Mini App): the https URL Telegram opens it at (this server's
+    # /board/ behind your https proxy; the menu and Board buttons appear only when it is set) and
+    # how old, in seconds, the initData a board request carries may be.
+    web_app_url: str = ""
+    board_max_age: int = Field(default=86_400, ge=60)
+
+    @field_validator("web_app_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram opens Mini Apps over https only)")
+        return value
 
     # -- e-mail (issue 15): the mailboxes watched and the server replies go out through
     # (config/mail.py reads them).

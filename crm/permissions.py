@@ -31,6 +31,26 @@ def has_role(actor: Employee | None, needs: Role) -> bool:
     return actor is not None and actor.active and _RANK[actor.role] >= _RANK[needs]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The deals a viewer may see, as a list rather than a test of one deal: his own (owner_id),
+    his team's (team), or every deal (neither). Lists (the board) filter by it."""
+
+    owner_id: int | None = None
+    team: str | None = None
+
+
+def scope_of(viewer: Employee) -> Scope | None:
+    """can_act_on as a Scope; None for who may see no deal at all."""
+    if not viewer.active:
+        return None
+    if viewer.role == Role.ADMIN:
+        return Scope()
+    if viewer.role == Role.SUPERVISOR:
+        return Scope(team=viewer.team)
+    return Scope(owner_id=viewer.id)
+
+
 class Refusal(enum.StrEnum):
     NOT_STAFF = "not_staff"  # a client or a stranger pressed a staff button
     ROLE = "role"            # the employee's role may not do this at all

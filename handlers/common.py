@@ -25,6 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.board_link import set_board_menu, with_board
 from bot.callbacks import LangChoice, ShiftToggle
 from bot.i18n import speaking
 from config.settings import SUPPORTED_LANGS
@@ -112,6 +113,7 @@ async def set_employee_menu(bot: Bot, i18n: I18n, employee: Employee, lang: str)
         await bot.set_my_commands(
             role_commands(employee.role), scope=BotCommandScopeChat(chat_id=employee.tg_id)
         )
+        await set_board_menu(bot, employee.tg_id)
 
 
 def help_text(role: Role, *, role_said: bool = False) -> str:
@@ -172,7 +174,8 @@ async def start_with_code(
 async def show_help(message: Message, employee: Employee) -> None:
     is_rep = employee.role is Role.REP
     await message.answer(
-        help_text(employee.role), reply_markup=shift_keyboard(employee.on_shift) if is_rep else None
+        help_text(employee.role),
+        reply_markup=with_board(shift_keyboard(employee.on_shift) if is_rep else None),
     )
 
 

@@ -21,7 +21,8 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_is_clean() -> None:
     packages = [
-        "bot", "handlers", "telephony", "storage", "config", "crm", "cli", "bench", "mail", "tests"
+        "bot", "handlers", "telephony", "storage", "config", "crm", "cli", "bench", "tests",
+        "board", "mail",
     ]
     result = _run(str(BIN / "mypy"), *[p for p in packages if (ROOT / p).exists()])
     assert result.returncode == 0, result.stdout + result.stderr
