@@ -207,13 +207,15 @@ async def reply(crm: Crm, employee: Employee, letter: Letter, text: str, port: M
     await Letter.create(
         mailbox=letter.mailbox, uidvalidity=letter.uidvalidity, uid=None, message_id=message_id,
         references=f"{letter.references} {letter.message_id}".strip(), incoming=False,
-        sender=letter.sender, subject=_re(letter.subject), text=text, contact_id=contact_id,
-        deal_id=deal_id, employee_id=employee.id, chat_message_id=chat.id, at=now,
+        sender=letter.sender, subject=reply_subject(letter.subject), text=text,
+        contact_id=contact_id, deal_id=deal_id, employee_id=employee.id,
+        chat_message_id=chat.id, at=now,
     )
     first = await Letter.filter(id=letter.id, replied_at=None).update(replied_at=now)
     if first and await port.file_answered(letter):
         await Letter.filter(id=letter.id).update(moved_at=crm.now())
 
 
-def _re(subject: str) -> str:
+def reply_subject(subject: str) -> str:
+    """"Re: " before the letter's subject, once."""
     return subject if subject[:3].casefold() == "re:" else f"Re: {subject}"

@@ -98,7 +98,7 @@ def _header(message: EmailMessage, name: str) -> str:
     try:
         value = message.get(name)
     except (ValueError, IndexError, TypeError):  # a header the registry cannot parse
-        value = message.get_all(name, failobj=[""])[0] if hasattr(message, "get_all") else ""
+        return ""
     return " ".join(str(value or "").split())
 
 

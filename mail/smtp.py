@@ -10,7 +10,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from config.mail import MailboxUrl, SmtpUrl
-from crm.mail import MailDeliveryError
+from crm.mail import MailDeliveryError, reply_subject
 from mail.imap import ImapFailure, describe, move
 from storage.models import Letter
 
@@ -23,8 +23,7 @@ def compose(letter: Letter, text: str, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = letter.sender
-    subject = letter.subject or ""
-    message["Subject"] = subject if subject[:3].casefold() == "re:" else f"Re: {subject}"
+    message["Subject"] = reply_subject(letter.subject or "")
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     if letter.message_id:
