@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from crm.chat import ChatContent, ReplyRefusal, record_incoming, record_sent_elsewhere
 from crm.context import Crm
@@ -124,12 +125,16 @@ async def _claim(crm: Crm, found: IncomingLetter) -> Letter | None:
     ).exclude(uidvalidity=found.uidvalidity).exists():
         return None  # seen under the folder's earlier UIDVALIDITY
     try:
-        return await Letter.create(
-            mailbox=found.mailbox, uidvalidity=found.uidvalidity, uid=found.uid,
-            message_id=found.message_id[:998], references=found.references,
-            sender=(normalize_email(found.sender) or found.sender)[:254], subject=found.subject,
-            text=found.text, attachments=list(found.attachments), at=crm.now(),
-        )
+        # A savepoint of its own: in the caller's transaction, PostgreSQL would refuse every
+        # later statement after the unique key's error.
+        async with in_transaction():
+            return await Letter.create(
+                mailbox=found.mailbox, uidvalidity=found.uidvalidity, uid=found.uid,
+                message_id=found.message_id[:998], references=found.references,
+                sender=(normalize_email(found.sender) or found.sender)[:254],
+                subject=found.subject, text=found.text, attachments=list(found.attachments),
+                at=crm.now(),
+            )
     except IntegrityError:
         return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import count
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from config.playbook import Mail
 from crm.chat import ChatContent, ReplyRefusal, record_incoming
@@ -189,3 +190,14 @@ async def test_replies_go_back_the_way_the_client_last_wrote(crm: Crm) -> None:
     assert await letter_to_answer(rep, 10**6) == ReplyRefusal.NO_DEAL
     await record_incoming(crm, contact, deal, ChatContent("в Телеграме"), 1)
     assert await letter_to_answer(rep, deal.id) is None
+
+
+async def test_a_duplicate_inside_a_transaction_leaves_it_usable(crm: Crm) -> None:
+    """As the watcher calls it: in a transaction, which must still commit after the claim's
+    unique key refused the letter (PostgreSQL aborts a transaction on an error)."""
+    letter = incoming("a@x.example")
+    await receive(crm, letter)
+    async with in_transaction():
+        assert (await receive(crm, letter)).fate == Fate.DUPLICATE
+        await employee()
+    assert await Employee.exists()
