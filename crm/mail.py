@@ -3,11 +3,10 @@
 The rules only; reading mailboxes and talking SMTP is the mail package's, behind MailPort. A
 letter is claimed by inserting its row (unique mailbox + UIDVALIDITY + UID) before anything
 else, so a second worker, or a catch-up that sees it again, does nothing. A letter from a known
-address (Contact.email or one of his ContactEmail rows) goes on his open deal, else on a new
+address (any of the contact's: crm.deals.contact_by_email) goes on his open deal, else on a new
 lead routed like a chat lead; a letter from an unknown address opens a lead (source "e-mail")
 when the playbook's [mail] says so, else it is only kept. A reply goes back the way the client
-last wrote: by mail when his deal's latest incoming message is a letter.
-"""
+last wrote: by mail when his deal's latest incoming message is a letter."""
 
 from __future__ import annotations
 
@@ -20,11 +19,17 @@ from tortoise.transactions import in_transaction
 
 from crm.chat import ChatContent, ReplyRefusal, record_incoming, record_sent_elsewhere
 from crm.context import Crm
-from crm.deals import ContactDraft, find_or_create_contact, normalize_email, open_deal_of
+from crm.deals import (
+    ContactDraft,
+    contact_by_email,
+    find_or_create_contact,
+    normalize_email,
+    open_deal_of,
+)
 from crm.leads import Intake, alert_notices, find_alerts, open_lead
 from crm.notices import Notice, NoticeKind
 from crm.permissions import can_act_on
-from storage.models import ChatMessage, Contact, ContactEmail, Deal, Employee, Letter
+from storage.models import ChatMessage, Deal, Employee, Letter
 
 SOURCE = "e-mail"
 KIND = "email"  # ChatMessage.media_kind of a letter
@@ -96,29 +101,6 @@ def summary(letter: IncomingLetter) -> str:
     return "\n".join(parts)
 
 
-async def contact_by_address(address: str) -> Contact | None:
-    email = normalize_email(address)
-    if email is None:
-        return None
-    contact = await Contact.get_or_none(email=email)
-    if contact is None:
-        other = await ContactEmail.get_or_none(address=email).select_related("contact")
-        contact = other.contact if other else None
-    return contact
-
-
-async def add_address(contact_id: int, address: str) -> bool:
-    """Another address of a contact; False when it is not an address or belongs to someone."""
-    email = normalize_email(address)
-    if email is None or await contact_by_address(email) is not None:
-        return False
-    try:
-        await ContactEmail.create(contact_id=contact_id, address=email)
-    except IntegrityError:
-        return False
-    return True
-
-
 async def _claim(crm: Crm, found: IncomingLetter) -> Letter | None:
     if found.message_id and await Letter.filter(
         mailbox=found.mailbox, message_id=found.message_id, incoming=True
@@ -144,7 +126,7 @@ async def receive(crm: Crm, found: IncomingLetter, team: str | None = None) -> R
     letter = await _claim(crm, found)
     if letter is None:
         return Received(Fate.DUPLICATE)
-    contact = await contact_by_address(found.sender)
+    contact = await contact_by_email(found.sender)
     new_contact = False
     if contact is None:
         if not crm.playbook.mail.leads_from_unknown or normalize_email(found.sender) is None:

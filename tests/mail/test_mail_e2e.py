@@ -17,8 +17,7 @@ import pytest
 
 from bot.callbacks import Reply
 from config.playbook import DEFAULT_PLAYBOOK
-from crm.deals import ContactDraft, find_or_create_contact, open_deal
-from crm.mail import add_address
+from crm.deals import ContactDraft, add_address, find_or_create_contact, open_deal
 from storage.models import Contact, Deal, Letter, TimelineEvent
 from tests.e2e.harness import Harness, Staff
 from tests.fakes import Call

@@ -4,6 +4,7 @@ alerts, claims, and the reply through a MailPort."""
 from __future__ import annotations
 
 from itertools import count
+from pathlib import Path
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -11,12 +12,19 @@ from tortoise.transactions import in_transaction
 from config.playbook import Mail
 from crm.chat import ChatContent, ReplyRefusal, record_incoming
 from crm.context import Crm
-from crm.deals import ContactDraft, find_or_create_contact, open_deal
+from crm.deals import (
+    ContactDraft,
+    add_address,
+    contact_by_email,
+    find_contact,
+    find_or_create_contact,
+    open_deal,
+)
+from crm.importer import import_csv
 from crm.mail import (
     Fate,
     IncomingLetter,
     MailDeliveryError,
-    add_address,
     letter_to_answer,
     receive,
     reply,
@@ -201,3 +209,20 @@ async def test_a_duplicate_inside_a_transaction_leaves_it_usable(crm: Crm) -> No
         assert (await receive(crm, letter)).fate == Fate.DUPLICATE
         await employee()
     assert await Employee.exists()
+
+
+async def test_an_import_with_another_address_of_a_known_contact_adds_it(
+    crm: Crm, tmp_path: Path
+) -> None:
+    first, second, third = (tmp_path / f"{n}.csv" for n in (1, 2, 3))
+    first.write_text("name;phone;email\nAnna;8 999 123-45-67;anna@work.example\n", "utf-8")
+    second.write_text("name;phone;email\nAnna;8 999 123-45-67;Anna@Home.example\n", "utf-8")
+    third.write_text("name;email;company\nAnna;anna@home.example;Acme\n", "utf-8")
+    await import_csv(crm, first)
+    assert (await import_csv(crm, second)).merged == 1
+    assert (await import_csv(crm, third)).merged == 1  # found by the other address
+    anna = await Contact.get(email="anna@work.example")
+    assert anna.company == "Acme"
+    assert await contact_by_email("ANNA@home.example") == anna
+    assert await find_contact(ContactDraft(email="anna@home.example")) == anna
+    assert await Contact.all().count() == 1
