@@ -10,12 +10,14 @@ import sys
 MODULES = (
     "bench.store_bench",
     "bench.search_bench",
+    "bench.fields_bench",
     "bench.telephony_bench",
     "bench.reports_bench",
     "bench.webhook_bench",
     "bench.dateparse_bench",
     "bench.cli_bench",
     "bench.board_bench",
+    "bench.demo_bench",
 )
 
 

@@ -35,9 +35,9 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome, place_for_task
 from crm.permissions import deal_access
+from storage.card_reads import card_of_deal
 from storage.db import close_store, open_store
 from storage.models import Deal, Employee, Task, TaskStatus
-from storage.queries import card_of_deal
 
 LOAD_TARGET = 0.300
 MOVE_MARGIN = 1.10

@@ -88,7 +88,8 @@ STATES = (
     ("archive", "archived", 10),
 )
 BULK_TABLES = (
-    "contact", "contact_phone", "phone_part", "deal", "task", "timeline_event", "call"
+    "contact", "contact_phone", "phone_part", "deal", "task", "timeline_event", "call",
+    "deal_field", "contact_field",
 )
 CHUNK = 100_000
 DAY = 86_400
@@ -192,7 +193,6 @@ class _Rows:
                     zones[k],
                     sources[k],
                     "[]",
-                    "{}",
                     ts(closed) if closed and status == "won" else None,
                     flag(False),
                     ts(created),
@@ -212,7 +212,6 @@ class _Rows:
                     None,
                     sources[k],
                     "[]",
-                    "{}",
                     5 if status == "archived" else (i % 4 if stage == "new" and not queued else 0),
                     owner,
                     team,
@@ -237,7 +236,6 @@ CONTACT_COLUMNS = (
     "tz",
     "source",
     "tags",
-    "custom",
     "last_purchase_at",
     "stopped",
     "created_at",
@@ -256,7 +254,6 @@ DEAL_COLUMNS = (
     "lost_note",
     "source",
     "tags",
-    "custom",
     "no_answer_count",
     "owner_id",
     "team",
@@ -288,10 +285,30 @@ OUTCOME_DATA = """'{"button": "' || t.outcome || '", "source": "bot"}'"""
 STAGE_DATA = """'{"from": "new", "to": "' || d.stage || '"}'"""
 
 
+# Custom fields of the default playbook: four deals in five have a product (basic twice as
+# often as pro or custom), half the contacts a city; values as crm.fields stores them.
+FIELD_INSERTS = [
+    """INSERT INTO deal_field (deal_id, key, value, folded)
+       SELECT d.id, 'product', v.value, v.value
+       FROM deal d JOIN (SELECT 0 AS r, 'basic' AS value UNION ALL SELECT 1, 'pro'
+                         UNION ALL SELECT 2, 'basic' UNION ALL SELECT 3, 'custom') v
+         ON v.r = d.id % 5""",
+    """INSERT INTO contact_field (contact_id, key, value, folded)
+       SELECT c.id, 'city', v.value, v.folded
+       FROM contact c JOIN (SELECT 1 AS r, 'Москва' AS value, 'москва' AS folded
+                            UNION ALL SELECT 3, 'Казань', 'казань'
+                            UNION ALL SELECT 5, 'Новосибирск', 'новосибирск'
+                            UNION ALL SELECT 7, 'Екатеринбург', 'екатеринбург'
+                            UNION ALL SELECT 9, 'Омск', 'омск') v
+         ON v.r = c.id % 10""",
+]
+
+
 def _derived_inserts(d: _Dialect) -> list[str]:
     due = d.plus_minutes(d.now, "(d.id % (16 * 1440)) * 7919 % (16 * 1440) - 2 * 1440")
     open_due = f"CASE WHEN d.owner_id IS NULL THEN d.created_at ELSE {due} END"
     return [
+        *FIELD_INSERTS,
         # One open task per open deal; overdue ones have been pushed already.
         f"""INSERT INTO task (deal_id, kind, status, due_at, team, attempt, planned_by, created_at,
                               assignee_id, pushed_at)

@@ -143,9 +143,9 @@ NEW_TASK = (
 )
 EVENT = "INSERT INTO timeline_event (deal_id, kind, text, data, actor_id, at) VALUES "
 NEW_DEAL = (
-    "INSERT INTO deal (contact_id, title, amount, stage, status, source, tags, custom,"
+    "INSERT INTO deal (contact_id, title, amount, stage, status, source, tags,"
     " no_answer_count, owner_id, team, version, created_at, stage_changed_at)"
-    " VALUES (?, ?, 0, ?, 'open', 'repeat', '[]', '{}', 0, ?, ?, 1, ?, ?) RETURNING id"
+    " VALUES (?, ?, 0, ?, 'open', 'repeat', '[]', 0, ?, ?, 1, ?, ?) RETURNING id"
 )
 
 

@@ -4,7 +4,7 @@
 
 For each database: generate the store (bench.dataset), start the bot as in production (`nextstep
 run`, the real App of bot/app.py, in webhook mode, in a process of its own) against the fake Bot
-API (tests.fakes.FakeBotAPI in this process: real HTTP both ways, every request the bot makes
+API (sandbox.botapi.BotAPI in this process: real HTTP both ways, every request the bot makes
 validated against its schema), and let 16 reps work their feed at once: the card in front of a
 rep is one of his own open tasks (the feed handed it out: /next, then the conveyor), he picks an
 outcome and presses its buttons the way Telegram sends them, with callback data built by
@@ -72,10 +72,10 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import next_task
+from sandbox.botapi import BotAPI, Call, User, WebhookDelivery
 from storage.db import store
 from storage.models import Employee, Task
 from tests.e2e.harness import free_port
-from tests.fakes import Call, FakeBotAPI, User, WebhookDelivery
 
 REPS = 16
 # Outcomes a rep picks for a card, with weights: the no-answer ladder most often.
@@ -192,7 +192,7 @@ Think = tuple[float, float] | None  # a rep's think time before a press: (low, h
 class WebhookRig:
     """The reps who press, over the fake Bot API, at the webhook of a running bot."""
 
-    def __init__(self, api: FakeBotAPI, playbook: Playbook, url: str, bot_pid: int) -> None:
+    def __init__(self, api: BotAPI, playbook: Playbook, url: str, bot_pid: int) -> None:
         self.api = api
         self.playbook = playbook
         self.url = url
@@ -301,7 +301,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, store_url: str) -> AsyncIterator[tuple[int, str]]:
+async def running_bot(api: BotAPI, store_url: str) -> AsyncIterator[tuple[int, str]]:
     """`nextstep run` in webhook mode on its own process; yields (pid, webhook url).
 
     A process of its own, as in production: the fake Bot API and the reps (Telegram's side)
@@ -351,7 +351,7 @@ async def webhook_phases(
     users = [User(FIRST_TG_ID + i, f"Rep {i + 1}", language_code="ru") for i in range(REPS)]
     for rep_id, user in zip(rep_ids, users, strict=True):
         await Employee.filter(id=rep_id).update(tg_id=user.id, lang=None)
-    async with FakeBotAPI() as api, running_bot(api, store_url) as (pid, webhook_url):
+    async with BotAPI() as api, running_bot(api, store_url) as (pid, webhook_url):
         rig = WebhookRig(api, playbook, webhook_url, pid)
         at_work = await rig.phase(users, AT_WORK_LENGTH * seconds, REP_THINK_SECONDS, seed)
         flat_out = await rig.phase(users, seconds, None, seed + REPS)

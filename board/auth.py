@@ -15,7 +15,7 @@ from aiohttp import web
 from config.settings import SUPPORTED_LANGS
 from crm.clock import Clock
 from storage.models import Employee
-from storage.queries import active_employee_by_tg
+from storage.targets import active_employee_by_tg
 
 SCHEME = "tma "  # Authorization: tma <initData>, as Telegram's Mini App docs write it
 # A phone's clock a little ahead of the server's still opens the board.

@@ -87,6 +87,7 @@ def move(result: MoveResult) -> dict[str, Any]:
         "offered": _iso(result.offered),
         "why": result.why,
         "reasons": list(result.reasons),
+        "fields": list(result.fields),
     }
 
 

@@ -81,8 +81,9 @@ log = logging.getLogger(__name__)
 # the catch-all for everybody who is not an employee (a client bot gets a client router of its
 # own, make_router()). Modules are imported at start so a missing one fails loudly there.
 STAFF_ROUTERS = (
-    "handlers.common", "handlers.relay", "handlers.admin", "handlers.supervisor",
-    "handlers.lookup", "handlers.feed", "handlers.when", "handlers.rep",
+    "handlers.common", "handlers.relay", "handlers.admin", "handlers.admin_fields",
+    "handlers.supervisor",
+    "handlers.lookup", "handlers.feed", "handlers.fields", "handlers.when", "handlers.rep",
 )
 CLIENT_ROUTERS = ("handlers.client",)
 # Modules with periodic work: each has `setup_jobs(clockwork, crm, notifier, i18n, lang)` that calls

@@ -109,6 +109,40 @@ class PipelineAction(CallbackData, prefix="p"):
     lang: str = ""
 
 
+# -- custom fields on a card (handlers/fields.py); keys are a field's playbook key --
+
+
+class FieldsOpen(CallbackData, prefix="fo"):
+    """The card's Fields button: the list of the deal's fields to set."""
+
+    task: int
+
+
+class FieldEdit(CallbackData, prefix="fe"):
+    """One field of that list: its options, or a prompt to type the value."""
+
+    task: int
+    key: str
+
+
+class FieldPick(CallbackData, prefix="fp"):
+    """An option of a choice field, by index into its options; -1 clears the field."""
+
+    task: int
+    key: str
+    option: int
+
+
+class FieldAdmin(CallbackData, prefix="pf"):
+    """The admin's field editor under /pipeline (handlers/admin_fields.py); `key` a field's."""
+
+    needs: ClassVar[Role] = Role.ADMIN
+
+    action: str
+    key: str = ""
+    lang: str = ""
+
+
 # -- every employee: /lang and the rep's shift (handlers/common.py, handlers/rep.py) --
 
 

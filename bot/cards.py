@@ -19,10 +19,11 @@ from bot import keyboards
 from config.playbook import Playbook
 from crm.context import Crm
 from crm.engine import Outcome, ladder_size
+from crm.fields import deal_fields, shown
 from crm.phones import pretty_phone
-from storage import queries
+from storage import card_reads
+from storage.card_reads import CardRow
 from storage.models import DealStatus, Employee, EventKind, TaskStatus
-from storage.queries import CardRow
 
 MAX_TEXT = 4096  # Telegram's limits, in characters after entity parsing
 MAX_CAPTION = 1024
@@ -70,6 +71,7 @@ class CardData:
     client_tz: str | None
     task: TaskView | None
     events: tuple[TimelineLine, ...]  # newest first
+    fields: tuple[tuple[str, str], ...] = ()  # custom fields set: (label, value), playbook order
 
 
 def viewer_zone(playbook: Playbook, viewer: Employee | None) -> ZoneInfo:
@@ -254,6 +256,7 @@ def render_card(
         lines.append(_("Amount: {amount}").format(amount=_money(data.amount)))
     if data.tags:
         lines.append(" ".join(esc("#" + t) for t in data.tags))
+    lines.extend(f"{esc(label)}: {esc(_clip(value))}" for label, value in data.fields)
     if task and task.open:
         lines.append("")
         lines.append(
@@ -343,7 +346,16 @@ def closed_card(header: str, summary: str, conveyor: bool) -> tuple[str, InlineK
     )
 
 
-def card_data(row: CardRow) -> CardData:
+async def field_lines(playbook: Playbook, deal_id: int, lang: str) -> tuple[tuple[str, str], ...]:
+    """The deal's and its contact's custom fields that hold a value, as the card shows them."""
+    return tuple(
+        (f.spec.label.get(lang), shown(f.spec, f.values, lang))
+        for f in await deal_fields(playbook, deal_id)
+        if f.values
+    )
+
+
+def card_data(row: CardRow, fields: tuple[tuple[str, str], ...] = ()) -> CardData:
     return CardData(
         deal_id=row.deal_id,
         stage=row.stage,
@@ -365,24 +377,27 @@ def card_data(row: CardRow) -> CardData:
         if row.task_id is not None and row.due_at is not None
         else None,
         events=tuple(TimelineLine(e.at, EventKind(e.kind), e.text, e.data) for e in row.events),
+        fields=fields,
     )
 
 
 async def load_card(crm: Crm, task_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of one task (open or closed), None if there is no such task."""
-    row = await queries.card_of_task(task_id, TIMELINE_LINES)
+    row = await card_reads.card_of_task(task_id, TIMELINE_LINES)
     if row is None:
         return None
+    fields = await field_lines(crm.playbook, row.deal_id, lang)
     return render_card(
-        card_data(row), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
+        card_data(row, fields), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
     )
 
 
 async def load_deal_card(crm: Crm, deal_id: int, lang: str, viewer: Employee | None) -> Card | None:
     """The card of a deal's open task, or of the deal alone when it is closed."""
-    row = await queries.card_of_deal(deal_id, TIMELINE_LINES)
+    row = await card_reads.card_of_deal(deal_id, TIMELINE_LINES)
     if row is None:
         return None
+    fields = await field_lines(crm.playbook, deal_id, lang)
     return render_card(
-        card_data(row), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
+        card_data(row, fields), crm.playbook, lang, crm.now(), viewer_zone(crm.playbook, viewer)
     )

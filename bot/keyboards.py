@@ -16,6 +16,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.board_link import board_button
 from bot.callbacks import (
     ConveyorToggle,
+    FieldAdmin,
+    FieldsOpen,
     NextTask,
     OpenDeal,
     PipelineAction,
@@ -100,6 +102,8 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def card_keyboard(
     playbook: Playbook, lang: str, task_id: int, stage: str, *, zone_unknown: bool
 ) -> InlineKeyboardMarkup:
+    """The outcomes the stage offers, Region while the client's zone is unknown, Fields when the
+    playbook has custom fields, and the board's link when it is set."""
     try:
         offered = playbook.stage(stage).buttons
     except KeyError:
@@ -111,6 +115,9 @@ def card_keyboard(
     sizes = [2] * ((len(offered) + 1) // 2)
     if zone_unknown:  # one button, not a region list under every card
         buttons.append(_button("🌍 " + _("Region"), RegionList(task=task_id)))
+        sizes.append(1)
+    if playbook.fields:
+        buttons.append(_button("📝 " + _("Fields"), FieldsOpen(task=task_id)))
         sizes.append(1)
     if (board := board_button()) is not None:
         buttons.append(board)
@@ -230,7 +237,8 @@ def pipeline_keyboard(stages: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup
         builder.button(text=name, callback_data=PipelineAction(action="stage", stage=stage_id))
     builder.button(text=_("➕ Add stage"), callback_data=PipelineAction(action="add"))
     builder.button(text=_("🏷 Button labels"), callback_data=PipelineAction(action="buttons"))
-    builder.adjust(*([1] * len(stages)), 2)
+    builder.button(text="📝 " + _("Fields"), callback_data=FieldAdmin(action="list"))
+    builder.adjust(*([1] * len(stages)), 2, 1)
     return builder.as_markup()
 
 

@@ -24,7 +24,7 @@ from bot.notifier import BotNotifier
 from crm.context import Crm
 from crm.leads import escalations
 from crm.notices import Notice, NoticeKind
-from storage import queries
+from storage.claims import claim_due_pushes, release_push
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Clockwork:
         self.counters.ticks += 1
         pushed = 0
         while True:
-            claims = await queries.claim_due_pushes(self.crm.now(), self.batch)
+            claims = await claim_due_pushes(self.crm.now(), self.batch)
             if not claims:  # the usual idle tick: not even the employee query
                 return pushed
             # The batch's assignees in one query, not one per push. If it fails, nothing was
@@ -137,7 +137,7 @@ class Clockwork:
                 assignees = await Employee.in_bulk({e for _, e in claims})
             except Exception:
                 for task_id, _ in claims:
-                    await queries.release_push(task_id)
+                    await release_push(task_id)
                 raise
             results = await asyncio.gather(*(self._push(t, e, assignees.get(e)) for t, e in claims))
             pushed += sum(results)
@@ -154,7 +154,7 @@ class Clockwork:
         except TRANSIENT as exc:
             self.counters.released += 1
             log.warning("push of task %s failed (%s): will retry", task_id, exc)
-            await queries.release_push(task_id)
+            await release_push(task_id)
             return False
         except Exception:
             self.counters.failed += 1
@@ -162,7 +162,7 @@ class Clockwork:
             return True
         if not told:
             # He blocked the bot: the card waits unclaimed (the claim skips him) until he is back.
-            await queries.release_push(task_id)
+            await release_push(task_id)
             return True
         self.counters.pushed += 1
         return True

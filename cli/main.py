@@ -32,7 +32,9 @@ COMMANDS = {
     "report": "cli.report",
     "calls": "cli.calls",
     "sip-listen": "cli.calls",
+    "demo": "cli.demo",
 }
+FAST_CLOCK = 60.0  # demo --fast: a minute of the product's time passes in a second
 
 
 class Parser(argparse.ArgumentParser):
@@ -64,6 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
             description=f"{summary[0].upper()}{summary[1:]}.{' ' + details if details else ''}",
         )
 
+    demo = command(
+        "demo", "the whole product in a web page, with no token and no network",
+        "The real bot, store, scheduler and SIP listener against a stand-in for Telegram and a "
+        "simulated phone, on a team with a few weeks of history; prints its URL.",
+    )
+    demo.add_argument("--listen", default="127.0.0.1:8080",
+                      help="host:port of the demo's page (default: %(default)s)")
+    demo.add_argument("--db", default="nextstep-demo.sqlite3",
+                      help="the demo's own SQLite file, never the production one "
+                      "(default: %(default)s)")
+    demo.add_argument("--reset", action="store_true",
+                      help="start over: delete the demo's database and seed it again")
+    demo.add_argument("--fast", action="store_true",
+                      help=f"start with the fast clock ({FAST_CLOCK:g}x: the ladder's minutes pass "
+                      "as seconds); the page switches it too")
     command("run", "bot, scheduler, web server (/healthz, /metrics) and SIP listener in one "
             "process", "Runs until SIGTERM or Ctrl-C; needs NEXTSTEP_BOT_TOKEN.")
     command("migrate", "apply database migrations",
@@ -117,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--days", type=positive, default=30,
                      help="the period: the last N days (default: %(default)s)")
     rep.add_argument("--team", help="only this team's deals (default: all teams)")
+    rep.add_argument("--by", metavar="FIELD",
+                     help="funnel or sources once per option of this choice field (e.g. product)")
     rep.add_argument("--csv", action="store_true", help="print the data as CSV instead")
     rep.add_argument("--png", help="write the chart to this file")
     rep.add_argument("--locale", choices=SUPPORTED_LANGS,

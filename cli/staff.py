@@ -59,6 +59,10 @@ async def _disable(crm: Crm, who: str, to: str | None) -> None:
     where = done.to.name if done.to else f"the queue of team {employee.team}"
     deals = ", ".join(f"#{d}" for d in done.deals) or "none"
     print(f"disabled {employee.name} (id {employee.id}); open deals moved to {where}: {deals}")
+    if done.sip_ext:
+        print(f"extension {done.sip_ext} freed: its calls are no longer his")
+    if done.invites:
+        print(f"{done.invites} pending invite{'s' if done.invites > 1 else ''} cancelled")
 
 
 async def _list(crm: Crm) -> None:

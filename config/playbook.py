@@ -204,6 +204,41 @@ class Automations(_Strict):
     greeting: LongText | None = None
 
 
+# -- custom fields (crm/fields.py) --
+
+FIELD_TYPES = ("text", "number", "money", "date", "choice", "multi", "phone", "email", "url")
+FieldType = Literal["text", "number", "money", "date", "choice", "multi", "phone", "email", "url"]
+
+
+class FieldSpec(_Strict):
+    """A field a team adds to its contacts or deals: "city", "product", "contract end"."""
+
+    key: str = Field(pattern=_KEY)
+    of: Literal["contact", "deal"]
+    label: Label
+    type: FieldType
+    # Choice and multi-choice: option key -> label, in the order the buttons show them.
+    options: dict[str, Label] = {}
+    # Stages a deal may enter only with this field set (a press or a board move asks first).
+    required_in: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _options(self) -> FieldSpec:
+        if self.type in ("choice", "multi"):
+            if not self.options:
+                raise ValueError(f"a {self.type} field needs options")
+            for key in self.options:
+                if not re.match(_KEY, key):
+                    raise ValueError(f"option {key!r} is not a key like basic or pro_2")
+        elif self.options:
+            raise ValueError(f"a {self.type} field has no options")
+        return self
+
+    @property
+    def choices(self) -> bool:
+        return self.type in ("choice", "multi")
+
+
 class Mail(_Strict):
     """The e-mail channel (issue 15): whether the playbook's alert keywords are looked for in a
     letter's body too (always in its subject), whether a letter from an unknown address opens
@@ -233,6 +268,7 @@ class Playbook(_Strict):
     leads: Leads = Leads()
     alerts: Alerts = Alerts()
     automations: Automations = Automations()
+    fields: tuple[FieldSpec, ...] = ()
     mail: Mail = Mail()
 
     @model_validator(mode="after")
@@ -267,7 +303,22 @@ class Playbook(_Strict):
             target = self.stage(ladder.then) if ladder.then in stage_keys else None
             if target is None or target.terminal is None:
                 raise _At("ladders", key, "then", message="must name a terminal stage")
+        self._check_fields(stage_keys)
         return self
+
+    def _check_fields(self, stage_keys: list[str]) -> None:
+        seen: set[str] = set()
+        for index, spec in enumerate(self.fields):
+            # One key space for both kinds: `/find city:Kazan` and CSV columns name a field alone.
+            if spec.key in seen:
+                raise _At("fields", index, "key", message=f"two fields share the key {spec.key!r}")
+            seen.add(spec.key)
+            for stage in spec.required_in:
+                if stage not in stage_keys:
+                    raise _At("fields", index, "required_in", message=f"unknown stage {stage!r}")
+
+    def field(self, key: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.key == key), None)
 
     def stage(self, key: str) -> StageSpec:
         for stage in self.stages:

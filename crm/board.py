@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.playbook import Playbook
+from crm import fields
 from crm.context import Crm
 from crm.engine import ladder_size
 from crm.permissions import Scope, has_role, scope_of
@@ -107,6 +108,7 @@ def _overdue(value: str, viewer: Employee, crm: Crm) -> DealFilter:
     return OverdueAt(crm.now())
 
 
+FIELD_PARAM = "field."
 FILTERS = {
     "rep": _rep,
     "team": _team,
@@ -129,9 +131,16 @@ async def board_filters(
         value = params.get(name, "").strip()
         if value:
             found.append(parse(value, viewer, crm))
+    for name, value in params.items():  # field.<key>=<value>: a custom field (crm.fields)
+        if name.startswith(FIELD_PARAM) and value.strip():
+            held = fields.board_filter(crm.playbook, name.removeprefix(FIELD_PARAM), value,
+                                       crm.now())
+            if held is None:
+                raise FilterError(name)
+            found.append(held)
     query = params.get("q", "").strip()
     if query:
-        deals = await find_deals(query, viewer, limit=SEARCH_LIMIT)
+        deals = await find_deals(query, viewer, limit=SEARCH_LIMIT, crm=crm)
         found.append(AmongIds(tuple(d.id for d in deals)))
     return found
 

@@ -25,8 +25,9 @@ from crm.notices import Notifier
 from crm.permissions import Refusal, can_act_on, deal_access, has_role
 from crm.reports import FunnelStage, Period, funnel
 from storage import board as store
+from storage.card_reads import CardRow, card_of_deal
 from storage.models import Employee, Role, TaskStatus
-from storage.queries import CardRow, PressTarget, card_of_deal, load_press_target
+from storage.targets import PressTarget, load_press_target
 
 FUNNEL_DAYS = 30
 TIMELINE = 30  # events in the detail
@@ -39,6 +40,7 @@ class MoveStatus(enum.StrEnum):
     OFFERED_TIME = "offered_time"  # the time asked for moves (hours, night, past): accept it?
     UNREADABLE = "unreadable"      # a typed time the parser could not read
     NEEDS_REASON = "needs_reason"
+    NEEDS_FIELDS = "needs_fields"  # the stage needs custom fields set first: `fields`, keys
     STALE = "stale"                # changed meanwhile: `card` is its fresh state
     NO_WAY = "no_way"              # no outcome of the deal's stage leads to that stage
     NOT_OFFERED = "not_offered"
@@ -55,6 +57,7 @@ class MoveResult:
     why: str | None = None  # why the time moved ("off_hours", "past"...), or the parse failure
     reasons: tuple[str, ...] = ()
     refusal: Refusal | None = None
+    fields: tuple[str, ...] = ()
     outcome: Outcome | None = field(default=None, repr=False)
 
 
@@ -150,8 +153,10 @@ async def _press(
         Status.NOTE_ADDED: MoveStatus.NOTE_ADDED,
         Status.NOT_OFFERED: MoveStatus.NOT_OFFERED,
         Status.NEEDS_REASON: MoveStatus.NEEDS_REASON,
+        Status.NEEDS_FIELDS: MoveStatus.NEEDS_FIELDS,
     }.get(outcome.status, MoveStatus.STALE)  # ALREADY_HANDLED, FORBIDDEN: changed meanwhile
-    return MoveResult(status, card, button, reasons=spec.reasons, outcome=outcome)
+    return MoveResult(status, card, button, reasons=spec.reasons, fields=outcome.missing_fields,
+                      outcome=outcome)
 
 
 async def _time(

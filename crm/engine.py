@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from config.playbook import Playbook
 from crm.context import Crm
 from crm.deals import open_deal
+from crm.fields import missing_for_stage
 from crm.permissions import can_act_on
 from crm.schedule import Placed
 from crm.tags import add_deal_tags, hashtags
@@ -28,7 +29,7 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.queries import PressTarget, load_press_target
+from storage.targets import PressTarget, load_press_target
 from storage.writes import EventRow
 
 TERMINAL_STATUS = {"won": DealStatus.WON, "lost": DealStatus.LOST, "archive": DealStatus.ARCHIVED}
@@ -42,11 +43,12 @@ class Status(enum.StrEnum):
     NOT_OFFERED = "not_offered"
     NEEDS_TIME = "needs_time"
     NEEDS_REASON = "needs_reason"
+    NEEDS_FIELDS = "needs_fields"  # the next stage requires custom fields the deal lacks
 
 
 @dataclass(frozen=True)
 class Press:
-    """One press of an outcome button, by a person or by the SIP listener (actor None)."""
+    """One press of an outcome button, by a person or, for him, by the SIP listener."""
 
     task_id: int
     button: str
@@ -56,6 +58,10 @@ class Press:
     note: str = ""
     source: str = "bot"
     data: dict[str, object] = field(default_factory=dict)
+    # Whether whoever pressed can be asked for the fields the next stage requires. The SIP
+    # listener presses for the agent and cannot: its outcome moves the deal regardless, or the
+    # no-answer ladder would stop at a stage that requires a field.
+    can_ask: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Outcome:
     attempt: int = 0
     repeat_deal_id: int | None = None
     tags_added: tuple[str, ...] = ()  # by the note's hashtags
+    missing_fields: tuple[str, ...] = ()  # NEEDS_FIELDS: keys of the fields to fill first
 
 
 async def place_for_task(crm: Crm, task_id: int, when: datetime) -> Placed:
@@ -131,6 +138,7 @@ def _offered(playbook: Playbook, stage: str, button: str) -> bool:
 async def apply_outcome(
     crm: Crm, press: Press, *, target: PressTarget | None = None,
     events: Sequence[EventRow] = (), in_callers_transaction: bool = False,
+    lines: list[EventRow] | None = None,
 ) -> Outcome:
     """Press a button on a task. `target`: the task as the caller has just read it (a captured
     call finds it with the number), else it is read here; a stale one only ends in
@@ -138,7 +146,9 @@ async def apply_outcome(
     in one statement, when the press is DONE; the caller writes them otherwise.
     `in_callers_transaction`: the writes go into the transaction the caller holds, without a
     savepoint of their own (two statements fewer); a deal found changed after the first write
-    then raises StalePress, and the caller must roll its transaction back."""
+    then raises StalePress, and the caller must roll its transaction back. `lines`: the
+    timeline lines are added to it for the caller to write later in its transaction, in one
+    statement with others (a batch of captured calls), instead of being written here."""
     pb = crm.playbook
     target = target or await load_press_target(press.task_id)
     if target is None:
@@ -168,13 +178,17 @@ async def apply_outcome(
     decision = decide(pb, stage, target.no_answer_count, press.button, now, press.when)
     if isinstance(decision, Status):
         return Outcome(decision, deal_id, stage)
+    if press.can_ask and decision.stage != stage:
+        if missing := await missing_for_stage(pb, deal_id, decision.stage):
+            keys = tuple(f.key for f in missing)
+            return Outcome(Status.NEEDS_FIELDS, deal_id, stage, missing_fields=keys)
     due = crm.place(decision.due, target.contact_tz).at if decision.due else None
 
     held = contextlib.nullcontext() if in_callers_transaction else in_transaction()
     try:
         async with held:
             next_task_id, repeat_deal_id = await _write(
-                crm, press, target, decision, due, now, events
+                crm, press, target, decision, due, now, events, lines
             )
     except _Stale:
         if in_callers_transaction:
@@ -189,7 +203,7 @@ async def apply_outcome(
 
 async def _write(
     crm: Crm, press: Press, target: PressTarget, decision: Decision, due: datetime | None,
-    now: datetime, others: Sequence[EventRow],
+    now: datetime, others: Sequence[EventRow], lines: list[EventRow] | None,
 ) -> tuple[int | None, int | None]:
     """The outcome's writes, inside the caller's transaction; raises _Stale to roll back."""
     spec = crm.playbook.buttons[press.button]
@@ -238,7 +252,10 @@ async def _write(
                 data={"from": target.stage, "to": decision.stage},
             )
         )
-    await writes.insert_events(events)
+    if lines is None:
+        await writes.insert_events(events)
+    else:
+        lines += events
     repeat_deal_id = None
     if decision.status == DealStatus.WON:
         repeat_deal_id = await _after_won(crm, target, now)

@@ -2,8 +2,8 @@
 
 People open the file, so it speaks their language: column names, stages, statuses and lost
 reasons come from the caller's Labels (the domain has no gettext), times are in the department's
-zone with the zone named in the header. Column names are import aliases, so an exported file
-imports back.
+zone with the zone named in the header. Column names are import aliases, and custom fields are
+titled by their labels and written as shown, so an exported file imports back.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from config.playbook import FieldSpec
 from crm.context import Crm
 from crm.csvwrite import Cell, CsvFormat, CsvWriter, Phones
+from crm.fields import shown
 from crm.importer import Progress
+from storage.fields import values_of
 from storage.models import Contact, ContactPhone, Deal, Employee
 
+# "city" is the contact's custom field of that key (import fills it from the city column).
 CONTACT_COLUMNS = ("id", "name", "phone", "email", "company", "city", "tags", "source", "owner",
                    "created")
 DEAL_COLUMNS = ("id", "title", "name", "phone", "email", "company", "amount", "stage", "status",
@@ -28,6 +32,9 @@ TIME_COLUMNS = ("created", "closed")
 
 class Labels(Protocol):
     """What people read for a key, in one language."""
+
+    @property
+    def lang(self) -> str: ...
 
     def column(self, key: str) -> str: ...
     def stage(self, key: str) -> str: ...
@@ -40,10 +47,29 @@ def money(minor: int) -> Decimal:
     return Decimal(minor).scaleb(-2)
 
 
-def header(columns: Sequence[str], labels: Labels, zone: str) -> list[Cell]:
-    return [
-        f"{labels.column(c)} ({zone})" if c in TIME_COLUMNS else labels.column(c) for c in columns
-    ]
+def header(
+    columns: Sequence[str], labels: Labels, zone: str, fields: Sequence[FieldSpec] = ()
+) -> list[Cell]:
+    titles = [f"{labels.column(c)} ({zone})" if c in TIME_COLUMNS else labels.column(c)
+              for c in columns]
+    return [*titles, *(f.label.get(labels.lang) for f in fields)]
+
+
+def _field_cells(
+    specs: Sequence[FieldSpec], held: dict[str, list[str]], lang: str
+) -> list[Cell]:
+    cells: list[Cell] = []
+    for spec in specs:
+        values = held.get(spec.key, [])
+        if not values:
+            cells.append(None)
+        elif spec.type == "money":
+            cells.append(money(int(values[0])))
+        elif spec.type == "number":
+            cells.append(Decimal(values[0]))
+        else:
+            cells.append(shown(spec, values, lang))
+    return cells
 
 
 async def export_csv(
@@ -59,8 +85,13 @@ async def export_csv(
         return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}" if moment else ""
 
     out = CsvWriter(fmt, bom=bom)
-    yield out.rows([header(CONTACT_COLUMNS if what == "contacts" else DEAL_COLUMNS, labels,
-                           zone_name)])
+    of_contact = [f for f in crm.playbook.fields if f.of == "contact"]
+    of_deal = [f for f in crm.playbook.fields if f.of == "deal"]
+    if what == "contacts":
+        of_contact = [f for f in of_contact if f.key != "city"]  # in its own column
+        yield out.rows([header(CONTACT_COLUMNS, labels, zone_name, of_contact)])
+    else:
+        yield out.rows([header(DEAL_COLUMNS, labels, zone_name, of_deal + of_contact)])
     names = dict(await Employee.all().values_list("id", "name"))  # type: ignore[arg-type]
     total = await (Contact if what == "contacts" else Deal).all().count() if progress else 0
     last, done = 0, 0
@@ -69,11 +100,13 @@ async def export_csv(
         if what == "contacts":
             contacts = await Contact.filter(id__gt=last).order_by("id").limit(page)
             phones = await _phones([c.id for c in contacts])
+            held = await values_of("contact", [c.id for c in contacts])
             for c in contacts:
                 rows.append([
                     c.id, c.name, Phones(phones.get(c.id, [])), c.email, c.company,
-                    str(c.custom.get("city", "")), ", ".join(c.tags), c.source,
+                    ", ".join(held.get(c.id, {}).get("city", [])), ", ".join(c.tags), c.source,
                     names.get(c.owner_id, ""), when(c.created_at),  # type: ignore[attr-defined]
+                    *_field_cells(of_contact, held.get(c.id, {}), labels.lang),
                 ])
             count, last = len(contacts), contacts[-1].id if contacts else last
         else:
@@ -81,6 +114,8 @@ async def export_csv(
                 "contact"
             )
             phones = await _phones([d.contact.id for d in deals])
+            deal_held = await values_of("deal", [d.id for d in deals])
+            contact_held = await values_of("contact", [d.contact.id for d in deals])
             for d in deals:
                 c = d.contact
                 rows.append([
@@ -89,6 +124,8 @@ async def export_csv(
                     labels.reason(d.lost_reason) if d.lost_reason else "", d.source,
                     ", ".join(d.tags), names.get(d.owner_id, ""),  # type: ignore[attr-defined]
                     when(d.created_at), when(d.closed_at),
+                    *_field_cells(of_deal, deal_held.get(d.id, {}), labels.lang),
+                    *_field_cells(of_contact, contact_held.get(c.id, {}), labels.lang),
                 ])
             count, last = len(deals), deals[-1].id if deals else last
         yield out.rows(rows)

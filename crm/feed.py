@@ -13,7 +13,8 @@ from tortoise.transactions import in_transaction
 from crm.context import Crm
 from crm.notices import Notice, NoticeKind, Notifier
 from crm.permissions import can_act_on
-from storage import queries
+from storage import claims, targets
+from storage.claims import FeedTask
 from storage.models import (
     Contact,
     Deal,
@@ -25,7 +26,6 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.queries import FeedTask
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,21 @@ async def next_task(crm: Crm, employee: Employee, *, unshown: bool = False) -> F
     the oldest unassigned lead of his team, claimed for him so no colleague gets it too.
     `unshown` (the conveyor): skip cards he was already sent and has in his chat."""
     now = crm.now()
-    own = await queries.own_due_task(employee.id, now, unshown=unshown)
+    own = await claims.own_due_task(employee.id, now, unshown=unshown)
     if own is not None:
         return own
-    return await queries.claim_queued_task(employee.id, employee.team, now)
+    return await claims.claim_queued_task(employee.id, employee.team, now)
 
 
 async def card_shown(crm: Crm, task_id: int) -> bool:
     """The rep is being handed this task's card: if it is due, its due push is not sent again
     (one message per event). True when this marked it, so a failed send can undo it."""
-    return await queries.mark_shown(task_id, crm.now())
+    return await claims.mark_shown(task_id, crm.now())
 
 
 async def card_not_delivered(task_id: int) -> None:
     """Undo card_shown after the card could not be sent: the due push will carry it."""
-    await queries.release_push(task_id)
+    await claims.release_push(task_id)
 
 
 async def waiting_shown(employee: Employee, crm: Crm) -> int:
@@ -144,7 +144,7 @@ async def slots(
     each with the rep's task count in it."""
     hours = crm.playbook.working_hours
     zone = hours.zone
-    target = await queries.load_press_target(task_id) if task_id is not None else None
+    target = await targets.load_press_target(task_id) if task_id is not None else None
     client_tz = target.contact_tz if target else None
     moment = crm.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     found: list[Slot] = []

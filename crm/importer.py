@@ -23,6 +23,8 @@ from crm.phonebook import add_phones
 from crm.phones import zone_for_phone
 from crm.staff import StaffError, find_employee
 from crm.tags import index_contact_tags, set_contact_tags
+from storage import fields as field_store
+from storage.claims import reserve_ids
 from storage.models import (
     Contact,
     ContactEmail,
@@ -34,7 +36,6 @@ from storage.models import (
     Task,
     TimelineEvent,
 )
-from storage.queries import reserve_ids
 
 CHUNK = 2000
 SOURCE = "import"
@@ -105,7 +106,8 @@ async def import_csv(
     owner: Employee | None = None, team: str = "main", progress: Progress | None = None,
 ) -> ImportReport:
     data = await asyncio.to_thread(path.read_bytes)
-    parsed = await asyncio.to_thread(parse_csv, data, crm.playbook)
+    now = crm.now().astimezone(crm.playbook.working_hours.zone)
+    parsed = await asyncio.to_thread(parse_csv, data, crm.playbook, now)
     return await import_rows(crm, parsed, duplicates=duplicates, owner=owner, team=team,
                              progress=progress)
 
@@ -187,13 +189,13 @@ async def _write(
             contacts.append(Contact(
                 id=contact_id, name=row.name, company=row.company, email=row.email, tz=zone,
                 source=row.source or SOURCE, tags=pending.tags,
-                custom={"city": row.city} if row.city else {},
                 owner_id=owner.id if owner else None, created_at=now,
             ))
             phones += [(contact_id, p) for p in pending.phones]
         phones += chunk.phones_for_stored
         await Contact.bulk_create(contacts)
         await index_contact_tags({c.id: c.tags for c in contacts})
+        await field_store.insert_many("contact", {p.id: p.row.fields for p in chunk.new})
         await add_phones(phones)
         for contact_id, row in chunk.fill_stored.items():
             await _fill_stored(contact_id, row)
@@ -201,7 +203,8 @@ async def _write(
 
 
 async def _fill_stored(contact_id: int, row: ImportRow) -> None:
-    """Merge a duplicate row into a stored contact: empty fields filled, tags added."""
+    """Merge a duplicate row into a stored contact: empty fields (custom ones too) filled, tags
+    added."""
     contact = await Contact.get(id=contact_id)
     changed = []
     for name in ("name", "company"):
@@ -218,6 +221,10 @@ async def _fill_stored(contact_id: int, row: ImportRow) -> None:
         changed.append("tz")
     if changed:
         await contact.save(update_fields=changed)
+    held = (await field_store.values_of("contact", [contact_id])).get(contact_id, {})
+    await field_store.insert_many(
+        "contact", {contact_id: {k: v for k, v in row.fields.items() if k not in held}}
+    )
     tags = contact.tags + [t for t in row.tags if t not in contact.tags]
     if tags != contact.tags:
         await set_contact_tags(contact_id, tags)
@@ -261,6 +268,9 @@ async def _write_deals(
         events.append(TimelineEvent(deal_id=deal_id, kind=EventKind.CREATED, at=now,
                                     data={"stage": stage.key, "source": SOURCE}))
     await Deal.bulk_create(deals)
+    await field_store.insert_many(
+        "deal", {d: draft.fields for d, (_, draft) in zip(ids, wanted, strict=True)}
+    )
     await Task.bulk_create(tasks)
     await TimelineEvent.bulk_create(events)
     return len(deals)

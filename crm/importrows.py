@@ -1,24 +1,32 @@
 """An import file read into rows (plain functions, run in a worker thread by crm.importer).
 
-Columns are found by header aliases, Russian or English; phones in any local form, several in one
-cell; a row that cannot be used becomes a BadRow with its line number and reason, a value left
-out of a usable row (an e-mail that is not one, one phone of several that is not a phone) a
-BadField. A cell neutralised by our own export ('=…) reads back as it was.
+Columns are found by header aliases, Russian or English, and the playbook's custom fields by
+their key or label (a field keyed like a column, "city", takes that column's value); phones in
+any local form, several in one cell; a row that cannot be used becomes a BadRow with its line
+number and reason, a value left out of a usable row (an e-mail that is not one, one phone of
+several that is not a phone, a field value not of its type) a BadField. A cell neutralised by
+our own export ('=…) reads back as it was.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from config.playbook import Playbook
+from config.playbook import FieldSpec, Playbook
 from crm.cities import zone_for_city
 from crm.csvread import UnreadableFile, decode, records, sniff_delimiter
 from crm.csvwrite import unneutralise
 from crm.deals import normalize_email
+from crm.fields import Invalid, parse
 from crm.phones import normalize_phone
+from storage.fields import Stored
+
+FIELD = "field:"  # a column holding a custom field: FIELD + its key
 
 # Header aliases, compared after _header_key(): lower case, ё→е, punctuation to spaces.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -55,11 +63,16 @@ class BadField:
     reason: str
 
 
+# Custom field values by key, as stored.
+Values = dict[str, tuple[Stored, ...]]
+
+
 @dataclass(frozen=True)
 class DealDraft:
     title: str
     amount: int
     stage: str
+    fields: Values = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ class ImportRow:
     tags: tuple[str, ...]
     source: str
     deal: DealDraft | None
+    fields: Values = field(default_factory=dict)  # the contact's
 
 
 @dataclass
@@ -110,14 +124,25 @@ def _stage_names(playbook: Playbook) -> dict[str, str]:
     return names
 
 
-def parse_csv(data: bytes, playbook: Playbook) -> ParsedFile:
+def _field_columns(playbook: Playbook) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for spec in playbook.fields:
+        for name in (spec.key, spec.label.ru, spec.label.en):
+            found.setdefault(_header_key(name), FIELD + spec.key)
+    return found
+
+
+def parse_csv(data: bytes, playbook: Playbook, now: datetime | None = None) -> ParsedFile:
+    """`now` (aware, the department's zone) reads dates typed in words ("завтра"); without
+    it a date field takes full dates only."""
     lines = decode(data).splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
         raise UnreadableFile("the file is empty")
     delimiter = sniff_delimiter(lines[header_at])
     header = next(csv.reader([lines[header_at]], delimiter=delimiter))
-    columns = [_ALIASES.get(_header_key(h)) for h in header]
+    by_field = _field_columns(playbook)
+    columns = [_ALIASES.get(_header_key(h)) or by_field.get(_header_key(h)) for h in header]
     if "phone" not in columns and "email" not in columns:
         raise UnreadableFile("no phone or email column in the header: " + ", ".join(header))
     ignored = [h for h, c in zip(header, columns, strict=True) if c is None and h.strip()]
@@ -137,8 +162,62 @@ def parse_csv(data: bytes, playbook: Playbook) -> ParsedFile:
             parsed.bad.append(BadRow(line, f"unparseable: {exc}"))
             continue
         row = _row(line, columns, [unneutralise(c) for c in cells], stages, parsed.bad_fields)
-        (parsed.bad if isinstance(row, BadRow) else parsed.rows).append(row)  # type: ignore[arg-type]
+        if isinstance(row, BadRow):
+            parsed.bad.append(row)
+        else:
+            parsed.rows.append(_with_fields(row, playbook, columns, cells, now, parsed.bad_fields))
     return parsed
+
+
+def _with_fields(
+    row: ImportRow, playbook: Playbook, columns: list[str | None], cells: list[str],
+    now: datetime | None, bad_fields: list[BadField],
+) -> ImportRow:
+    """The row with its custom field values; a bad one is left out with line, field and why."""
+    raw: dict[str, list[str]] = {}
+    for column, cell in zip(columns, cells, strict=False):
+        if column and cell.strip():
+            key = column.removeprefix(FIELD)
+            if column.startswith(FIELD) or playbook.field(key):
+                raw.setdefault(key, []).append(unneutralise(cell).strip())
+    of: dict[str, Values] = {"contact": {}, "deal": {}}
+    for key, texts in raw.items():
+        spec = playbook.field(key)
+        if spec is None:
+            continue
+        values = _field_values(spec, texts, now)
+        if isinstance(values, Invalid):
+            bad_fields.append(BadField(row.line, f"{spec.key}: {_problem(spec, values)}"))
+        elif values:
+            of[spec.of][spec.key] = values
+    if not of["contact"] and not of["deal"]:
+        return row
+    deal = row.deal
+    if of["deal"]:
+        # Deal fields make a deal of the row, titled like a row without a title.
+        deal = DealDraft(deal.title, deal.amount, deal.stage, of["deal"]) if deal else DealDraft(
+            row.name or row.company or (row.phones[0] if row.phones else row.email or ""), 0,
+            "", of["deal"])
+    return dataclasses.replace(row, fields=of["contact"], deal=deal)
+
+
+def _field_values(
+    spec: FieldSpec, texts: list[str], now: datetime | None
+) -> tuple[Stored, ...] | Invalid:
+    # Several columns of one field (key and label both) or a multi-choice's list: all of them.
+    text = ", ".join(texts) if spec.type == "multi" else texts[0]
+    values = parse(spec, text, now)
+    return values if isinstance(values, Invalid) else tuple(values)
+
+
+def _problem(spec: FieldSpec, bad: Invalid) -> str:
+    """What is wrong with a value, for the import's report (the domain has no gettext)."""
+    expected = {
+        "number": "a number", "money": "an amount like 1500 or 1 500,50",
+        "date": "a date like 25.12.2026", "phone": "a phone number", "email": "an e-mail",
+        "url": "a link like https://example.ru", "text": "at most 1000 characters",
+    }.get(spec.type, "one of " + ", ".join(spec.options))
+    return f"{bad.text!r} is not {expected}"
 
 
 def _row(

@@ -22,7 +22,7 @@ from crm.phonebook import add_phones
 from crm.phones import normalize_phone
 from crm.schedule import add_working_time
 from crm.staff import TelegramUser, overseers
-from storage import queries
+from storage import claims
 from storage.models import (
     ChatMessage,
     Contact,
@@ -151,7 +151,7 @@ async def pick_rep(crm: Crm, team: str) -> Employee | None:
     """The rep on shift and reachable who gets the next lead, by the playbook rule; None if
     nobody can take it."""
     least_loaded = crm.playbook.assignment.mode == "least_loaded"
-    rep_id = await queries.take_lead_turn(team, least_loaded=least_loaded)
+    rep_id = await claims.take_lead_turn(team, least_loaded=least_loaded)
     return await Employee.get(id=rep_id) if rep_id is not None else None
 
 
@@ -210,7 +210,7 @@ async def waiting_notices(
 async def escalations(crm: Crm) -> list[Notice]:
     """Leads still waiting past the playbook's escalate_after, raised again, each once."""
     notices = []
-    for task_id, deal_id, team in await queries.claim_escalations(crm.now()):
+    for task_id, deal_id, team in await claims.claim_escalations(crm.now()):
         notices += await waiting_notices(task_id, deal_id, team, escalated=True)
     return notices
 

@@ -1,8 +1,10 @@
 """The pipeline as the admin edits it from the bot.
 
-The playbook file is the starting point: its stages seed the `stage` table on first start
-(load_pipeline). After that the table is the truth for stages and `button_label` overrides the
-file's labels; refresh_pipeline() folds both into crm.playbook so every next card shows the change.
+The playbook file is the starting point: its stages seed the `stage` table on first start, and
+its custom fields the `field_def` table, each field the table never had (load_pipeline). After
+that the tables are the truth for stages and fields (crm/field_admin.py edits the fields) and
+`button_label` overrides the file's labels; refresh_pipeline() folds them into crm.playbook so
+every next card shows the change.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from pydantic import ValidationError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from config.playbook import ButtonSpec, Label, Playbook, StageSpec
+from config.playbook import ButtonSpec, FieldSpec, Label, Playbook, StageSpec
 from crm.context import Crm
-from storage.models import ButtonLabel, Deal, DealStatus, EventKind, Stage, TimelineEvent
+from storage.models import (
+    ButtonLabel,
+    Deal,
+    DealStatus,
+    EventKind,
+    FieldDef,
+    Stage,
+    TimelineEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,15 @@ async def load_pipeline(crm: Crm) -> None:
             ],
             ignore_conflicts=True,
         )
+    # A field the table never had (new in the file) joins at the end; one the admin edited or
+    # removed stays as he left it.
+    known = set(await FieldDef.all().values_list("key", flat=True))
+    position = len(known)
+    await FieldDef.bulk_create(
+        [FieldDef(key=f.key, position=position + i, spec=f.model_dump())
+         for i, f in enumerate(f for f in crm.playbook.fields if f.key not in known)],
+        ignore_conflicts=True,
+    )
     await refresh_pipeline(crm)
 
 
@@ -87,9 +106,11 @@ async def refresh_pipeline(crm: Crm) -> None:
     base = crm.playbook
     rows = await Stage.all().order_by("position", "id")
     overrides = await ButtonLabel.all()
+    defs = await FieldDef.filter(removed=False).order_by("position", "id")
     tables = (
         [(r.key, r.name_ru, r.name_en, r.color, r.terminal, r.buttons) for r in rows],
         [(o.button, o.lang, o.text) for o in overrides],
+        [(d.key, d.spec) for d in defs],
     )
     if tables == crm.rejected_pipeline:
         return  # logged when they changed to this
@@ -108,10 +129,11 @@ async def refresh_pipeline(crm: Crm) -> None:
                 spec = buttons[override.button]
                 label = spec.label.model_copy(update={override.lang: override.text})
                 buttons[override.button] = spec.model_copy(update={"label": label})
-        if stages == base.stages and buttons == base.buttons:
+        fields = tuple(FieldSpec.model_validate(d.spec) for d in defs)
+        if stages == base.stages and buttons == base.buttons and fields == base.fields:
             return
         # Validate the merged result like a file, so a bad edit can never reach the cards.
-        playbook = _rebuilt(base, stages, buttons)
+        playbook = _rebuilt(base, stages, buttons, fields)
     except ValidationError as exc:
         crm.rejected_pipeline = tables
         log.error(
@@ -124,11 +146,14 @@ async def refresh_pipeline(crm: Crm) -> None:
 
 
 def _rebuilt(
-    base: Playbook, stages: Sequence[StageSpec], buttons: Mapping[str, ButtonSpec]
+    base: Playbook, stages: Sequence[StageSpec], buttons: Mapping[str, ButtonSpec],
+    fields: Sequence[FieldSpec] | None = None,
 ) -> Playbook:
+    fields = base.fields if fields is None else fields
     return Playbook.model_validate(
         base.model_dump() | {"stages": [s.model_dump() for s in stages],
-                             "buttons": {k: b.model_dump() for k, b in buttons.items()}}
+                             "buttons": {k: b.model_dump() for k, b in buttons.items()},
+                             "fields": [f.model_dump() for f in fields]}
     )
 
 

@@ -1,4 +1,5 @@
-"""/find: deals whose client matches a name, a phone or a tag, among those the viewer may act on."""
+"""/find: deals whose client matches a name, a phone, a tag or a custom field's value
+(`city:Казань`, crm.fields), among those the viewer may act on."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from typing import Literal
 from tortoise.expressions import Q
 from tortoise.queryset import ValuesListQuery
 
-from crm.permissions import can_act_on
+from crm import fields
+from crm.context import Crm
+from crm.permissions import can_act_on, scope_of
 from crm.phonebook import part_range
 from crm.phones import normalize_phone
 from crm.tags import fold
 from storage.db import dialect, reading_connection
-from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart, Role
+from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, PhonePart
 
 _CANDIDATES = 200  # contacts or tagged deals looked at per query; a search is for a few hits
 # Contacts by a part of a number: more, since a rep's scope may leave few of them.
@@ -32,11 +35,16 @@ _PLACEHOLDERS = {"sqlite": ("?1", "?2"), "postgres": ("$1", "$2")}
 
 
 def _scope(viewer: Employee) -> Q:
-    if viewer.role == Role.ADMIN:
-        return Q()
-    if viewer.role == Role.SUPERVISOR:
-        return Q(team=viewer.team)
-    return Q(owner_id=viewer.id)
+    """crm.permissions' scope of the viewer as a filter of deals (none for who may see none)."""
+    scope = scope_of(viewer)
+    if scope is None:
+        return Q(id__in=[])
+    found = Q()
+    if scope.owner_id is not None:
+        found &= Q(owner_id=scope.owner_id)
+    if scope.team is not None:
+        found &= Q(team=scope.team)
+    return found
 
 
 async def _tagged_deal_ids(tag: str) -> list[int]:
@@ -81,13 +89,20 @@ async def _deals_by_phone_part(
     return [deal_id for _, deal_id in sorted(found, reverse=True)[:limit]]
 
 
-async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal]:
-    """Matching deals with their contacts, open ones first, newest first."""
+async def find_deals(
+    query: str, viewer: Employee, limit: int = 10, *, crm: Crm | None = None
+) -> list[Deal]:
+    """Matching deals with their contacts, open ones first, newest first. With `crm`, a query
+    naming one of its playbook's fields (`city:Казань`, `Продукт: Профи`) looks for that value."""
     text = query.strip()
     if not text or not viewer.active:
         return []
     # A name search may scan every contact: off the store's connection.
     reading = reading_connection()
+    by_field = fields.field_query(crm.playbook, text, crm.now()) if crm else None
+    if by_field is not None:
+        found = await fields.find_deal_ids(by_field, _CANDIDATES)
+        return await _visible(found, [], viewer, limit) if found else []
     deal_ids = await _tagged_deal_ids(fold(text.lstrip("#")))
     contact_ids: list[int] = []
     phone = normalize_phone(text)
@@ -111,6 +126,14 @@ async def find_deals(query: str, viewer: Employee, limit: int = 10) -> list[Deal
             .limit(_CANDIDATES)
             .values_list("id", flat=True)  # type: ignore[arg-type]
         )
+    return await _visible(deal_ids, contact_ids, viewer, limit)
+
+
+async def _visible(
+    deal_ids: list[int], contact_ids: list[int], viewer: Employee, limit: int
+) -> list[Deal]:
+    """The deals among those found that the viewer may act on, open first, newest first."""
+    reading = reading_connection()
     # Only lists that hold ids: an empty one is "1=0 OR …", which makes SQLite read every deal.
     matches = [Q(id__in=deal_ids)] if deal_ids else []
     matches += [Q(contact_id__in=contact_ids)] if contact_ids else []

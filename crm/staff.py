@@ -15,7 +15,7 @@ from config.settings import SUPPORTED_LANGS
 from crm.context import Crm
 from crm.feed import assign_deal
 from crm.notices import Notice, NoticeKind
-from storage import queries
+from storage import targets
 from storage.models import (
     Deal,
     DealStatus,
@@ -113,16 +113,21 @@ async def find_employee(ref: str, *, active_only: bool = False) -> Employee:
 
 @dataclass(frozen=True)
 class Disabled:
-    """What disabling an employee moved: his open deals (ids) and where they went."""
+    """What disabling an employee moved: his open deals (ids) and where they went, the
+    extension he gave up and how many of his invites were cancelled."""
 
     employee: Employee
     deals: list[int]
     to: Employee | None  # None: his team's queue
+    sip_ext: str | None = None
+    invites: int = 0
 
 
 async def disable_employee(crm: Crm, employee: Employee, to: Employee | None = None) -> Disabled:
     """Out of assignment (no leads, no cards, no bot) with his deals kept: his open deals and
-    their tasks go to a colleague of his team, or to the team's queue, where /next claims them."""
+    their tasks go to a colleague of his team, or to the team's queue, where /next claims them
+    and whose overseers the bot's escalation job tells at once. His extension is freed for
+    someone else and his pending invite cancelled (it would link a Telegram account to him)."""
     if to is not None and (to.id == employee.id or to.team != employee.team or not to.active):
         raise StaffError(
             f"{to.name} cannot take {employee.name}'s deals: an active colleague of team "
@@ -130,7 +135,11 @@ async def disable_employee(crm: Crm, employee: Employee, to: Employee | None = N
         )
     now = crm.now()
     async with in_transaction():
-        await Employee.filter(id=employee.id).update(active=False)
+        await Employee.filter(id=employee.id).update(active=False, sip_ext=None)
+        # Expired rather than deleted: `employees` lists it no more, redeeming it is refused.
+        invites = await Invite.filter(
+            employee_id=employee.id, used_at=None, expires_at__gt=now
+        ).update(expires_at=now)
         deals = await Deal.filter(owner_id=employee.id, status=DealStatus.OPEN).order_by("id")
         for deal in deals:
             if to is not None:
@@ -145,8 +154,14 @@ async def disable_employee(crm: Crm, employee: Employee, to: Employee | None = N
         await Task.filter(assignee_id=employee.id, status=TaskStatus.OPEN).update(
             assignee_id=to.id if to else None, pushed_at=None
         )
-    employee.active = False
-    return Disabled(employee, [deal.id for deal in deals], to)
+        if to is None and deals:
+            # Left in the queue, nobody would know they wait: due for escalation now, as a
+            # lead nobody took (crm.leads.escalations tells the team's overseers).
+            await Task.filter(
+                deal_id__in=[deal.id for deal in deals], status=TaskStatus.OPEN
+            ).update(escalate_at=now)
+    sip_ext, employee.sip_ext, employee.active = employee.sip_ext, None, False
+    return Disabled(employee, [deal.id for deal in deals], to, sip_ext, invites)
 
 
 async def pending_invites(crm: Crm) -> list[Invite]:
@@ -208,7 +223,7 @@ async def set_conveyor(employee: Employee, on: bool) -> None:
 
 
 async def employee_by_tg(tg_id: int) -> Employee | None:
-    return await queries.active_employee_by_tg(tg_id)
+    return await targets.active_employee_by_tg(tg_id)
 
 
 async def overseers(team: str) -> list[int]:

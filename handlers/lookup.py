@@ -76,7 +76,7 @@ async def find(
     if not query:
         await message.answer(_("Send /find and a name, a phone or a tag, e.g. /find Anna"))
         return
-    deals = await find_deals(query, employee, FIND_LIMIT)
+    deals = await find_deals(query, employee, FIND_LIMIT, crm=crm)
     if not deals:
         await message.answer(_("Nothing found for “{query}”.").format(query=html.escape(query)))
         return

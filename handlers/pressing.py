@@ -35,6 +35,7 @@ from crm import feed
 from crm.context import Crm
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.permissions import deal_access
+from handlers.fields_ask import ask_required
 from storage.models import Employee
 
 log = logging.getLogger(__name__)
@@ -156,12 +157,16 @@ async def apply_press(
     lang: str,
     state: FSMContext,
 ) -> Outcome:
-    """Apply a press and render every status but the two that ask for more (time, reason).
+    """Apply a press and render every status but the two that ask for more (time, reason);
+    fields the next stage needs are asked here (handlers/fields_ask.py).
 
     The callback is answered as soon as its text is known, before the cards are rendered."""
     outcome = await apply_outcome(crm, press)
     status = outcome.status
     if status in (Status.NEEDS_TIME, Status.NEEDS_REASON):
+        return outcome
+    if status == Status.NEEDS_FIELDS:
+        await ask_required(crm, press, outcome, callback_answer, card_message, chat, lang, state)
         return outcome
     if status != Status.NOT_OFFERED:
         await state.clear()

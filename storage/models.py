@@ -105,7 +105,6 @@ class Contact(Model):
     tz = fields.CharField(max_length=64, null=True)
     source = fields.CharField(max_length=64, default="")
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
-    custom: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
     last_purchase_at = fields.DatetimeField(null=True)
     owner: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
@@ -146,7 +145,8 @@ class PhonePart(Model):
 
     class Meta:
         table = "phone_part"
-        indexes = (("part", "contact_id"),)
+        # contact_id alone: a contact's parts are read, deleted and moved (merges) by it.
+        indexes = (("part", "contact_id"), ("contact_id",))
 
 
 class Deal(Model):
@@ -162,7 +162,6 @@ class Deal(Model):
     lost_note = fields.TextField(null=True)
     source = fields.CharField(max_length=64, default="")
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
-    custom: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
     no_answer_count = fields.SmallIntField(default=0)
     owner: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", null=True, related_name=False, on_delete=fields.SET_NULL
@@ -343,6 +342,57 @@ class ButtonLabel(Model):
     class Meta:
         table = "button_label"
         unique_together = (("button", "lang"),)
+
+
+# -- custom fields (crm/fields.py): one row per value, indexed for /find and filters --
+
+
+class ContactField(Model):
+    """A custom field's value on a contact (a multi-choice field has a row per option)."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    key = fields.CharField(max_length=32)
+    value = fields.TextField()  # normalised: an option key, E.164, ISO date, a number as typed
+    folded = fields.CharField(max_length=200)  # value case-folded and cut: what lookups match
+    number = fields.FloatField(null=True)  # number, money (minor units): ranges and sums
+
+    class Meta:
+        table = "contact_field"
+        indexes = (("key", "folded", "contact_id"),)
+
+
+class DealField(Model):
+    """A custom field's value on a deal (a multi-choice field has a row per option)."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    key = fields.CharField(max_length=32)
+    value = fields.TextField()
+    folded = fields.CharField(max_length=200)
+    number = fields.FloatField(null=True)
+
+    class Meta:
+        table = "deal_field"
+        indexes = (("key", "folded", "deal_id"),)
+
+
+class FieldDef(Model):
+    """A custom field as the admin edited it in /pipeline, seeded from the playbook file on first
+    start. A removed field keeps its row (removed), so the file never seeds it back."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)
+    position = fields.SmallIntField()
+    spec: fields.JSONField[dict[str, object]] = fields.JSONField()  # config.playbook.FieldSpec
+    removed = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "field_def"
 
 
 # -- e-mail (issue 15) ---------------------------------------------------------------------------

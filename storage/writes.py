@@ -16,7 +16,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.fields.data import JSON_DUMPS
 
-from storage.queries import _params
+from storage.sql import placeholders
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +32,12 @@ class EventRow:
 
 
 async def _changed(sql: str, *params: Any) -> int:
-    count, _ = await connections.get("default").execute_query(_params(sql), list(params))
+    count, _ = await connections.get("default").execute_query(placeholders(sql), list(params))
     return count
 
 
 async def _returned_id(sql: str, *params: Any) -> int:
-    rows = await connections.get("default").execute_query_dict(_params(sql), list(params))
+    rows = await connections.get("default").execute_query_dict(placeholders(sql), list(params))
     return int(rows[0]["id"])
 
 
@@ -112,15 +112,21 @@ class CallRow:
     callee: str = ""
 
 
-async def insert_call(call: CallRow) -> None:
-    """Raises IntegrityError when the call id is stored already."""
+async def insert_calls(calls: Sequence[CallRow]) -> None:
+    """Several call rows in one statement; raises IntegrityError when a call id is stored
+    already (none of them is then written)."""
+    marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(calls))
+    values: list[Any] = []
+    for c in calls:
+        values += [
+            c.call_id, c.direction, c.agent_id, c.agent_ext, c.remote, c.remote_e164,
+            c.contact_id, c.deal_id, c.disposition, c.sip_code, c.started_at, c.answered_at,
+            c.ended_at, c.talk_seconds, c.caller, c.callee,
+        ]
     await _changed(
-        """INSERT INTO call (call_id, direction, agent_id, agent_ext, remote, remote_e164,
-                             contact_id, deal_id, disposition, sip_code, started_at,
-                             answered_at, ended_at, talk_seconds, caller, callee)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        call.call_id, call.direction, call.agent_id, call.agent_ext, call.remote,
-        call.remote_e164, call.contact_id, call.deal_id, call.disposition, call.sip_code,
-        call.started_at, call.answered_at, call.ended_at, call.talk_seconds, call.caller,
-        call.callee,
+        f"""INSERT INTO call (call_id, direction, agent_id, agent_ext, remote, remote_e164,
+                              contact_id, deal_id, disposition, sip_code, started_at,
+                              answered_at, ended_at, talk_seconds, caller, callee)
+            VALUES {marks}""",
+        *values,
     )

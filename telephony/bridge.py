@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from config.settings import Settings, split_host_port
-from crm.calls import record_call, ringing
+from crm.calls import record_calls, ringing
 from crm.calltypes import CallRecord, Ringing
 from crm.context import Crm
 from crm.notices import Notifier
-from telephony.backlog import BacklogLimits, OnCall, OnRing
+from telephony.backlog import BacklogLimits, OnCalls, OnRing
 from telephony.listener import SipListener, parse_networks, start_listener
 
 log = logging.getLogger(__name__)
 
 
-def call_sink(crm: Crm, notifier: Notifier) -> OnCall:
-    async def on_call(record: CallRecord) -> None:
-        effect = await record_call(crm, record, notifier)
-        log.info(
-            "call %s %s→%s %s/%s: %s", record.call_id, record.caller, record.callee,
-            record.disposition, record.sip_code, effect,
-        )
+def call_sink(crm: Crm, notifier: Notifier) -> OnCalls:
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        failed = []
+        for record, effect in zip(records, await record_calls(crm, records, notifier), strict=True):
+            if isinstance(effect, Exception):
+                effect.add_note(f"call {record.call_id} {record.caller}→{record.callee}")
+                failed.append(effect)
+                continue
+            log.info(
+                "call %s %s→%s %s/%s: %s", record.call_id, record.caller, record.callee,
+                record.disposition, record.sip_code, effect,
+            )
+        if failed:  # the backlog counts and logs each
+            raise ExceptionGroup(f"{len(failed)} of {len(records)} calls failed", failed)
 
-    return on_call
+    return on_calls
 
 
 def ring_sink(crm: Crm, notifier: Notifier) -> OnRing:

@@ -1,4 +1,4 @@
-"""UDP capture listener: HEP v3 and raw SIP datagrams on one port → `on_call(CallRecord)`.
+"""UDP capture listener: HEP v3 and raw SIP datagrams on one port → `on_calls([CallRecord])`.
 
 Every datagram lands in exactly one counter bucket:
 received == denied + auth_failed + ignored + malformed + parsed.
@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from crm.calltypes import CallRecord
 from crm.clock import Clock, SystemClock
-from telephony.backlog import Backlog, BacklogLimits, OnCall, OnRing
+from telephony.backlog import Backlog, BacklogLimits, OnCalls, OnRing
 from telephony.dialogs import Correlator, DialogLimits
 from telephony.hep import PROTO_SIP, HepError, decode_hep, is_hep
 from telephony.sip import SipParseError, parse_sip
@@ -62,13 +62,13 @@ class ListenerCounters:
     rings_dropped: int = 0  # stale by their turn, pushed out by newer ones, or cut by shutdown
     calls_queued: int = 0
     rings_queued: int = 0
-    handlers_busy: int = 0  # on_call/on_ring coroutines running
+    handlers_busy: int = 0  # on_calls/on_ring coroutines running
 
 
 class SipCaptureProtocol(asyncio.DatagramProtocol):
     def __init__(
         self,
-        on_call: OnCall,
+        on_calls: OnCalls,
         *,
         allow: Iterable[Network],
         capture_ids: Collection[int] | None,
@@ -84,7 +84,7 @@ class SipCaptureProtocol(asyncio.DatagramProtocol):
         self._clock = clock
         self.correlator = correlator
         self.counters = ListenerCounters()
-        self.backlog = Backlog(on_call, on_ring, self.counters, clock, backlog_limits)
+        self.backlog = Backlog(on_calls, on_ring, self.counters, clock, backlog_limits)
         self._allowed_cache: dict[str, bool] = {}
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
@@ -201,7 +201,7 @@ def parse_networks(spec: str) -> tuple[Network, ...]:
 async def start_listener(
     host: str,
     port: int,
-    on_call: OnCall,
+    on_calls: OnCalls,
     *,
     allow: Iterable[Network] = LOOPBACK,
     capture_ids: Collection[int] | None = None,
@@ -214,7 +214,7 @@ async def start_listener(
 ) -> SipListener:
     """Bind host:port (port 0 picks a free one, see `SipListener.address`) and start capturing."""
     protocol = SipCaptureProtocol(
-        on_call,
+        on_calls,
         allow=allow,
         capture_ids=capture_ids,
         auth_key=auth_key,

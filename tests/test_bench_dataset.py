@@ -12,7 +12,17 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from bench import store_bench
 from bench.dataset import generate, scratch_store
 from storage.db import store
-from storage.models import Contact, ContactPhone, Deal, DealStatus, Employee, Role, Task
+from storage.models import (
+    Contact,
+    ContactField,
+    ContactPhone,
+    Deal,
+    DealField,
+    DealStatus,
+    Employee,
+    Role,
+    Task,
+)
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -38,6 +48,9 @@ async def _check_dataset(kind: str) -> None:
                 await Task.filter(status="open", deal__status=DealStatus.OPEN).count() == open_deals
             )
             assert info.queue == 100 == await Task.filter(status="open", assignee_id=None).count()
+            # Custom field values: products on four deals in five, cities on half the contacts.
+            assert await DealField.filter(key="product").count() == 1_600
+            assert await ContactField.filter(key="city", folded="казань").count() == 200
             newest = await Deal.all().order_by("-created_at").first()
             assert newest is not None and newest.created_at <= NOW
             # The partial unique index came back after the load.

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.make_botapi_schema import SCHEMA_PATH, compact, dump, main
-from tests.fakes.spec import Limit, load_spec
+from sandbox.botapi.make_schema import SCHEMA_PATH, compact, dump, main
+from sandbox.botapi.spec import Limit, load_spec
 
 # A few entries of telegram-bot-api-spec's api.json, cut down, each showing one rule.
 DESCRIPTION: dict[str, Any] = {

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from crm import engine
-from crm.calls import Direction, Logged, record_call, ringing
+from crm.calls import Logged, record_call, ringing
+from crm.callsides import Direction
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm
 from crm.deals import ContactDraft, open_deal, quick_add
@@ -316,3 +317,21 @@ async def test_a_missed_call_from_another_teams_client_stays_on_the_contact(crm:
     assert (await Call.get(call_id="m2")).contact_id == own.contact_id  # type: ignore[attr-defined]
     [notice] = notifier.notices
     assert notice.kind == NoticeKind.MISSED_CALL and notice.employee_id == agent.id
+
+
+async def test_a_busy_call_ends_the_ladder_in_a_stage_that_requires_a_field(crm: Crm) -> None:
+    # The listener cannot be asked for the field archive requires: asked anyway, the deal stayed
+    # at the ladder's last step for every later call, and the agent was told "handled meanwhile".
+    data = crm.playbook.model_dump()
+    for spec in data["fields"]:
+        if spec["key"] == "product":
+            spec["required_in"] = ["archive"]
+    crm = Crm(type(crm.playbook).model_validate(data), crm.clock)
+    _, deal = await _agent_with_deal(crm)
+    await Deal.filter(id=deal.id).update(no_answer_count=4)
+    effect = await record_call(
+        crm, _call("c-last", "101", CLIENT, Disposition.BUSY, 486), RecordingNotifier()
+    )
+    assert effect.outcome is not None and effect.outcome.status == Status.DONE
+    await deal.refresh_from_db()
+    assert deal.stage == "archive" and deal.status != DealStatus.OPEN

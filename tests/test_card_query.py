@@ -1,10 +1,11 @@
-"""The card's one-statement read (storage.queries.card_of_task / card_of_deal) on both stores."""
+"""The card's one-statement read (storage.card_reads.card_of_task / card_of_deal) on both stores."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from crm.context import Crm
+from storage.card_reads import card_of_deal, card_of_task
 from storage.models import (
     Contact,
     ContactPhone,
@@ -15,7 +16,6 @@ from storage.models import (
     TaskStatus,
     TimelineEvent,
 )
-from storage.queries import card_of_deal, card_of_task
 from tests.conftest import T0
 
 

@@ -120,6 +120,7 @@ def test_english_card_shows_the_deal_and_the_stage_buttons() -> None:
         "Paid",
         "Refused",
         "Note",
+        "📝 Fields",  # the playbook has custom fields
     ]
     assert card.task_id == 42
 
@@ -136,6 +137,7 @@ def test_russian_card_uses_russian_labels_and_words() -> None:
         "Оплачено",
         "Отказ",
         "Заметка",
+        "📝 Поля",
     ]
 
 

@@ -125,7 +125,10 @@ async def test_employees_add_list_and_disable(db_url: str, tmp_path: Path) -> No
     code, out, err = await nextstep("employees", "disable", "olga sip", cwd=tmp_path, **env)
     assert code == 0, err
     assert f"#{deal.id}" in out and "queue of team north" in out
+    assert "extension 101 freed" in out and "1 pending invite cancelled" in out
     assert not (await Employee.get(id=olga.id)).active
+    code, out, err = await nextstep("employees", cwd=tmp_path, **env)
+    assert code == 0 and "pending invites:" not in out, err
     assert (await Deal.get(id=deal.id)).owner_id is None  # type: ignore[attr-defined]
     code, _, err = await nextstep("employees", "disable", "nobody", cwd=tmp_path, **env)
     assert code == 2 and "nobody" in err and err.count("\n") == 1

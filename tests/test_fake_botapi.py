@@ -40,9 +40,9 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox.botapi.spec import decode_form, load_spec
 from tests.fakes import FakeBotAPI, RateLimits, User
 from tests.fakes.fixtures import fake_bot, fake_botapi
-from tests.fakes.spec import decode_form, load_spec
 
 __all__ = ["fake_bot", "fake_botapi"]  # fixtures used by name below
 

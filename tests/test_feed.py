@@ -16,7 +16,7 @@ from crm.deals import ContactDraft, open_deal, quick_add
 from crm.engine import Press, Status, apply_outcome
 from crm.feed import assign_deal, load_by_hour, next_task, reassign, slots
 from crm.notices import NoticeKind
-from storage import queries
+from storage import claims
 from storage.models import Contact, Deal, Employee, Role, Task, TaskStatus, TimelineEvent
 from tests.conftest import T0
 from tests.recording import RecordingNotifier
@@ -81,12 +81,12 @@ async def test_due_pushes_are_claimed_exactly_once(crm: Crm, clock: FakeClock) -
         await quick_add(
             crm, ContactDraft(f"c{i}", (f"+7495{i:07d}",)), owner_id=rep.id, team="main"
         )
-    batches = await asyncio.gather(*(queries.claim_due_pushes(clock.now(), 7) for _ in range(8)))
+    batches = await asyncio.gather(*(claims.claim_due_pushes(clock.now(), 7) for _ in range(8)))
     pushed = [task_id for batch in batches for task_id, _ in batch]
     assert len(pushed) == 30 == len(set(pushed))
-    assert await queries.claim_due_pushes(clock.now(), 100) == []
-    await queries.release_push(pushed[0])
-    assert [t for t, _ in await queries.claim_due_pushes(clock.now(), 100)] == [pushed[0]]
+    assert await claims.claim_due_pushes(clock.now(), 100) == []
+    await claims.release_push(pushed[0])
+    assert [t for t, _ in await claims.claim_due_pushes(clock.now(), 100)] == [pushed[0]]
 
 
 async def test_reassigning_moves_the_deal_and_bumps_the_stored_version(

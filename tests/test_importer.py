@@ -19,6 +19,7 @@ from crm.deals import ContactDraft, find_or_create_contact
 from crm.exporter import export_csv
 from crm.importer import Duplicates, UnknownAssignee, assignee, import_csv
 from crm.importrows import BadField, BadRow, parse_csv
+from storage.fields import values_of
 from storage.models import (
     Contact,
     ContactPhone,
@@ -68,7 +69,8 @@ async def test_russian_excel_file_bom_semicolons_8_prefix_duplicates_and_bad_row
     anna = await _contact_by_phone("+79991234567")
     assert (anna.name, anna.email, anna.company) == ("Анна Петрова", "anna@example.ru",
                                                      "ООО Ромашка")
-    assert anna.tags == ["vip", "опт"] and anna.custom == {"city": "Новосибирск"}
+    assert anna.tags == ["vip", "опт"]
+    assert await values_of("contact", [anna.id]) == {anna.id: {"city": ["Новосибирск"]}}
     assert anna.tz == "Asia/Novosibirsk"  # from the city: a mobile number tells no zone
     # Indexed for /find as they are written.
     assert sorted(await ContactTag.filter(contact_id=anna.id).values_list("tag", flat=True)) == [
@@ -279,7 +281,7 @@ async def test_export_speaks_the_users_language_and_the_department_zone(crm: Crm
     assert ru[0] == [
         "ID", "Сделка", "Имя", "Телефон", "Почта", "Компания", "Сумма", "Этап", "Статус",
         "Причина отказа", "Источник", "Теги", "Ответственный", "Создано (Europe/Moscow)",
-        "Закрыто (Europe/Moscow)",
+        "Закрыто (Europe/Moscow)", "Продукт", "Конец договора", "Город",  # the custom fields
     ]
     paper = next(r for r in ru if r[1] == "Поставка бумаги")
     assert (paper[6], paper[7], paper[8], paper[13]) == ("12500,50", "Счёт выставлен", "Открыта",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
+from tortoise.utils import get_schema_sql
 
 from storage.db import dialect
 from storage.models import Contact, ContactTag, Deal, DealTag
@@ -41,6 +43,14 @@ async def test_every_model_column_exists_after_migrating(db_url: str) -> None:
         assert set(meta.fields_db_projection.values()) <= await _columns(meta.db_table), (
             meta.db_table
         )
+
+
+async def test_every_model_index_exists_after_migrating(db_url: str) -> None:
+    # The names Tortoise gives the models' indexes (Meta.indexes, db_index) on this dialect.
+    schema = get_schema_sql(connections.get("default"), safe=False)
+    wanted = set(re.findall(r'CREATE (?:UNIQUE )?INDEX "(\w+)"', schema))
+    assert "idx_phone_part_contact_7822c9" in wanted
+    assert wanted <= await _indexes()
 
 
 async def test_the_partial_indexes_exist(db_url: str) -> None:

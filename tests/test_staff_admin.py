@@ -14,6 +14,8 @@ from crm.clock import FakeClock
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add
 from crm.feed import next_task
+from crm.leads import escalations
+from crm.notices import NoticeKind
 from crm.staff import (
     INVITE_TTL,
     JoinStatus,
@@ -131,3 +133,41 @@ async def test_find_employee_by_id_username_or_name(crm: Crm) -> None:
         await find_employee("Twin")
     with pytest.raises(StaffError, match="no such"):
         await find_employee("Nobody")
+
+
+async def test_disable_cancels_his_pending_invite_and_frees_his_extension(crm: Crm) -> None:
+    agent, invite = await add_employee(crm, "Olga", Role.REP, "main", "101")
+    done = await disable_employee(crm, agent)
+    assert (done.sip_ext, done.invites) == ("101", 1)
+    # His invite no longer links a Telegram account to the disabled employee.
+    assert await pending_invites(crm) == []
+    joined = await redeem_invite(crm, invite.code, TelegramUser(555, "olga_tg"))
+    assert joined.status == JoinStatus.INVALID
+    assert (await Employee.get(id=agent.id)).tg_id is None
+    # The extension is free for someone else, and its calls are the newcomer's.
+    gone = await Employee.get(id=agent.id)
+    assert gone.sip_ext is None and not gone.active
+    newcomer, _ = await add_employee(crm, "Boris", Role.REP, "main", "101")
+    record = CallRecord("c-2", "101", "84951234567", Disposition.ANSWERED, 200, T0, True,
+                        T0 + timedelta(seconds=3), T0 + timedelta(seconds=40))
+    await record_call(crm, record, RecordingNotifier())
+    assert (await Call.get(call_id="c-2")).agent_id == newcomer.id  # type: ignore[attr-defined]
+
+
+async def test_his_deals_left_in_the_queue_are_raised_to_the_team_supervisor(crm: Crm) -> None:
+    boss = await Employee.create(name="Sveta", role=Role.SUPERVISOR, team="main", tg_id=800)
+    rep, deals = await _rep_with_deals(crm)
+    await disable_employee(crm, rep)
+    # The bot's escalation job tells the supervisor of each, with its card and Reassign.
+    notices = await escalations(crm)
+    assert sorted(n.deal_id for n in notices if n.deal_id) == deals
+    assert {(n.employee_id, n.kind) for n in notices} == {(boss.id, NoticeKind.LEAD_WAITING)}
+    assert await escalations(crm) == []  # once
+
+
+async def test_deals_given_to_a_colleague_are_not_raised(crm: Crm) -> None:
+    await Employee.create(name="Sveta", role=Role.SUPERVISOR, team="main", tg_id=800)
+    rep, _ = await _rep_with_deals(crm)
+    boris = await Employee.create(name="Boris", role=Role.REP, team="main", tg_id=901)
+    await disable_employee(crm, rep, boris)
+    assert await escalations(crm) == []

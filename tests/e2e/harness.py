@@ -24,7 +24,7 @@ Helpers on `Harness` (h):
     h.clock.advance(timedelta(...))                 time moves only when the test says so
     await h.restart()                               stop the App (gracefully) and start anew
     h.api                                           the FakeBotAPI: messages_to, wait_for,
-        wait_count, calls, block, fail_next, rate_limits ... (tests/fakes/botapi.py)
+        wait_count, calls, block, fail_next, rate_limits ... (sandbox/botapi/)
     h.app                                           the App: crm, notifier, sender, metrics...
 Exchange: .calls (all; with a client bot, both bots' merged by arrival), .messages (sent or
 edited messages, as dicts), .last, .text (of the last), .to(chat_id), .answer (the

@@ -1,11 +1,9 @@
-"""Telegram's side of a Mini App in tests: initData signed as Telegram signs it (the HMAC of
-https://core.telegram.org/bots/webapps#validating-data-received-via-the-web-app), and an HTTP
-client of the board's API on the App's own web server."""
+"""Telegram's side of a Mini App in tests: initData signed as Telegram signs it (by the Bot API
+stand-in, sandbox/botapi/webapp.py), and an HTTP client of the board's API on the App's own web
+server."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -13,24 +11,16 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from sandbox.botapi.webapp import signed_fields
 from tests.fakes import User
 
 
 def init_data(token: str, user: User, auth_date: datetime, *, tamper: bool = False) -> str:
-    fields = {
-        "auth_date": str(int(auth_date.timestamp())),
-        "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
-        "user": json.dumps(
-            {"id": user.id, "first_name": user.first_name, "language_code": user.language_code},
-            separators=(",", ":"),
-        ),
-    }
-    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    signed = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    """Signed as the Bot API stand-in signs it; `tamper` changes the user after signing."""
+    fields = signed_fields(token, user, auth_date)
     if tamper:
         fields["user"] = fields["user"].replace(str(user.id), str(user.id + 1))
-    return urlencode({**fields, "hash": signed})
+    return urlencode(fields)
 
 
 class BoardClient:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from sandbox.botapi.spec import Upload
 from storage.models import ChatMessage, Contact, Deal, EventKind, TimelineEvent
 from tests.e2e.conftest import HarnessFactory
 from tests.e2e.harness import CLIENT_TOKEN, Harness, Staff
 from tests.fakes import User
-from tests.fakes.spec import Upload
 
 Json = dict[str, Any]
 

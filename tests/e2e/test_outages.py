@@ -18,8 +18,7 @@ import pytest
 
 from tests.conftest import _pg_admin
 from tests.e2e.harness import free_port
-from tests.fakes import FakeBotAPI, User
-from tests.fakes.botapi import Call
+from tests.fakes import Call, FakeBotAPI, User
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 from bot.charts import CHART_SIZE
 from crm.deals import ContactDraft, quick_add
 from crm.engine import Press, Status, apply_outcome
+from sandbox.botapi.spec import Upload
 from storage.models import Deal, Task, TaskStatus
 from tests.conftest import T0
 from tests.e2e.harness import Harness, Staff
-from tests.fakes.spec import Upload
 
 
 async def _deal(h: Harness, owner: Staff, phone: str, name: str = "Client") -> Deal:

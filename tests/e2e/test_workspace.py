@@ -11,8 +11,11 @@ from tests.conftest import T0
 from tests.e2e.harness import Exchange, Harness, Json, Staff
 
 MOSCOW_LANDLINE = "+7 495 123-45-67"  # the zone is known from the number: Europe/Moscow
-EN_LABELS = ["No answer", "Call back", "Invoice sent", "Paid", "Refused", "Note"]
-RU_LABELS = ["Не дозвонился", "Перезвонить", "Счёт выставлен", "Оплачено", "Отказ", "Заметка"]
+# The default playbook has custom fields: every card ends with their button.
+EN_LABELS = ["No answer", "Call back", "Invoice sent", "Paid", "Refused", "Note", "📝 Fields"]
+RU_LABELS = [
+    "Не дозвонился", "Перезвонить", "Счёт выставлен", "Оплачено", "Отказ", "Заметка", "📝 Поля"
+]
 
 
 def labels(message: Json) -> list[str]:
@@ -49,7 +52,7 @@ async def test_quick_add_shows_the_card_and_a_duplicate_says_so(harness: Harness
     assert await Deal.all().count() == 1
     shared = await harness.say(rep.user, "", contact="+7 913 555-44-33")
     assert "часовой пояс клиента неизвестен" in shared.text
-    assert labels(shared.last)[-1] == "🌍 Регион"  # one button, not eleven
+    assert labels(shared.last)[-2:] == ["🌍 Регион", "📝 Поля"]  # one button, not eleven
     listed = await harness.press_text(rep.user, shared.last, "🌍 Регион")
     assert labels(listed.last)[:3] == ["Калининград", "Москва", "Самара"]
     picked = await harness.press_text(rep.user, listed.last, "Новосибирск")

@@ -10,7 +10,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from tests.fakes.botapi import FakeBotAPI
+from tests.fakes import FakeBotAPI
 
 
 @pytest_asyncio.fixture

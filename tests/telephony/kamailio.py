@@ -6,7 +6,7 @@ import asyncio
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -208,6 +208,11 @@ class Inbox(Generic[T]):
     async def put(self, item: T) -> None:
         async with self._changed:
             self.items.append(item)
+            self._changed.notify_all()
+
+    async def put_all(self, items: Sequence[T]) -> None:
+        async with self._changed:
+            self.items += items
             self._changed.notify_all()
 
     async def wait_for(self, wanted: Callable[[T], bool]) -> T:

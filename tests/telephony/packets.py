@@ -1,9 +1,11 @@
-"""Literal SIP text for unit tests: one proxied call, caller 101 → callee 200 via 10.0.0.1."""
+"""SIP text for unit tests: one proxied call, caller 101 → callee 200 via 10.0.0.1, written by
+the simulated phone's builders (sandbox/phone.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sandbox import phone
 from tests.telephony.record_capture import load_capture
 
 DATA = Path(__file__).parent / "data"
@@ -23,17 +25,10 @@ def request(
     to_tag: str = "",
     cseq_method: str | None = None,
 ) -> bytes:
-    lines = [f"{method} sip:200@10.0.0.1 SIP/2.0"]
-    lines += [f"Via: {via}" for via in vias]
-    lines += [
-        'From: "Agent" <sip:101@10.0.0.1>;tag=from1',
-        "To: <sip:200@10.0.0.1>" + (f";tag={to_tag}" if to_tag else ""),
-        f"Call-ID: {call_id}",
-        f"CSeq: {cseq} {cseq_method or method}",
-        "Max-Forwards: 70",
-        "Content-Length: 0",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return phone.request(
+        method, caller="101", callee="200", domain=PROXY[0], call_id=call_id, cseq=cseq,
+        vias=vias, to_tag=to_tag, cseq_method=cseq_method,
+    )
 
 
 def response(
@@ -46,16 +41,10 @@ def response(
     vias: tuple[str, ...] = (CALLER_VIA,),
     to_tag: str = "to1",
 ) -> bytes:
-    lines = [f"SIP/2.0 {code} {reason}"]
-    lines += [f"Via: {via}" for via in vias]
-    lines += [
-        'From: "Agent" <sip:101@10.0.0.1>;tag=from1',
-        "To: <sip:200@10.0.0.1>" + (f";tag={to_tag}" if to_tag and code > 100 else ""),
-        f"Call-ID: {call_id}",
-        f"CSeq: {cseq} {method}",
-        "Content-Length: 0",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return phone.response(
+        code, reason, caller="101", callee="200", domain=PROXY[0], call_id=call_id, cseq=cseq,
+        method=method, vias=vias, to_tag=to_tag,
+    )
 
 
 def callee_leg(code: int, **kwargs: object) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from crm.calltypes import CallRecord, Disposition, Ringing
@@ -38,23 +39,25 @@ class SlowSink:
         self.peak = 0
         self.started: list[str] = []
         self.finished: list[str] = []
+        self.batches: list[int] = []  # calls handed to each call handler
 
-    async def _handle(self, call_id: str) -> None:
+    async def _handle(self, ids: list[str]) -> None:
         self.running += 1
         self.peak = max(self.peak, self.running)
-        self.started.append(call_id)
+        self.started += ids
         try:
             await self.gate.wait()
             await asyncio.sleep(0)  # still taking a turn once open, so handlers overlap
         finally:
             self.running -= 1
-        self.finished.append(call_id)
+        self.finished += ids
 
-    async def on_call(self, record: CallRecord) -> None:
-        await self._handle(record.call_id)
+    async def on_calls(self, records: Sequence[CallRecord]) -> None:
+        self.batches.append(len(records))
+        await self._handle([r.call_id for r in records])
 
     async def on_ring(self, ring: Ringing) -> None:
-        await self._handle(f"ring {ring.call_id}")
+        await self._handle([f"ring {ring.call_id}"])
 
 
 def _backlog(
@@ -62,7 +65,7 @@ def _backlog(
 ) -> tuple[Backlog, ListenerCounters]:
     counters = ListenerCounters()
     backlog = Backlog(
-        sink.on_call, sink.on_ring, counters, clock or FakeClock(T0),
+        sink.on_calls, sink.on_ring, counters, clock or FakeClock(T0),
         BacklogLimits(**limits),  # type: ignore[arg-type]
     )  # fmt: skip
     return backlog, counters
@@ -75,7 +78,7 @@ def _gauges(c: ListenerCounters) -> tuple[int, int, int]:
 async def test_a_burst_of_1000_calls_runs_8_at_a_time_and_close_records_them_all() -> None:
     sink = SlowSink()
     listener = await start_listener(
-        "127.0.0.1", 0, sink.on_call, clock=FakeClock(T0), backlog_limits=BacklogLimits(handlers=8)
+        "127.0.0.1", 0, sink.on_calls, clock=FakeClock(T0), backlog_limits=BacklogLimits(handlers=8)
     )
     call_ids = [f"burst-{n}" for n in range(1000)]
     for call_id in call_ids:
@@ -95,6 +98,8 @@ async def test_a_burst_of_1000_calls_runs_8_at_a_time_and_close_records_them_all
     assert sink.started == call_ids  # in arrival order
     assert sorted(sink.finished) == sorted(call_ids)
     assert sink.peak == 8
+    # The first eight found a handler free, alone; the waiting ones went 16 to a handler.
+    assert sink.batches == [1] * 8 + [16] * 62
     assert (c.calls_dropped, c.on_call_errors, *_gauges(c)) == (0, 0, 0, 0, 0)
     assert balanced(c) and c.parsed == 2000
 
@@ -148,7 +153,9 @@ async def test_a_ring_ages_from_its_capture_time_not_its_arrival() -> None:
     sink.gate.set()
     clock = FakeClock(T0 + timedelta(seconds=30))  # HEP stamps within a minute are trusted
 
-    listener = await start_listener("127.0.0.1", 0, sink.on_call, clock=clock, on_ring=sink.on_ring)
+    listener = await start_listener(
+        "127.0.0.1", 0, sink.on_calls, clock=clock, on_ring=sink.on_ring
+    )
     for payload, src in ((request("INVITE"), CALLER), (response(180), PROXY)):
         datagram = encode_hep(payload, src=src, dst=PROXY, timestamp=T0, capture_id=1)
         listener.protocol.datagram_received(datagram, CAPTURE_SOURCE)
@@ -175,22 +182,58 @@ async def test_a_drain_that_runs_out_of_time_counts_what_it_left() -> None:
 async def test_handler_errors_are_counted_by_kind_and_do_not_stop_the_backlog() -> None:
     recorded: list[str] = []
 
-    async def on_call(record: CallRecord) -> None:
-        if record.call_id == "bad":
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        if any(r.call_id == "bad" for r in records):
             raise RuntimeError("store down")
-        recorded.append(record.call_id)
+        recorded.extend(r.call_id for r in records)
 
     async def on_ring(ring: Ringing) -> None:
         raise RuntimeError("bot down")
 
     c = ListenerCounters()
-    backlog = Backlog(on_call, on_ring, c, FakeClock(T0), BacklogLimits(handlers=1))
+    backlog = Backlog(on_calls, on_ring, c, FakeClock(T0), BacklogLimits(handlers=1))
     for call_id in ("bad", "good"):
         backlog.add_call(_call(call_id))
     backlog.add_ring(_ring("r"), T0)
     await backlog.drain(timedelta(seconds=30))
     assert recorded == ["good"]
     assert (c.on_call_errors, c.on_ring_errors, c.calls_dropped, c.rings_dropped) == (1, 1, 0, 0)
+
+
+async def test_a_handler_counts_as_errors_only_the_calls_of_its_batch_that_failed() -> None:
+    handed: list[list[str]] = []
+
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        handed.append([r.call_id for r in records])
+        await asyncio.sleep(0)
+        failed = [RuntimeError(r.call_id) for r in records if r.call_id.startswith("bad")]
+        if failed:
+            raise ExceptionGroup("calls failed", failed)
+
+    c = ListenerCounters()
+    backlog = Backlog(on_calls, None, c, FakeClock(T0), BacklogLimits(handlers=1, batch=3))
+    for call_id in ("c0", "c1", "bad2", "c3", "bad4", "c5", "c6"):
+        backlog.add_call(_call(call_id))
+    await backlog.drain(timedelta(seconds=30))
+    assert handed == [["c0"], ["c1", "bad2", "c3"], ["bad4", "c5", "c6"]]
+    assert (c.calls, c.on_call_errors, c.calls_dropped, *_gauges(c)) == (7, 2, 0, 0, 0, 0)
+
+
+async def test_a_batch_cut_by_shutdown_counts_all_its_calls_dropped() -> None:
+    handed: list[int] = []
+
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        handed.append(len(records))
+        if len(records) > 1:
+            await asyncio.Event().wait()  # a store that hangs
+
+    c = ListenerCounters()
+    backlog = Backlog(on_calls, None, c, FakeClock(T0), BacklogLimits(handlers=1, batch=4))
+    for n in range(6):
+        backlog.add_call(_call(f"c{n}"))
+    await eventually(lambda: handed == [1, 4])
+    await backlog.drain(timedelta(0))
+    assert (c.calls_dropped, c.on_call_errors, *_gauges(c)) == (5, 0, 0, 0, 0)
 
 
 def test_the_gauges_name_real_counters() -> None:

@@ -4,6 +4,7 @@ and every datagram is counted exactly once."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -88,12 +89,12 @@ def test_streams_through_the_listener_balance_and_finish(
 async def _stream(datagrams: list[bytes]) -> None:
     delivered: list[CallRecord] = []
 
-    async def on_call(record: CallRecord) -> None:
-        delivered.append(record)
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        delivered.extend(records)
 
     clock = FakeClock(T0)
     protocol = SipCaptureProtocol(
-        on_call, allow=LOOPBACK, capture_ids=None, auth_key=None, clock=clock,
+        on_calls, allow=LOOPBACK, capture_ids=None, auth_key=None, clock=clock,
         correlator=Correlator(DialogLimits(max_dialogs=5)),
     )  # fmt: skip
     protocol.datagram_received(b"x", ("192.0.2.1", 5060))

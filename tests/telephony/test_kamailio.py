@@ -39,7 +39,7 @@ CASES = [
 async def capture(proxy: Kamailio) -> AsyncIterator[tuple[Inbox[CallRecord], SipListener]]:
     calls: Inbox[CallRecord] = Inbox()
     listener = await start_listener(
-        "127.0.0.1", proxy.capture_port, calls.put,
+        "127.0.0.1", proxy.capture_port, calls.put_all,
         capture_ids={HEP_CAPTURE_ID}, auth_key=HEP_AUTH_KEY,
     )  # fmt: skip
     yield calls, listener

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,11 +48,11 @@ async def _send(listener: SipListener, datagrams: list[bytes]) -> None:
 async def test_hep_and_raw_on_one_port_with_every_bucket_counted() -> None:
     calls: list[CallRecord] = []
 
-    async def on_call(record: CallRecord) -> None:
-        calls.append(record)
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        calls.extend(records)
 
     listener = await start_listener(
-        "127.0.0.1", 0, on_call, capture_ids={HEP_CAPTURE_ID}, auth_key=HEP_AUTH_KEY
+        "127.0.0.1", 0, on_calls, capture_ids={HEP_CAPTURE_ID}, auth_key=HEP_AUTH_KEY
     )
     try:
         await _send(
@@ -86,11 +86,11 @@ async def test_hep_and_raw_on_one_port_with_every_bucket_counted() -> None:
 
 
 async def test_sources_outside_the_allow_list_are_denied() -> None:
-    async def on_call(record: CallRecord) -> None:
+    async def on_calls(records: Sequence[CallRecord]) -> None:
         raise AssertionError("nothing may pass")
 
     listener = await start_listener(
-        "127.0.0.1", 0, on_call, allow=parse_networks("10.0.0.0/8, 192.168.1.5")
+        "127.0.0.1", 0, on_calls, allow=parse_networks("10.0.0.0/8, 192.168.1.5")
     )
     try:
         await _send(listener, [request("INVITE"), response(486)])
@@ -103,13 +103,13 @@ async def test_close_waits_for_slow_on_call_and_counts_its_errors() -> None:
     release = asyncio.Event()
     finished: list[str] = []
 
-    async def on_call(record: CallRecord) -> None:
+    async def on_calls(records: Sequence[CallRecord]) -> None:
         await release.wait()
-        finished.append(record.call_id)
-        if record.call_id == "raw-2":
-            raise RuntimeError("store down")
+        finished.extend(r.call_id for r in records)
+        if any(r.call_id == "raw-2" for r in records):
+            raise ExceptionGroup("a call failed", [RuntimeError("store down")])
 
-    listener = await start_listener("127.0.0.1", 0, on_call)
+    listener = await start_listener("127.0.0.1", 0, on_calls)
     await _send(
         listener,
         [request("INVITE", call_id=n) for n in ("raw-1", "raw-2")]
@@ -118,7 +118,7 @@ async def test_close_waits_for_slow_on_call_and_counts_its_errors() -> None:
     assert listener.counters.calls == 2 and finished == []
     closing = asyncio.create_task(listener.close())
     await asyncio.sleep(0.05)
-    assert not closing.done()  # still waiting on the pending on_call tasks
+    assert not closing.done()  # still waiting on the pending on_calls tasks
     release.set()
     await closing
     assert sorted(finished) == ["raw-1", "raw-2"]
@@ -129,11 +129,11 @@ async def test_periodic_sweep_closes_dialogs_by_the_injected_clock() -> None:
     clock = FakeClock(T0)
     calls: list[CallRecord] = []
 
-    async def on_call(record: CallRecord) -> None:
-        calls.append(record)
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        calls.extend(records)
 
     listener = await start_listener(
-        "127.0.0.1", 0, on_call, clock=clock, sweep_every=timedelta(milliseconds=10),
+        "127.0.0.1", 0, on_calls, clock=clock, sweep_every=timedelta(milliseconds=10),
         limits=DialogLimits(ring_timeout=timedelta(seconds=30)),
     )  # fmt: skip
     try:
@@ -152,10 +152,10 @@ async def test_periodic_sweep_closes_dialogs_by_the_injected_clock() -> None:
 async def test_recorded_kamailio_stream_through_the_socket(mode: str) -> None:
     calls: list[CallRecord] = []
 
-    async def on_call(record: CallRecord) -> None:
-        calls.append(record)
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        calls.extend(records)
 
-    listener = await start_listener("127.0.0.1", 0, on_call)
+    listener = await start_listener("127.0.0.1", 0, on_calls)
     datagrams = kamailio_capture(mode)
     try:
         await _send(listener, datagrams)
@@ -169,10 +169,10 @@ async def test_hep_time_is_trusted_only_near_our_clock() -> None:
     clock = FakeClock(T0 + timedelta(hours=2))  # the sender's clock is two hours behind
     calls: list[CallRecord] = []
 
-    async def on_call(record: CallRecord) -> None:
-        calls.append(record)
+    async def on_calls(records: Sequence[CallRecord]) -> None:
+        calls.extend(records)
 
-    listener = await start_listener("127.0.0.1", 0, on_call, clock=clock)
+    listener = await start_listener("127.0.0.1", 0, on_calls, clock=clock)
     try:
         await _send(listener, [_hep(request("INVITE")), _hep(response(486), src=PROXY)])
         await eventually(lambda: len(calls) == 1)

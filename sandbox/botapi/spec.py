@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.make_botapi_schema import SCHEMA_PATH
-from tests.fakes.markup import EntityError, visible_text
+from sandbox.botapi.make_schema import SCHEMA_PATH
+from sandbox.botapi.markup import EntityError, visible_text
 
 _BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 # Pre-7.0 parameters Telegram still accepts but no longer documents; aiogram sends

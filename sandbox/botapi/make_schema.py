@@ -1,13 +1,13 @@
-"""Build tests/fakes/botapi_schema.json, the Bot API schema the fake validates against, from
-the Bot API description scraped off https://core.telegram.org/bots/api.
+"""Build sandbox/botapi/botapi_schema.json, the Bot API schema the stand-in validates against,
+from the Bot API description scraped off https://core.telegram.org/bots/api.
 
 The input is the ``api.json`` of https://github.com/PaulSonOfLars/telegram-bot-api-spec
 (MIT; regenerated from the HTML page for every Bot API release):
 
     curl -LO https://raw.githubusercontent.com/PaulSonOfLars/telegram-bot-api-spec/main/api.json
-    python -m tests.fakes.make_botapi_schema api.json
+    python -m sandbox.botapi.make_schema api.json
 
-The output keeps only what the fake checks: the version, every method with its fields and
+The output keeps only what the stand-in checks: the version, every method with its fields and
 return types, every type with its fields, subtypes and the field value that tells a subtype
 apart, and per field its types, whether it is required (or required unless another field is
 given) and the length limit its description states. The prose stays behind; the rules read
@@ -112,7 +112,7 @@ def build(source: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fakes.make_botapi_schema", description=__doc__.split("\n\n")[0]
+        prog="python -m sandbox.botapi.make_schema", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("api_json", type=Path, help="telegram-bot-api-spec's api.json")
     parser.add_argument("-o", "--output", type=Path, default=SCHEMA_PATH)
