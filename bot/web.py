@@ -73,11 +73,12 @@ def build_web_app(metrics: MetricsRegistry, outages: Outages | None = None) -> w
         """Ready when the store answers and Telegram was not found unreachable."""
         store = await store_reachable(watched)
         telegram = not watched.is_down(TELEGRAM)
-        body = {
+        body: dict[str, object] = {
             "status": "ok" if store and telegram else "fail",
             "store": "ok" if store else "unreachable",
             "telegram": "ok" if telegram else "unreachable",
         }
+        body.update({key: report() for key, report in watched.reports.items()})
         return web.json_response(body, status=200 if store and telegram else 503)
 
     async def prometheus(_: web.Request) -> web.Response:
