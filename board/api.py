@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from board import render
 from board.auth import Viewer, viewer_of
+from board.version import seal, unseal
 from crm import board as boards
 from crm import board_actions as actions
 from crm.context import Crm
+from crm.ids import MAX_ID, parse_id
 from crm.notices import Notifier
-from crm.permissions import Refusal, has_role
-from storage.models import Employee, Role
+from crm.permissions import Refusal
 
 STATIC = Path(__file__).with_name("static")
 API = "/board/api/"
@@ -66,8 +67,11 @@ def _bad(what: str) -> web.Response:
 
 
 def _refused(refusal: Refusal | None) -> web.Response:
-    # A deal that is gone and one that is someone else's look the same from outside.
-    return web.json_response({"status": "refused"}, status=403 if refusal != Refusal.GONE else 404)
+    """One answer for a deal that is gone and one that is someone else's, so ids cannot be
+    probed. Only MOVED says more: deal_access gives it to the deal's former owner alone, who
+    knew the deal, and the bot tells him the same."""
+    status = "moved" if refusal == Refusal.MOVED else "refused"
+    return web.json_response({"status": status}, status=403)
 
 
 async def _filters(request: web.Request) -> list[Any] | web.Response:
@@ -97,39 +101,36 @@ async def board_view(request: web.Request) -> web.Response:
         return filters
     loaded = await boards.load_board(crm, filters)
     teams = await boards.teams_for(employee)
-    reps = await _reps(employee, request.query.get("team") or employee.team)
+    reps = await boards.reps_for(employee, request.query.get("team") or employee.team)
     zone = employee.tz or crm.playbook.working_hours.timezone
     body = render.board(loaded)
+    body["version"] = seal(loaded.version, request.app[CONFIG].token)
     body["labels"] = render.labels(crm.playbook, viewer.lang, employee, zone, teams, reps)
     return web.json_response(body)
-
-
-async def _reps(viewer: Employee, team: str) -> list[tuple[int, str]]:
-    if not has_role(viewer, Role.SUPERVISOR) or (viewer.role != Role.ADMIN and team != viewer.team):
-        return []
-    found = await Employee.filter(role=Role.REP, team=team, active=True).order_by("name")
-    return [(e.id, e.name) for e in found]
 
 
 async def column_page(request: web.Request) -> web.Response:
     crm = request.app[CONFIG].crm
     stage = request.query.get("stage", "")
-    after = request.query.get("after", "")
-    if stage not in boards.open_stages(crm.playbook) or (after and not after.isdigit()):
+    raw_after = request.query.get("after", "")
+    after = parse_id(raw_after) if raw_after else None
+    if stage not in boards.open_stages(crm.playbook) or (raw_after and after is None):
         return _bad("stage or after")
     filters = await _filters(request)
     if isinstance(filters, web.Response):
         return filters
-    cards, more = await boards.column(crm, stage, filters, int(after) if after else None)
+    cards, more = await boards.column(crm, stage, filters, after)
     return web.json_response({"cards": [render.card(c) for c in cards], "more": more})
 
 
 async def changes(request: web.Request) -> web.Response:
-    since = request.query.get("since", "0")
-    if not since.isdigit():
-        return _bad("since")
-    version, changed = await boards.changes(_viewer(request).employee, int(since))
-    return web.json_response({"version": version, "changed": changed})
+    config = request.app[CONFIG]
+    since = unseal(request.query.get("since", ""), config.token)
+    if since is None:  # not a version of ours (an old server's, a forged one): read afresh
+        version, changed = await boards.fresh_mark(config.crm), True
+    else:
+        version, changed = await boards.changes(config.crm, _viewer(request).employee, since)
+    return web.json_response({"version": seal(version, config.token), "changed": changed})
 
 
 async def funnel(request: web.Request) -> web.Response:
@@ -139,8 +140,7 @@ async def funnel(request: web.Request) -> web.Response:
 
 
 def _deal_id(request: web.Request) -> int | None:
-    raw = request.match_info.get("deal", "")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(request.match_info.get("deal", ""))
 
 
 async def deal_detail(request: web.Request) -> web.Response:
@@ -156,15 +156,15 @@ async def deal_detail(request: web.Request) -> web.Response:
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task: int = 0
-    version: int
+    task: int = Field(0, ge=0, le=MAX_ID)
+    version: int = Field(ge=0, le=MAX_ID)
     to: str = ""
     button: str = ""
     when: datetime | None = None
     typed: str = ""
     reason: str | None = None
     note: str = ""
-    rep: int = 0
+    rep: int = Field(0, ge=0, le=MAX_ID)
 
 
 async def _body(request: web.Request) -> _Body | web.Response:

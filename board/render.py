@@ -36,7 +36,8 @@ def column(col: Column) -> dict[str, Any]:
 
 
 def board(b: Board) -> dict[str, Any]:
-    return {"version": b.version, "columns": [column(c) for c in b.columns]}
+    """The columns; the API adds the board's version, sealed (board.version)."""
+    return {"columns": [column(c) for c in b.columns]}
 
 
 def _reachable(playbook: Playbook) -> set[str]:

@@ -80,6 +80,7 @@ from storage.db import keep_created_databases, store
 from storage.models import Employee
 
 if TYPE_CHECKING:
+    from mail.service import MailService
     from telephony.listener import SipListener
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,7 @@ class App:
         self.leadership = Leadership(
             [Singleton(name, functools.partial(start, self)) for name, start in SINGLETONS]
         )
+        self.mail: MailService | None = None
 
     # -- start -------------------------------------------------------------------------------
 
@@ -308,6 +310,12 @@ class App:
             self._redis = Redis.from_url(settings.redis_url)
 
         self.notifier = BotNotifier(self.bot, self.sender, self.crm, self.i18n)
+        if settings.imap:  # the e-mail channel (mail/): watchers start with the clock, below
+            from mail.service import MailService
+
+            self.mail = MailService(settings, self.crm, self.notifier)
+            self.metrics.add(self.mail.samples)
+            self.outages.reports["mailboxes"] = self.mail.links
         # With a client bot, clients are asked to write to it; the staff bot still serves those
         # who write to it (as they did before the client bot came).
         self.dispatcher = self._dispatcher(
@@ -361,6 +369,8 @@ class App:
         # and sends what fell due while we were down.
         if self.run_clock:
             clockwork.start()
+        if self.mail is not None:
+            self.mail.start()
         # What start built (modules, models, routers, the playbook) lives as long as the app:
         # out of the collector's sight, a full collection scans only what handling allocated
         # (a 170 ms pause of every update at 280k objects, 4 ms frozen).
@@ -398,6 +408,7 @@ class App:
             update_middlewares=[self.inflight, DedupMiddleware(seen, self.updates), context],
             storage=storage, events_isolation=isolation, callback_deadline=self.callback_deadline,
         )
+        side.dispatcher["mail_port"] = self.mail.port if self.mail else None
         # Handlers that write to clients use the bot clients talk to.
         side.dispatcher["client_sender"] = (self.client or side).sender
         # ...and those that write to employees (a client's relayed message) use the staff bot.
@@ -496,6 +507,8 @@ class App:
         if self._runner is not None:
             await self._runner.cleanup()  # waits for webhook requests being handled
         await self.leadership.stop()
+        if self.mail is not None:
+            await self.mail.stop()
         if self.clockwork is not None:
             await self.clockwork.stop()
         await self.inflight.wait_idle()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -58,6 +59,9 @@ class Outages:
 
     def __init__(self) -> None:
         self._since: dict[str, float] = {}
+        # More parts /healthz shows by key (each mailbox's link): reported, not judged, as the
+        # bot serves its users without them.
+        self.reports: dict[str, Callable[[], object]] = {}
 
     def down(self, what: str, reason: BaseException) -> None:
         if what not in self._since:

@@ -50,6 +50,10 @@ _QUOTE_CHARS = 1000  # a quoted client text leaves room for the card under it
 _REASSIGN_BUTTONS = 8  # of a rep who blocked the bot: his most overdue deals, one button each
 
 
+# Notices that are the copy of a client's message: a Telegram reply to them answers him.
+_RELAYED = (NoticeKind.NEW_LEAD, NoticeKind.LETTER)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A notice as HTML text (empty: send nothing), its keyboard, and the task whose open card
@@ -93,6 +97,7 @@ class BotNotifier:
             NoticeKind.DEAL_TAKEN: self._deal_taken,
             NoticeKind.UNREACHABLE: self._unreachable,
             NoticeKind.LEAD_WAITING: self._lead_waiting,
+            NoticeKind.LETTER: self._letter,
         }
 
     async def notify(self, notice: Notice) -> None:
@@ -127,7 +132,7 @@ class BotNotifier:
             if marked and sent is None and card_task is not None:
                 await card_not_delivered(card_task)
         chat_message = notice.params.get("chat_message_id")
-        if sent is not None and notice.kind == NoticeKind.NEW_LEAD and chat_message:
+        if sent is not None and notice.kind in _RELAYED and chat_message:
             # The lead's card is the copy of his first message: a reply to it reaches him.
             await link_relay(int(chat_message), sent.chat.id, sent.message_id)
         return sent is not None
@@ -314,6 +319,13 @@ class BotNotifier:
         keyboard = InlineKeyboardBuilder()
         keyboard.button(text=_("Reassign"), callback_data=Reassign(deal=card.deal_id))
         return Rendered(f"{line}\n\n{card.text}", keyboard.as_markup())
+
+    async def _letter(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
+        """A client's letter on the rep's deal (crm.mail.summary), with Reply: by mail."""
+        if notice.deal_id is None:
+            return Rendered("")
+        text = escaped_within(str(notice.params.get("text") or ""), MAX_TEXT)
+        return Rendered(text, with_reply(None, notice.deal_id))
 
     async def _text_notice(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
         """ALERT, CLIENT_MESSAGE, DIGEST: the analytics and client-chat engineers fill the text."""

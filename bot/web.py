@@ -82,9 +82,9 @@ def build_web_app(
         if redis is not None:
             checks["redis"] = await redis_reachable(redis, watched)
         ready = all(checks.values())
-        body = {"status": "ok" if ready else "fail"} | {
-            name: "ok" if up else "unreachable" for name, up in checks.items()
-        }
+        body: dict[str, object] = {"status": "ok" if ready else "fail"}
+        body.update({name: "ok" if up else "unreachable" for name, up in checks.items()})
+        body.update({key: report() for key, report in watched.reports.items()})
         return web.json_response(body, status=200 if ready else 503)
 
     async def prometheus(_: web.Request) -> web.Response:

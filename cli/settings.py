@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
@@ -17,6 +18,7 @@ from config.settings import Settings
 
 MASK = "****"
 SECRET_WORDS = ("token", "secret", "key", "password")
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@\"]*:)[^\s@\"]+@")
 
 
 async def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,7 +52,8 @@ def shown(name: str, value: object) -> str:
     text = str(value)
     if text and any(word in name for word in SECRET_WORDS):
         return MASK
-    return _without_password(text)
+    # Several URLs in one value (NEXTSTEP_IMAP): every password masked, not just a first one.
+    return _URL_PASSWORD.sub(rf"\1{MASK}@", _without_password(text))
 
 
 def _without_password(text: str) -> str:

@@ -239,6 +239,23 @@ class FieldSpec(_Strict):
         return self.type in ("choice", "multi")
 
 
+class Mail(_Strict):
+    """The e-mail channel (issue 15): whether the playbook's alert keywords are looked for in a
+    letter's body too (always in its subject), whether a letter from an unknown address opens
+    a lead, and the folder a letter is moved to once a rep has replied."""
+
+    keywords_in_body: bool = False
+    leads_from_unknown: bool = True
+    answered_folder: str = Field(default="Answered", min_length=1, max_length=200)
+
+    @field_validator("answered_folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        if any(ord(c) < 32 or c in '"\\' for c in value):
+            raise ValueError("a folder name without quotes, backslashes or control characters")
+        return value
+
+
 class Playbook(_Strict):
     stages: tuple[StageSpec, ...] = Field(min_length=2)
     buttons: dict[str, ButtonSpec]
@@ -252,6 +269,7 @@ class Playbook(_Strict):
     alerts: Alerts = Alerts()
     automations: Automations = Automations()
     fields: tuple[FieldSpec, ...] = ()
+    mail: Mail = Mail()
 
     @model_validator(mode="after")
     def _references(self) -> Playbook:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.mail import parse_mailboxes, parse_smtp
+
 # A bot token is "<bot id>:<url-safe characters>"; anything else is a typo worth stopping on.
 # The lengths are Telegram's to change, so only the shape is checked: Telegram judges the rest.
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -91,6 +93,23 @@ class Settings(BaseSettings):
     def _https(cls, value: str) -> str:
         if value and not value.startswith("https://"):
             raise ValueError("must start with https:// (Telegram opens Mini Apps over https only)")
+        return value
+
+    # -- e-mail (issue 15): the mailboxes watched and the server replies go out through
+    # (config/mail.py reads them).
+    imap: str = ""
+    smtp: str = ""
+
+    @field_validator("imap")
+    @classmethod
+    def _mailboxes(cls, value: str) -> str:
+        parse_mailboxes(value)
+        return value
+
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_server(cls, value: str) -> str:
+        parse_smtp(value)
         return value
 
 

@@ -15,7 +15,8 @@ from config.playbook import Playbook
 from crm import fields
 from crm.context import Crm
 from crm.engine import ladder_size
-from crm.permissions import Scope, has_role, scope_of
+from crm.ids import parse_id
+from crm.permissions import Scope, scope_of, team_visible
 from crm.search import find_deals
 from crm.tags import fold
 from storage import board as store
@@ -67,7 +68,7 @@ class Column:
 @dataclass(frozen=True)
 class Board:
     columns: tuple[Column, ...]
-    version: int  # the newest timeline event when read: poll changes(since=version)
+    version: Watermark  # the events read: poll changes(since=version)
 
 
 class FilterError(ValueError):
@@ -90,14 +91,15 @@ def scope_filters(scope: Scope) -> list[DealFilter]:
 # Filters by query parameter: (value, viewer, crm) -> the filter. A new filter (a custom field)
 # is one more entry; a parser raises FilterError for a value it cannot take.
 def _rep(value: str, viewer: Employee, crm: Crm) -> DealFilter:
-    if not value.isdigit():
+    rep = parse_id(value)
+    if rep is None:
         raise FilterError("rep")
-    return OwnerIs(int(value))
+    return OwnerIs(rep)
 
 
 def _team(value: str, viewer: Employee, crm: Crm) -> DealFilter:
-    # A supervisor sees his own team only (his scope); any other team is refused, not empty.
-    if viewer.role != Role.ADMIN and value != viewer.team:
+    # A team the viewer may not look at is refused, not shown empty.
+    if not team_visible(viewer, value):
         raise FilterError("team")
     return TeamIs(value)
 
@@ -189,7 +191,7 @@ async def column(
 async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE) -> Board:
     """Every open stage with its totals and first page. The version is read first: a change
     landing while the rest is read shows on the next poll rather than never."""
-    version = await store.last_event_id()
+    version = await fresh_mark(crm)
     stages = open_stages(crm.playbook)
     totals = await store.stage_totals(stages, filters)
     columns = []
@@ -200,17 +202,77 @@ async def load_board(crm: Crm, filters: Sequence[DealFilter], limit: int = PAGE)
     return Board(tuple(columns), version)
 
 
-async def changes(viewer: Employee, since: int) -> tuple[int, bool]:
-    """The newest event and whether a deal the viewer may see changed after `since`."""
+# The version a board polls with. Event ids are handed out at INSERT but become visible at
+# COMMIT, so when id 8 is seen, id 7 may still be in flight and show up later: MAX(id) alone
+# would pass it by for good. A Watermark keeps the ids under `top` that were not visible when
+# read (gaps), and each poll looks at them again with the ids above `top`. A gap that stays
+# away for GAP_SECONDS was a rolled-back insert (no transaction of ours lasts that long); one
+# past MAX_GAPS lowers `top` instead, so its ids are read again (at worst a spare reload).
+SCAN = 1000  # visible ids read per poll past `top`; more than that: the board is read again
+MAX_GAPS = 32
+GAP_SECONDS = 120
+LOAD_WINDOW = 200  # at load, the ids below the newest this many are taken as settled
+
+
+@dataclass(frozen=True)
+class Watermark:
+    top: int  # every event id <= top was read, or is one of the gaps
+    gaps: tuple[tuple[int, int], ...] = ()  # (event id, unix second first missed) under top
+
+
+async def _advance(crm: Crm, mark: Watermark, ids: Sequence[int]) -> tuple[Watermark, list[int]]:
+    """The watermark past these visible ids (ascending, all above mark.top), and the gaps of
+    the old one that are visible now."""
+    now = int(crm.now().timestamp())
+    back = set(await store.visible_events([g for g, _ in mark.gaps]))
+    gaps = [(g, t) for g, t in mark.gaps if g not in back and now - t < GAP_SECONDS]
+    top = mark.top
+    for visible in ids:  # the missing ids between, no more than can be kept
+        gaps += [(i, now) for i in range(top + 1, min(visible, top + 2 + MAX_GAPS))]
+        if len(gaps) > MAX_GAPS:
+            break
+        top = visible
+    if len(gaps) > MAX_GAPS:
+        gaps.sort()
+        top, gaps = gaps[MAX_GAPS][0] - 1, gaps[:MAX_GAPS]
+    return Watermark(top, tuple(gaps)), sorted(back)
+
+
+async def fresh_mark(crm: Crm) -> Watermark:
+    """The watermark of a board read now."""
+    ids = await store.newest_event_ids(LOAD_WINDOW)
+    mark, _ = await _advance(crm, Watermark(ids[0] - 1 if ids else 0), ids)
+    return mark
+
+
+async def changes(crm: Crm, viewer: Employee, since: Watermark) -> tuple[Watermark, bool]:
+    """The watermark now and whether an event after `since` is on a deal the viewer may see,
+    or gave one of his deals away (it no longer is in his scope, yet must leave his board)."""
     scope = scope_of(viewer)
     if scope is None:
         return since, False
-    top, deals = await store.changed_deals(since, scope_filters(scope), limit=1)
-    return top, bool(deals)
+    ids = await store.event_ids_after(since.top, SCAN)
+    if len(ids) == SCAN:  # long asleep: a fresh read beats catching up a page per poll
+        return await fresh_mark(crm), True
+    mark, back = await _advance(crm, since, ids)
+    if mark.top <= since.top and not back:
+        return mark, False
+    changed = await store.touched(
+        since.top, mark.top, back, scope_filters(scope), viewer.id
+    )
+    return mark, changed
+
+
+async def reps_for(viewer: Employee, team: str) -> list[tuple[int, str]]:
+    """(id, name) of the team's active reps, to filter the board by: for whom may see it."""
+    if not team_visible(viewer, team):
+        return []
+    found = await Employee.filter(role=Role.REP, team=team, active=True).order_by("name")
+    return [(e.id, e.name) for e in found]
 
 
 async def teams_for(viewer: Employee) -> list[str]:
     """The teams the viewer may switch the board to."""
     if viewer.role == Role.ADMIN:
         return await store.team_names()
-    return [viewer.team] if has_role(viewer, Role.SUPERVISOR) else []
+    return [viewer.team] if team_visible(viewer, viewer.team) else []

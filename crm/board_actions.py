@@ -22,7 +22,7 @@ from crm.context import Crm
 from crm.dateparse import ParseFailure, parse_when
 from crm.engine import Outcome, Press, Status, apply_outcome
 from crm.notices import Notifier
-from crm.permissions import Refusal, can_act_on, deal_access, has_role
+from crm.permissions import Refusal, can_act_on, deal_access, has_role, team_visible
 from crm.reports import FunnelStage, Period, funnel
 from storage import board as store
 from storage.card_reads import CardRow, card_of_deal
@@ -246,9 +246,9 @@ async def give(
 
 async def board_funnel(crm: Crm, viewer: Employee, team: str | None) -> tuple[FunnelStage, ...]:
     """crm.reports' funnel of the last FUNNEL_DAYS for the team shown (a supervisor's own)."""
-    if not has_role(viewer, Role.SUPERVISOR):
-        return ()
-    if viewer.role != Role.ADMIN:
+    if not team_visible(viewer, team):  # a supervisor's own team, whatever he asked
         team = viewer.team
+    if not team_visible(viewer, team):
+        return ()
     now = crm.now()
     return await funnel(crm, Period(now - timedelta(days=FUNNEL_DAYS), now, team or None))

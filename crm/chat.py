@@ -24,7 +24,7 @@ class ChatContent:
     """What a message carries: text (or a caption) and at most one photo or document."""
 
     text: str = ""
-    media_kind: str | None = None  # "photo", "document", "contact"
+    media_kind: str | None = None  # "photo", "document", "contact", "email"
     file_id: str | None = None
 
 
@@ -78,6 +78,14 @@ async def record_outgoing(
     """A message the client received (client_message_id: its id in the client's chat)."""
     return await _record(crm, target.contact_id, target.deal_id, employee, content,
                          client_message_id, incoming=False)
+
+
+async def record_sent_elsewhere(
+    crm: Crm, contact_id: int, deal_id: int | None, employee: Employee, text: str, kind: str,
+) -> ChatMessage:
+    """A rep's reply that went out by another channel (kind: "email")."""
+    return await _record(crm, contact_id, deal_id, employee, ChatContent(text, kind), None,
+                         incoming=False)
 
 
 async def _record(

@@ -15,6 +15,7 @@ from crm.phonebook import add_phones
 from crm.phones import REGION_ZONES, normalize_phone, pretty_phone, zone_for_phone
 from storage.models import (
     Contact,
+    ContactEmail,
     ContactPhone,
     Deal,
     DealStatus,
@@ -76,10 +77,33 @@ async def find_contact(draft: ContactDraft) -> Contact | None:
         phone = await ContactPhone.filter(e164__in=list(draft.phones)).first()
         if phone:
             return await Contact.get(id=phone.contact_id)  # type: ignore[attr-defined]
-    email = normalize_email(draft.email)
-    if email:
-        return await Contact.get_or_none(email=email)
-    return None
+    return await contact_by_email(draft.email)
+
+
+async def contact_by_email(address: str | None) -> Contact | None:
+    """The contact with this address: his first (Contact.email) or another one of his."""
+    email = normalize_email(address)
+    if email is None:
+        return None
+    contact = await Contact.get_or_none(email=email)
+    if contact is None:
+        other = await ContactEmail.get_or_none(address=email).select_related("contact")
+        contact = other.contact if other else None
+    return contact
+
+
+async def add_address(contact_id: int, address: str) -> bool:
+    """Another address of a contact (letters from it are his); False when it is not an address
+    or is known already, his or someone's."""
+    email = normalize_email(address)
+    if email is None or await contact_by_email(email) is not None:
+        return False
+    try:
+        async with in_transaction():  # a savepoint: a race lost leaves the caller's going
+            await ContactEmail.create(contact_id=contact_id, address=email)
+    except IntegrityError:
+        return False
+    return True
 
 
 async def find_or_create_contact(

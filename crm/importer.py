@@ -16,6 +16,7 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from crm.context import Crm
+from crm.deals import add_address
 from crm.engine import TERMINAL_STATUS
 from crm.importrows import BadField, BadRow, DealDraft, ImportRow, ParsedFile, parse_csv
 from crm.phonebook import add_phones
@@ -26,6 +27,7 @@ from storage import fields as field_store
 from storage.claims import reserve_ids
 from storage.models import (
     Contact,
+    ContactEmail,
     ContactPhone,
     Deal,
     DealStatus,
@@ -123,6 +125,8 @@ async def import_rows(
     by_email: dict[str, _Pending | int] = dict(
         await Contact.filter(email__not_isnull=True).values_list("email", "id")  # type: ignore[arg-type]
     )
+    for address, contact_id in await ContactEmail.all().values_list("address", "contact_id"):
+        by_email.setdefault(str(address), int(contact_id))  # type: ignore[call-overload]
     deal_titles: set[tuple[int, str]] = set()
     total = len(parsed.rows)
     for start in range(0, total, CHUNK):
@@ -210,6 +214,8 @@ async def _fill_stored(contact_id: int, row: ImportRow) -> None:
     if contact.email is None and row.email:
         contact.email = row.email
         changed.append("email")
+    elif row.email and row.email != contact.email:
+        await add_address(contact_id, row.email)  # another address of his: his letters too
     if contact.tz is None and row.zone:
         contact.tz = row.zone
         changed.append("tz")

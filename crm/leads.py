@@ -80,24 +80,34 @@ async def intake(
     task = None
     repeat_of = None
     if deal is None:
-        repeat_of = await _last_closed_deal(contact.id)
-        owner = await pick_rep(crm, team)
-        deal = await open_deal(
-            crm, contact, owner_id=owner.id if owner else None, team=owner.team if owner else team,
-            source=SOURCE, task_kind=LEAD_TASK, link_from=repeat_of,
-        )
-        task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
-        if owner:
-            await Contact.filter(id=contact.id, owner_id=None).update(owner_id=owner.id)
-        else:
-            task.escalate_at = add_working_time(
-                crm.now(), crm.playbook.leads.escalate_after, crm.playbook.working_hours
-            )
-            await Task.filter(id=task.id).update(escalate_at=task.escalate_at)
+        deal, task, repeat_of = await open_lead(crm, contact, team, SOURCE)
     resumed = await heard_from(crm, contact, deal, bot_id)
     message = await record_incoming(crm, contact, deal, content, client_message_id)
     alerts = find_alerts(crm, content.text, [*contact.tags, *deal.tags])
     return Intake(contact, deal, task, message, created, repeat_of, alerts, resumed)
+
+
+async def open_lead(
+    crm: Crm, contact: Contact, team: str, source: str
+) -> tuple[Deal, Task, int | None]:
+    """A new lead deal for a client who wrote in (by any channel), given to the team's next
+    rep by the playbook rule or left in the team queue to be raised again later; with the
+    closed deal it follows, if he is a returning client."""
+    repeat_of = await _last_closed_deal(contact.id)
+    owner = await pick_rep(crm, team)
+    deal = await open_deal(
+        crm, contact, owner_id=owner.id if owner else None, team=owner.team if owner else team,
+        source=source, task_kind=LEAD_TASK, link_from=repeat_of,
+    )
+    task = await Task.get(deal_id=deal.id, status=TaskStatus.OPEN)
+    if owner:
+        await Contact.filter(id=contact.id, owner_id=None).update(owner_id=owner.id)
+    else:
+        task.escalate_at = add_working_time(
+            crm.now(), crm.playbook.leads.escalate_after, crm.playbook.working_hours
+        )
+        await Task.filter(id=task.id).update(escalate_at=task.escalate_at)
+    return deal, task, repeat_of
 
 
 async def _contact_for(

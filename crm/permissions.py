@@ -31,6 +31,14 @@ def has_role(actor: Employee | None, needs: Role) -> bool:
     return actor is not None and actor.active and _RANK[actor.role] >= _RANK[needs]
 
 
+def team_visible(viewer: Employee, team: str | None) -> bool:
+    """May the viewer look at a team as a whole (its board, reps, funnel)? An admin any team
+    or all of them (None), a supervisor his own, a rep none."""
+    if not has_role(viewer, Role.SUPERVISOR):
+        return False
+    return viewer.role == Role.ADMIN or team == viewer.team
+
+
 @dataclass(frozen=True)
 class Scope:
     """The deals a viewer may see, as a list rather than a test of one deal: his own (owner_id),

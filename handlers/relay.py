@@ -1,6 +1,7 @@
 """Employees answering clients: a Telegram reply to a relayed client message, or the Reply button
 on a card followed by the text, photo or document to send. The answer goes out from the bot the
-client last wrote to (crm.chat.reply_target decides) and lands on the deal's timeline.
+client last wrote to (crm.chat.reply_target decides) and lands on the deal's timeline; when the
+client last wrote a letter, it goes out by e-mail instead (crm.mail.letter_to_answer decides).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from crm.chat import (
     reply_target,
 )
 from crm.context import Crm
-from storage.models import Employee
+from crm.mail import MailDeliveryError, MailPort, letter_to_answer
+from crm.mail import reply as reply_by_mail
+from storage.models import Employee, Letter
 
 log = logging.getLogger(__name__)
 router = Router(name="relay")
@@ -90,9 +93,10 @@ async def _replied_to_client(message: Message) -> dict[str, Any] | bool:
 @router.message(_replied_to_client, F.text | F.photo | F.document)
 async def telegram_reply(
     message: Message, reply_deal_id: int, employee: Employee, crm: Crm, bot: Bot,
-    client_sender: Sender, staff_sender: Sender,
+    client_sender: Sender, staff_sender: Sender, mail_port: MailPort | None = None,
 ) -> None:
-    await _answer(message, reply_deal_id, employee, crm, bot, (staff_sender, client_sender))
+    await _answer(message, reply_deal_id, employee, crm, bot, (staff_sender, client_sender),
+                  mail_port)
 
 
 @router.callback_query(Reply.filter())
@@ -102,7 +106,10 @@ async def reply_pressed(
 ) -> None:
     # The middleware answers the query once, after the handler: answering here too was refused.
     bots = client_bots(staff_sender, client_sender)
-    target = await reply_target(employee, callback_data.deal_id, bots)
+    letter = await letter_to_answer(employee, callback_data.deal_id)
+    target = letter if letter is not None else await reply_target(
+        employee, callback_data.deal_id, bots
+    )
     if isinstance(target, ReplyRefusal):
         callback_answer.text = refusal_text(target)
         callback_answer.show_alert = True
@@ -111,6 +118,8 @@ async def reply_pressed(
     await state.update_data(deal_id=callback_data.deal_id)
     if callback.message is not None:
         await callback.message.answer(
+            _("Send the reply to the client's letter: text, sent by e-mail. /cancel to stop.")
+            if isinstance(target, Letter) else
             _("Send the reply for the client: text, a photo or a document. /cancel to stop.")
         )
 
@@ -118,20 +127,27 @@ async def reply_pressed(
 @router.message(Replying.waiting, F.text | F.photo | F.document)
 async def typed_reply(
     message: Message, state: FSMContext, employee: Employee, crm: Crm, bot: Bot,
-    client_sender: Sender, staff_sender: Sender,
+    client_sender: Sender, staff_sender: Sender, mail_port: MailPort | None = None,
 ) -> None:
     if message.text and message.text.startswith("/"):
         await message.answer(_("That looks like a command. Send the reply, or /cancel."))
         return
     deal_id = int((await state.get_data())["deal_id"])
     await state.clear()
-    await _answer(message, deal_id, employee, crm, bot, (staff_sender, client_sender))
+    await _answer(message, deal_id, employee, crm, bot, (staff_sender, client_sender), mail_port)
 
 
 async def _answer(
     message: Message, deal_id: int, employee: Employee, crm: Crm, bot: Bot,
-    senders: tuple[Sender, Sender],
+    senders: tuple[Sender, Sender], mail_port: MailPort | None = None,
 ) -> None:
+    letter = await letter_to_answer(employee, deal_id)
+    if isinstance(letter, ReplyRefusal):
+        await message.answer(refusal_text(letter))
+        return
+    if letter is not None:
+        await _answer_by_mail(message, letter, employee, crm, mail_port)
+        return
     # Checked again at sending time: the client may have said /stop meanwhile.
     target = await reply_target(employee, deal_id, client_bots(*senders))
     if isinstance(target, ReplyRefusal):
@@ -171,6 +187,27 @@ async def _answer(
             sent=sent.sent, total=len(sent.parts)
         ) + "\n" + sent.failure
     )
+
+
+async def _answer_by_mail(
+    message: Message, letter: Letter, employee: Employee, crm: Crm, port: MailPort | None
+) -> None:
+    text = message.text or message.caption or ""
+    if message.photo or message.document or not text.strip():
+        await message.answer(_("A reply to a letter can only be text. Send it as text."))
+        return
+    if port is None:
+        await message.answer(_("Not sent: e-mail replies are not set up (NEXTSTEP_SMTP)."))
+        return
+    try:
+        await reply_by_mail(crm, employee, letter, text, port)
+    except MailDeliveryError as exc:
+        await message.answer(
+            _("Not delivered by e-mail: the mail server answered “{error}”. Try again later.")
+            .format(error=html.escape(str(exc)))
+        )
+        return
+    await message.answer("✅ " + _("Sent to the client by e-mail."))
 
 
 @dataclass(frozen=True)

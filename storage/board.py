@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from storage.db import dialect, reading_connection
+from storage.db import reading_connection
+from storage.sql import placeholders
 
 
 class DealFilter(Protocol):
@@ -104,12 +105,7 @@ def _conditions(filters: Sequence[DealFilter]) -> tuple[str, list[Any]]:
 
 async def _rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     conn = reading_connection()
-    if dialect(conn) == "postgres":
-        parts = sql.split("?")
-        sql = "".join(
-            p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts)
-        )
-    return list(await conn.execute_query_dict(sql, list(params)))
+    return list(await conn.execute_query_dict(placeholders(sql), list(params)))
 
 
 async def stage_totals(
@@ -214,28 +210,55 @@ async def deal_row(deal_id: int) -> BoardRow | None:
     return _board_row(rows[0]) if rows else None
 
 
-async def last_event_id() -> int:
-    """The newest timeline event: every change of a deal writes one (outcome, stage, assign,
-    call, note, a new deal), so a board polls this to learn that something changed."""
-    rows = await _rows("SELECT MAX(id) AS top FROM timeline_event", [])
-    return int(rows[0]["top"] or 0)
-
-
-async def changed_deals(
-    since: int, filters: Sequence[DealFilter], limit: int = 100
-) -> tuple[int, list[int]]:
-    """The newest event id and the deals (matching the filters) with events after `since`."""
-    top = await last_event_id()
-    if top <= since:
-        return top, []
-    where, params = _conditions(filters)
+async def event_ids_after(after: int, limit: int) -> list[int]:
+    """The visible (committed) event ids above `after`, ascending; the primary key's index."""
     rows = await _rows(
-        f"""SELECT DISTINCT e.deal_id AS deal_id FROM timeline_event e
-            JOIN deal d ON d.id = e.deal_id
-            WHERE e.id > ? AND e.id <= ?{where} LIMIT ?""",
-        [since, top, *params, limit],
+        "SELECT id FROM timeline_event WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
     )
-    return top, [int(r["deal_id"]) for r in rows]
+    return [int(r["id"]) for r in rows]
+
+
+async def newest_event_ids(limit: int) -> list[int]:
+    """The `limit` newest visible event ids, ascending."""
+    rows = await _rows("SELECT id FROM timeline_event ORDER BY id DESC LIMIT ?", [limit])
+    return sorted(int(r["id"]) for r in rows)
+
+
+async def visible_events(ids: Sequence[int]) -> list[int]:
+    """Which of these event ids are visible now."""
+    if not ids:
+        return []
+    rows = await _rows(
+        f"SELECT id FROM timeline_event WHERE id IN ({', '.join('?' for _ in ids)})", list(ids)
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def touched(
+    after: int, upto: int, also: Sequence[int], filters: Sequence[DealFilter], party: int | None
+) -> bool:
+    """Whether an event with id in (after, upto] or among `also` is on a deal matching the
+    filters, or is an ASSIGN naming `party` as the deal's former or new owner (he is told of a
+    deal given away, which his filters no longer match)."""
+    where, params = _conditions(filters)
+    extra = f" OR e.id IN ({', '.join('?' for _ in also)})" if also else ""
+    span = f"((e.id > ? AND e.id <= ?){extra})"
+    hit = await _rows(
+        f"""SELECT 1 AS hit FROM timeline_event e JOIN deal d ON d.id = e.deal_id
+            WHERE {span}{where} LIMIT 1""",
+        [after, upto, *also, *params],
+    )
+    if hit or party is None:
+        return bool(hit)
+    moves = await _rows(
+        f"SELECT e.data AS data FROM timeline_event e WHERE {span} AND e.kind = 'assign'",
+        [after, upto, *also],
+    )
+    for row in moves:
+        data = _json(row["data"]) or {}
+        if party in (data.get("from"), data.get("to")):
+            return True
+    return False
 
 
 async def team_names() -> list[str]:

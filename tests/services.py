@@ -1,8 +1,9 @@
 """The services the selected tests need, checked once before any of them runs (a pytest plugin,
 loaded by tests/conftest.py).
 
-A test says what it needs by a marker: ``postgres``, ``redis``, ``sip`` (kamailio and sipp) or
-``workers`` (nginx, pgbouncer, redis-server and openssl, for tests/scale);
+A test says what it needs by a marker: ``postgres``, ``redis``, ``sip`` (kamailio and sipp),
+``dovecot`` (dovecot-imapd: dovecot, dovecot-lda, doveadm) or ``workers`` (nginx, pgbouncer,
+redis-server and openssl, for tests/scale);
 a test parametrized "postgres" (the store's ``db_url``, the benches' ``kind``) is marked
 ``postgres`` here, so ``-m "not postgres"`` leaves them all out. A missing service ends the run
 with one line per service saying what to install or start, instead of a fixture error per test;
@@ -26,6 +27,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
 PROBE_SECONDS = 3
 SIP_BINARIES = (("kamailio", "kamailio"), ("sipp", "sip-tester"))  # binary, Debian package
+DOVECOT_BINARIES = ("/usr/sbin/dovecot", "/usr/lib/dovecot/dovecot-lda", "/usr/bin/doveadm")
 WORKER_BINARIES = (
     ("/usr/sbin/nginx", "nginx"), ("/usr/sbin/pgbouncer", "pgbouncer"),
     ("redis-server", "redis-server"), ("openssl", "openssl"),
@@ -81,11 +83,19 @@ def sip_problem(binaries: tuple[tuple[str, str], ...] = SIP_BINARIES) -> str | N
     return f"{' and '.join(missing)} {verb} not installed: apt-get install {packages}"
 
 
+def dovecot_problem() -> str | None:
+    missing = [path for path in DOVECOT_BINARIES if not shutil.which(path)]
+    if not missing:
+        return None
+    return f"{', '.join(missing)} not installed: apt-get install dovecot-imapd"
+
+
 # Marker: the check that says why the service is missing, or None.
 CHECKS: dict[str, Callable[[], str | None]] = {
     "postgres": postgres_problem,
     "redis": redis_problem,
     "sip": sip_problem,
+    "dovecot": dovecot_problem,
     "workers": lambda: sip_problem(WORKER_BINARIES),
 }
 
@@ -95,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "postgres: needs PostgreSQL on 127.0.0.1:5432",
         "redis: needs Redis on 127.0.0.1:6379",
         "sip: needs kamailio and sipp",
+        "dovecot: needs dovecot-imapd (dovecot, dovecot-lda, doveadm)",
         "workers: needs nginx, pgbouncer, redis-server and openssl",
     ):
         config.addinivalue_line("markers", line)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
-from crm.board import FilterError, board_filters, changes, column, load_board, teams_for
+from crm.board import (
+    GAP_SECONDS,
+    MAX_GAPS,
+    FilterError,
+    board_filters,
+    changes,
+    column,
+    load_board,
+    teams_for,
+)
 from crm.board_actions import Ask, MoveStatus, board_funnel, detail, give, move, press
 from crm.clock import FakeClock
 from crm.context import Crm
@@ -14,7 +24,16 @@ from crm.deals import ContactDraft, quick_add
 from crm.notices import Notice
 from crm.permissions import Refusal
 from crm.tags import set_deal_tags
-from storage.models import Deal, DealStatus, Employee, Role, Task, TaskStatus
+from storage.models import (
+    Deal,
+    DealStatus,
+    Employee,
+    EventKind,
+    Role,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
 
 
 class Notes:
@@ -231,13 +250,80 @@ async def test_changes_tell_a_viewer_about_his_deals_only(crm: Crm) -> None:
     ann, bob = await _staff("ann"), await _staff("bob")
     mine = await _deal(crm, ann, 1)
     board = await load_board(crm, await board_filters(crm, ann, {}))
-    assert await changes(ann, board.version) == (board.version, False)
+    assert await changes(crm, ann, board.version) == (board.version, False)
     theirs = await _deal(crm, bob, 2)
-    top, changed = await changes(ann, board.version)
-    assert top > board.version and not changed
+    top, changed = await changes(crm, ann, board.version)
+    assert top.top > board.version.top and not changed
     await move(crm, ann, await _ask(mine, typed="tomorrow 12:00"), "in_progress")
-    assert (await changes(ann, top))[1]
+    assert (await changes(crm, ann, top))[1]
     assert theirs.id != mine.id
+
+
+async def test_a_rep_is_told_when_his_deal_is_given_away(crm: Crm) -> None:
+    ann, bob = await _staff("ann"), await _staff("bob")
+    boss = await _staff("boss", Role.SUPERVISOR)
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    assert any(c.deal_id == mine.id for col in board.columns for c in col.cards)
+    fresh = await Deal.get(id=mine.id)
+    given = await give(crm, boss, mine.id, fresh.version, bob.id, Notes())
+    assert given.status == MoveStatus.DONE
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed  # the card must leave his board
+    assert await changes(crm, ann, seen) == (seen, False)
+    carl = await _staff("carl")
+    for_carl = await load_board(crm, await board_filters(crm, carl, {}))
+    await give(crm, boss, mine.id, given.card.version, ann.id, Notes())  # type: ignore[union-attr]
+    assert not (await changes(crm, carl, for_carl.version))[1]  # not his deal, never was
+
+
+async def test_a_change_committed_after_a_later_one_is_not_missed(crm: Crm) -> None:
+    """Event ids are handed out at INSERT: an event of Ann's deal (id n) that commits after Bob's
+    (id n + 1) was read must still be reported. The late commit is played by taking Ann's event
+    away and putting it back under its id."""
+    ann, bob = await _staff("ann"), await _staff("bob")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    late = await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="late", at=crm.now())
+    await _deal(crm, bob, 2)
+    await late.delete()  # still in flight when the board polls
+    seen, changed = await changes(crm, ann, board.version)
+    assert not changed and seen.top > late.id
+    await TimelineEvent.create(id=late.id, deal=mine, kind=EventKind.NOTE, text="late",
+                               at=crm.now())  # commits now
+    after, changed = await changes(crm, ann, seen)
+    assert changed and late.id not in [g for g, _ in after.gaps]
+    assert await changes(crm, ann, after) == (after, False)  # told once
+
+
+async def test_a_gap_that_never_fills_is_let_go(crm: Crm, clock: FakeClock) -> None:
+    ann = await _staff("ann")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    lost = await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="x", at=crm.now())
+    await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text="y", at=crm.now())
+    await lost.delete()  # rolled back
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed and [g for g, _ in seen.gaps] == [lost.id]
+    clock.advance(timedelta(seconds=GAP_SECONDS))
+    later, changed = await changes(crm, ann, seen)
+    assert (later.gaps, changed) == ((), False)
+
+
+async def test_many_gaps_hold_the_watermark_back(crm: Crm) -> None:
+    ann = await _staff("ann")
+    mine = await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    made = [await TimelineEvent.create(deal=mine, kind=EventKind.NOTE, text=str(i), at=crm.now())
+            for i in range(MAX_GAPS + 3)]
+    for event in made[:-1]:
+        await event.delete()
+    seen, changed = await changes(crm, ann, board.version)  # the newest waits for the gaps
+    assert not changed and len(seen.gaps) == MAX_GAPS and seen.top < made[-1].id
+    for event in made[:-1]:
+        await TimelineEvent.create(id=event.id, deal=mine, kind=EventKind.NOTE, at=crm.now())
+    later, changed = await changes(crm, ann, seen)
+    assert changed and later.top == made[-1].id and later.gaps == ()
 
 
 async def test_the_funnel_is_for_supervisors(crm: Crm, clock: FakeClock) -> None:
@@ -248,3 +334,43 @@ async def test_the_funnel_is_for_supervisors(crm: Crm, clock: FakeClock) -> None
     assert await board_funnel(crm, rep, None) == ()
     steps = await board_funnel(crm, boss, "other")  # his own team whatever he asks
     assert steps[0].stage == "new" and steps[0].entered == 1
+
+
+async def test_a_board_far_behind_is_read_again(
+    crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, bob = await _staff("ann"), await _staff("bob")
+    await _deal(crm, ann, 1)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    monkeypatch.setattr("crm.board.SCAN", 2)
+    for n in range(2, 5):
+        await _deal(crm, bob, n)  # none of Ann's, but more than a poll reads
+    seen, changed = await changes(crm, ann, board.version)
+    assert changed and seen.top == (await TimelineEvent.all().order_by("-id").first()).id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_transaction_committing_late_on_postgres_is_reported(
+    db_url: str, crm: Crm
+) -> None:
+    """The real thing (SQLite has one writer, so ids commit in order there): a transaction takes
+    an event id for Ann's deal, another commits a later id, the board polls, then the first
+    commits."""
+    ann, bob = await _staff("ann"), await _staff("bob")
+    mine, theirs = await _deal(crm, ann, 1), await _deal(crm, bob, 2)
+    board = await load_board(crm, await board_filters(crm, ann, {}))
+    other = await asyncpg.connect(db_url.replace("postgres://", "postgresql://", 1))
+    try:
+        late = other.transaction()
+        await late.start()
+        await other.execute(
+            "INSERT INTO timeline_event (deal_id, kind, text, data, at)"
+            " VALUES ($1, 'note', 'late', '{}', now())", mine.id,
+        )
+        await TimelineEvent.create(deal=theirs, kind=EventKind.NOTE, text="b", at=crm.now())
+        seen, changed = await changes(crm, ann, board.version)
+        assert not changed
+        await late.commit()
+        assert (await changes(crm, ann, seen))[1]
+    finally:
+        await other.close()

@@ -68,6 +68,7 @@ async def test_settings_lists_every_variable_with_its_source_and_masks_secrets(
         "settings", cwd=tmp_path, NEXTSTEP_TIMEZONE="Asia/Tokyo",
         NEXTSTEP_DATABASE_URL="postgres://crm:hunter2@db.local:5432/crm",
         NEXTSTEP_WEBHOOK_SECRET="s3cr3t",
+        NEXTSTEP_IMAP="imap://a:pass1@h/INBOX imaps://b:pass2@h2",
     )
     assert code == 0, err
     rows = {}
@@ -83,7 +84,9 @@ async def test_settings_lists_every_variable_with_its_source_and_masks_secrets(
                                              "(environment)")
     assert rows["NEXTSTEP_BOT_TOKEN"] == ("****", "(.env)")
     assert rows["NEXTSTEP_WEBHOOK_SECRET"] == ("****", "(environment)")
+    assert rows["NEXTSTEP_IMAP"] == ("imap://a:****@h/INBOX imaps://b:****@h2", "(environment)")
     assert "TokenTail" not in out and "hunter2" not in out and "s3cr3t" not in out
+    assert "pass1" not in out and "pass2" not in out
 
 
 async def test_employees_add_list_and_disable(db_url: str, tmp_path: Path) -> None:

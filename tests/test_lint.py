@@ -22,7 +22,7 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     packages = [
         "bot", "handlers", "telephony", "storage", "config", "crm", "cli", "bench", "tests",
-        "board", "sandbox",
+        "board", "sandbox", "mail",
     ]
     result = _run(str(BIN / "mypy"), *[p for p in packages if (ROOT / p).exists()])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,6 +21,7 @@ const TEXT = {
     unreadable: "Could not read that time", past: "That time has passed",
     off_hours: "outside working hours", holiday: "a holiday", client_night: "night for the client",
     next_year: "that date has passed this year", refused: "Not your deal",
+    moved: "This deal was given to another rep",
     note: "Note", giveTo: "Give to", contact: "Contact", timeline: "Timeline",
     attempt: "attempt", noted: "Note added", failed: "Could not reach the server",
   },
@@ -34,12 +35,13 @@ const TEXT = {
     unreadable: "Не понял время", past: "Это время уже прошло",
     off_hours: "вне рабочего времени", holiday: "выходной", client_night: "ночь у клиента",
     next_year: "эта дата в этом году прошла", refused: "Это не ваша сделка",
+    moved: "Эту сделку передали другому менеджеру",
     note: "Заметка", giveTo: "Передать", contact: "Контакт", timeline: "История",
     attempt: "попытка", noted: "Заметка добавлена", failed: "Сервер недоступен",
   },
 };
 
-const state = { labels: null, version: 0, stages: {}, busy: false, funnelTeam: null };
+const state = { labels: null, version: "", stages: {}, busy: false, funnelTeam: null };
 let t = TEXT.en;
 const $ = (id) => document.getElementById(id);
 
@@ -207,7 +209,7 @@ async function act(path, body) {
   state.busy = true;
   try {
     const { status, data } = await api("POST", path, body);
-    if (status === 403 || status === 404) { toast(t.refused); return load(); }
+    if (status === 403) { toast(data.status === "moved" ? t.moved : t.refused); return load(); }
     const again = (extra) => act(path, { ...body, ...extra, when: extra.when || null });
     switch (data.status) {
       case "done": closeSheet(); return load();
@@ -269,7 +271,7 @@ function askReason(data, again) {
 
 async function openDetail(dealId) {
   const { status, data } = await api("GET", `deal/${dealId}`);
-  if (status !== 200) { toast(t.refused); return; }
+  if (status !== 200) { toast(data.status === "moved" ? t.moved : t.refused); return; }
   const card = data.card;
   const body = { task: card.task, version: card.version };
   const buttons = data.buttons.filter((b) => b !== "note").map((b) => el("button", {
@@ -313,7 +315,7 @@ function eventText(e) {
 async function poll() {
   if (!state.busy && $("sheet").hidden) {
     try {
-      const { data } = await api("GET", "changes?since=" + state.version);
+      const { data } = await api("GET", "changes?since=" + encodeURIComponent(state.version));
       if (data.changed) await load();
       else if (data.version) state.version = data.version;
     } catch (e) { /* the next poll tries again */ }

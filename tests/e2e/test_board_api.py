@@ -82,15 +82,16 @@ async def test_every_route_refuses_strangers_and_foreign_deals(harness: Harness)
             assert (status, raw) == (401, b""), (name, method, path, status, raw)
 
     own = BoardClient(port, init_data(token, rep.user, now))
+    gone = str(2**31 - 1)  # no such deal: refused exactly as another's, so ids cannot be probed
     for method, template in routes:
-        path = template.replace("{deal}", str(deal_id)) + "?since=0&stage=new"
-        status, raw = await own.call(method, path, _body(task_id, version, rep.employee.id))
-        assert SECRET_CLIENT.encode() not in raw and b"+7495999" not in raw, (path, raw)
-        if "{deal}" in template:
-            assert status in (403, 404), (path, status, raw)
-            assert json.loads(raw) == {"status": "refused"}
-        else:
-            assert status == 200, (path, status, raw)
+        for deal in (str(deal_id), gone):
+            path = template.replace("{deal}", deal) + "?since=0&stage=new"
+            status, raw = await own.call(method, path, _body(task_id, version, rep.employee.id))
+            assert SECRET_CLIENT.encode() not in raw and b"+7495999" not in raw, (path, raw)
+            if "{deal}" in template:
+                assert (status, json.loads(raw)) == (403, {"status": "refused"}), (path, raw)
+            else:
+                assert status == 200, (path, status, raw)
     assert await _snapshot(deal_id) == before
 
 
@@ -129,6 +130,11 @@ async def test_a_rep_drags_his_card_through_the_api(harness: Harness) -> None:
     assert status == 400
     changes = await own.json("GET", f"{API}changes?since={board['version']}")
     assert changes["changed"] is True
+    top = str(await TimelineEvent.all().order_by("-id").first().values_list("id", flat=True))
+    for version in (board["version"], changes["version"]):  # opaque: no event id shows
+        assert not version.isdigit() and len(version) > 40
+    guessed = await own.json("GET", f"{API}changes?since={top}")  # a raw id is not a version
+    assert guessed["changed"] is True and guessed["version"] != top
 
 
 async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -> None:
@@ -157,8 +163,40 @@ async def test_a_supervisor_sees_the_funnel_and_gives_a_deal(harness: Harness) -
         "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": bob.employee.id}
     )
     assert given["status"] == "done" and given["card"]["owner"] == bob.employee.id
+    former = BoardClient(h.running.web_port, init_data(h.api.token, ann.user, h.clock.now()))
+    status, raw = await former.call("GET", f"{API}deal/{added.deal.id}")
+    assert (status, json.loads(raw)) == (403, {"status": "moved"})  # as the bot tells him
     await h.api.wait_for(lambda c: c.chat_id == bob.user.id and c.method == "sendMessage")
     again = await sup.json(
         "POST", f"{API}deal/{added.deal.id}/give", {"version": version, "rep": ann.employee.id}
     )
     assert again["status"] == "stale"  # given meanwhile: the fresh card, nothing changed
+
+
+async def test_bad_ids_are_a_clear_400_and_change_nothing(harness: Harness) -> None:
+    h = harness
+    boss = await h.make_employee("supervisor", name="Boss", lang="en")
+    deal_id, task_id, version = await _foreign_deal(h)
+    before = await _snapshot(deal_id)
+    sup = BoardClient(h.running.web_port, init_data(h.api.token, boss.user, h.clock.now()))
+    huge, over = "9" * 30, str(2**31)
+    asks: list[tuple[str, str, object]] = [
+        (method, template.replace("{deal}", bad), _body(task_id, version, boss.employee.id))
+        for method, template in _api_routes() if "{deal}" in template
+        for bad in ("²", "%C2%B2", huge, over, "-1")
+    ]
+    asks += [
+        ("GET", f"{API}column?stage=new&after={bad}", None) for bad in ("²", huge, over)
+    ] + [
+        ("GET", f"{API}board?rep={bad}", None) for bad in ("²", huge, over)
+    ]
+    for field in ("task", "version", "rep"):
+        for bad_value in (2**31, 10**30, -1):
+            bad_body = {**_body(task_id, version, boss.employee.id), field: bad_value}
+            asks += [("POST", f"{API}deal/{deal_id}/{verb}", bad_body)
+                     for verb in ("move", "press", "give")]
+    for method, path, body in asks:
+        status, raw = await sup.call(method, path, body)
+        assert status == 400, (method, path, body, status, raw)
+        assert set(json.loads(raw)) == {"error"}, raw
+    assert await _snapshot(deal_id) == before

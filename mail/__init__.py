@@ -1,0 +1,1 @@
+"""The e-mail channel: mailboxes watched over IMAP IDLE, letters decoded, replies sent by SMTP."""
