@@ -2,8 +2,9 @@
 loaded by tests/conftest.py).
 
 A test says what it needs by a marker: ``postgres``, ``redis``, ``sip`` (kamailio and sipp),
-``dovecot`` (dovecot-imapd: dovecot, dovecot-lda, doveadm) or ``workers`` (nginx, pgbouncer,
-redis-server and openssl, for tests/scale);
+``dovecot`` (dovecot-imapd: dovecot, dovecot-lda, doveadm), ``workers`` (nginx, pgbouncer,
+redis-server and openssl, for tests/scale) or ``browser`` (Debian's chromium; every test using a
+``browser`` fixture is marked so here);
 a test parametrized "postgres" (the store's ``db_url``, the benches' ``kind``) is marked
 ``postgres`` here, so ``-m "not postgres"`` leaves them all out. A missing service ends the run
 with one line per service saying what to install or start, instead of a fixture error per test;
@@ -32,6 +33,7 @@ WORKER_BINARIES = (
     ("/usr/sbin/nginx", "nginx"), ("/usr/sbin/pgbouncer", "pgbouncer"),
     ("redis-server", "redis-server"), ("openssl", "openssl"),
 )
+BROWSER_BINARIES = (("/usr/bin/chromium", "chromium"),)
 
 
 def _why(error: BaseException) -> str:
@@ -97,6 +99,7 @@ CHECKS: dict[str, Callable[[], str | None]] = {
     "sip": sip_problem,
     "dovecot": dovecot_problem,
     "workers": lambda: sip_problem(WORKER_BINARIES),
+    "browser": lambda: sip_problem(BROWSER_BINARIES),
 }
 
 
@@ -107,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "sip: needs kamailio and sipp",
         "dovecot: needs dovecot-imapd (dovecot, dovecot-lda, doveadm)",
         "workers: needs nginx, pgbouncer, redis-server and openssl",
+        "browser: needs Debian's chromium at /usr/bin/chromium",
     ):
         config.addinivalue_line("markers", line)
 
@@ -117,6 +121,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgres" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
