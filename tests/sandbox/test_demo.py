@@ -214,12 +214,18 @@ def test_a_new_person_opens_the_admins_invite_and_joins_as_a_rep(
     expect(welcome).to_contain_text("менеджер")
     [row] = [line for line in nextstep(demo, "employees").splitlines() if "Олег Новиков" in line]
     assert " rep " in row
-    # A link to the bot in a message opens it the same way (the code is used: he is on the team).
-    page.evaluate("""link => document.getElementById("messages").append(renderMessage({
-        id: 999999, out: false, date: Date.now() / 1000, edited: false, text: "",
-        html: `<a href="${link}">join</a>`, buttons: []}))""", link)
-    page.locator("#m-999999 a").click()
-    expect(page.locator("#messages .message.bot", has_text="Вы уже в команде")).to_be_visible()
+    # A link to the bot in a message's HTML or on a URL button opens it the same way (the code
+    # is used by now: he is on the team already).
+    already = page.locator("#messages .message.bot", has_text="Вы уже в команде")
+    for shown, (html, buttons, target) in enumerate([
+        ('`<a href="${link}">join</a>`', "[]", "a"),
+        ('""', '[[{text: "Join", url: link}]]', "button.inline"),
+    ], start=1):
+        page.evaluate(f"""link => document.getElementById("messages").append(renderMessage({{
+            id: 999999, out: false, date: Date.now() / 1000, edited: false, text: "Join",
+            html: {html}, buttons: {buttons}}}))""", link)
+        page.locator(f"#m-999999 {target}").click()
+        expect(already).to_have_count(shown)
     assert len(page.context.pages) == 1  # nothing opened in a new tab
 
 
