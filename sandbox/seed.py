@@ -35,7 +35,7 @@ class Person:
 
     tg_id: int
     name: str
-    role: str  # admin, supervisor, rep or client
+    role: str  # admin, supervisor, rep, client, or new (added on the page, not known yet)
     lang: str = "ru"
     sip_ext: str | None = None
     phone: str | None = None

@@ -31,6 +31,9 @@ _CHANGES = ("send", "edit", "copy", "forward", "delete")
 # The clock's speeds: real time, the ladder's minutes as seconds, a working day in a minute or so
 # (the whole ladder, 5 min to archive, in about two).
 SPEEDS = (1, 60, 1440)
+# People added on the page (someone who opens an invite, say) get Telegram ids from here on.
+FIRST_NEW_ID = 9001
+LANGS = ("ru", "en")
 
 
 class ChatServer:
@@ -49,6 +52,7 @@ class ChatServer:
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/api/state", self._state)
+        app.router.add_post("/api/people", self._add_person)
         app.router.add_get("/api/events", self._events)
         app.router.add_get("/api/chat/{tg}", self._chat)
         app.router.add_post("/api/chat/{tg}/send", self._send)
@@ -106,11 +110,13 @@ class ChatServer:
         return {"now": self.clock.now().isoformat(), "speed": self.clock.speed,
                 "speeds": SPEEDS}
 
+    @staticmethod
+    def _person_json(p: Person) -> Json:
+        return {"id": p.tg_id, "name": p.name, "role": p.role, "lang": p.lang, "ext": p.sip_ext,
+                "phone": p.phone, "company": p.company}
+
     async def _state(self, _: web.Request) -> web.Response:
-        people = [
-            {"id": p.tg_id, "name": p.name, "role": p.role, "lang": p.lang, "ext": p.sip_ext,
-             "phone": p.phone, "company": p.company} for p in self.people.values()
-        ]
+        people = [self._person_json(p) for p in self.people.values()]
         numbers = [{"name": n, "phone": ph, "company": c} for n, ph, c in CONTACTS]
         numbers += [{"name": p.name, "phone": p.phone, "company": p.company}
                     for p in CLIENTS if p.phone]
@@ -135,6 +141,20 @@ class ChatServer:
         finally:
             self._listeners.discard(queue)
         return response
+
+    async def _add_person(self, request: web.Request) -> web.Response:
+        """A Telegram user the demo did not know: a new rep about to open his invite, say."""
+        body = await self._body(request)
+        name = " ".join(str(body.get("name", "")).split())
+        lang = body.get("lang")
+        if not name or len(name) > 64:
+            raise web.HTTPBadRequest(text="a name of 1 to 64 characters is expected")
+        if lang not in LANGS:
+            raise web.HTTPBadRequest(text=f"lang is one of {LANGS}")
+        tg_id = max(FIRST_NEW_ID - 1, *self.people) + 1
+        person = Person(tg_id, name, "new", lang=lang)
+        self.people[tg_id] = person
+        return web.json_response(self._person_json(person))
 
     def _person(self, request: web.Request) -> Person:
         tg = request.match_info["tg"]

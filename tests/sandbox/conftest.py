@@ -33,6 +33,7 @@ class Demo:
     url: str
     first_line: str
     started_in: float
+    db: Path  # its SQLite file: `nextstep` commands run against it as the demo's admin would
 
 
 def read_line(process: subprocess.Popen[str], seconds: float) -> str:
@@ -60,8 +61,9 @@ def demo() -> Iterator[Demo]:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
+        db = Path(folder) / "demo.sqlite3"
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "demo", "--db", str(Path(folder) / "demo.sqlite3"),
+            [sys.executable, "-m", "cli", "demo", "--db", str(db),
              "--listen", f"127.0.0.1:{port}"],
             cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -72,7 +74,7 @@ def demo() -> Iterator[Demo]:
                 stop(process)
                 errors = process.stderr.read() if process.stderr else ""
                 pytest.fail(f"nextstep demo printed nothing within {START_BOUND} s: {errors}")
-            yield Demo(process, f"http://127.0.0.1:{port}", line, time.monotonic() - started)
+            yield Demo(process, f"http://127.0.0.1:{port}", line, time.monotonic() - started, db)
         finally:
             stop(process)
 

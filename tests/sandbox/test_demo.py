@@ -178,6 +178,57 @@ def test_the_board_opens_from_the_chat_signed_as_telegram_signs_it(
     expect(page.locator("#webapp")).to_be_hidden()
 
 
+def nextstep(demo: Demo, *args: str) -> str:
+    """A `nextstep` command on the demo's store, as its admin runs it beside the demo."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=demo.db.parent, capture_output=True, text=True,
+        timeout=START_BOUND, env={
+            **os.environ, "PYTHONPATH": str(ROOT), "NEXTSTEP_DATABASE_URL": f"sqlite://{demo.db}",
+            "NEXTSTEP_BOT_USERNAME": "nextstep_demo_bot",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_new_person_opens_the_admins_invite_and_joins_as_a_rep(
+    demo: Demo, browser: Browser
+) -> None:
+    made = re.search(r"^link:\s+(\S+)$", nextstep(demo, "invite", "--role", "rep"), re.M)
+    assert made is not None
+    link = made.group(1)
+    assert link.startswith("https://t.me/nextstep_demo_bot?start=")
+    page = open_page(browser, demo)
+    page.click("#add-person")  # someone the bot has never seen
+    page.fill("#new-name", "Олег Новиков")
+    page.select_option("#new-person select[name=lang]", "ru")
+    page.click("#new-submit")
+    expect(page.locator("#chat-title")).to_have_text("Олег Новиков")
+    expect(page.locator("li.person.active")).to_contain_text("новый")
+    say(page, link)  # he pastes the link: Telegram opens the bot and starts it with the code
+    expect(page.locator("#messages .message.mine").last).to_have_text(
+        re.compile(r"^/start " + re.escape(link.split("start=")[1]))
+    )
+    welcome = page.locator("#messages .message.bot", has_text="Добро пожаловать")
+    expect(welcome).to_contain_text("Олег Новиков")
+    expect(welcome).to_contain_text("менеджер")
+    [row] = [line for line in nextstep(demo, "employees").splitlines() if "Олег Новиков" in line]
+    assert " rep " in row
+    # A link to the bot in a message's HTML or on a URL button opens it the same way (the code
+    # is used by now: he is on the team already).
+    already = page.locator("#messages .message.bot", has_text="Вы уже в команде")
+    for shown, (html, buttons, target) in enumerate([
+        ('`<a href="${link}">join</a>`', "[]", "a"),
+        ('""', '[[{text: "Join", url: link}]]', "button.inline"),
+    ], start=1):
+        page.evaluate(f"""link => document.getElementById("messages").append(renderMessage({{
+            id: 999999, out: false, date: Date.now() / 1000, edited: false, text: "Join",
+            html: {html}, buttons: {buttons}}}))""", link)
+        page.locator(f"#m-999999 {target}").click()
+        expect(already).to_have_count(shown)
+    assert len(page.context.pages) == 1  # nothing opened in a new tab
+
+
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
     demo: Demo, browser: Browser
 ) -> None:
@@ -231,6 +282,12 @@ def test_bad_requests_to_the_page_get_a_clear_answer(demo: Demo) -> None:
     assert post("/api/chat/7003/send", b"{}") == (400, "the message is empty")
     assert post("/api/chat/7003/send", b"not json") == (400, "a JSON body is expected")
     assert post("/api/chat/7003/press", b'{"message_id": 1, "data": "x"}')[0] == 400
+    assert post("/api/people", b'{"name": " ", "lang": "ru"}') == (
+        400, "a name of 1 to 64 characters is expected"
+    )
+    assert post("/api/people", b'{"name": "X", "lang": "de"}') == (
+        400, "lang is one of ('ru', 'en')"
+    )
     assert post("/api/clock", b'{"speed": 7}') == (400, "speed is one of (1, 60, 1440)")
     assert post("/api/phone", b'{"agent": "x", "number": "1"}') == (
         400, "pick an agent with an extension"

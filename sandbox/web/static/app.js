@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = {people: [], numbers: [], current: null, unread: {}, clock: null, clockAt: 0};
+const state = {people: [], numbers: [], current: null, unread: {}, clock: null, clockAt: 0, bot: null};
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -40,6 +40,11 @@ function safeHtml(html) {
       out.setAttribute("href", node.getAttribute("href"));
       out.setAttribute("target", "_blank");
       out.setAttribute("rel", "noopener");
+      out.addEventListener("click", (event) => {
+        if (startPayload(out.href) === null) return;
+        event.preventDefault();
+        openLink(out.href);
+      });
     }
     if (node.tagName === "TG-SPOILER" || (node.tagName === "SPAN" && node.classList.contains("tg-spoiler"))) {
       out.className = "spoiler";
@@ -50,6 +55,47 @@ function safeHtml(html) {
   const fragment = document.createDocumentFragment();
   for (const child of source.childNodes) fragment.append(copy(child));
   return fragment;
+}
+
+// -- links to the bot ---------------------------------------------------------------------------
+
+// The payload of a deep link to this bot (t.me/<bot>?start=<payload>, or tg://resolve), else null:
+// Telegram opens the bot's chat and sends "/start <payload>" for the user.
+function startPayload(href) {
+  let url;
+  try { url = new URL(href); } catch { return null; }
+  const bot = state.bot ? state.bot.username.toLowerCase() : "";
+  const web = ["https:", "http:"].includes(url.protocol) && ["t.me", "telegram.me"].includes(url.hostname);
+  const username = web ? url.pathname.replace(/^\/|\/$/g, "")
+    : url.protocol === "tg:" && url.hostname === "resolve" ? url.searchParams.get("domain") || "" : "";
+  const payload = url.searchParams.get("start");
+  if (!bot || username.toLowerCase() !== bot || payload === null) return null;
+  return /^[A-Za-z0-9_-]{1,64}$/.test(payload) ? payload : null;
+}
+
+// Follow a link as the person on the page: one to this bot opens his chat with it and starts it.
+async function openLink(href) {
+  const payload = startPayload(href);
+  if (payload === null) { window.open(href, "_blank", "noopener"); return; }
+  if (!state.current) { toast(T.pickFirst); return; }
+  $("app").className = "in-chat";
+  await send(`/start ${payload}`);
+}
+
+// Someone the demo does not know yet (a new rep with an invite): a name and a Telegram language.
+async function addPerson(event) {
+  event.preventDefault();
+  const form = $("new-person");
+  const data = new FormData(form);
+  try {
+    const person = await api("/api/people", {name: data.get("name"), lang: data.get("lang")});
+    state.people.push(person);
+    form.reset();
+    form.hidden = true;
+    await choose(person);
+  } catch (error) {
+    toast(`${T.failed}: ${error.message}`);
+  }
 }
 
 // -- people -----------------------------------------------------------------------------------
@@ -166,7 +212,7 @@ function renderMessage(message) {
         line.append(el("button", {
           class: "inline", type: "button",
           onclick: () => button.web_app ? openWebApp(button.web_app, button.text)
-            : button.url ? window.open(button.url, "_blank", "noopener") : press(message.id, button.data),
+            : button.url ? openLink(button.url) : press(message.id, button.data),
         }, button.text));
       }
       keyboard.append(line);
@@ -320,10 +366,15 @@ async function start() {
   $("text").placeholder = T.placeholder;
   $("menu").textContent = T.menu;
   $("phone-toggle").textContent = T.phone;
+  $("add-person").title = T.addPerson;
+  $("add-person").setAttribute("aria-label", T.addPerson);
+  $("new-name").placeholder = T.newName;
+  $("new-submit").textContent = T.add;
   $("messages").append(el("p", {class: "hint"}, T.pick));
   const data = await api("/api/state");
   state.people = data.people;
   state.numbers = data.numbers;
+  state.bot = data.bot;
   setClock(data.clock);
   renderPeople();
   listen();
@@ -334,8 +385,14 @@ async function start() {
     const input = $("text");
     const text = input.value;
     input.value = "";
-    await send(text);
+    if (startPayload(text.trim()) !== null) await openLink(text.trim());  // a pasted invite
+    else await send(text);
   });
+  $("add-person").addEventListener("click", () => {
+    $("new-person").hidden = !$("new-person").hidden;
+    if (!$("new-person").hidden) $("new-name").focus();
+  });
+  $("new-person").addEventListener("submit", addPerson);
   $("menu").addEventListener("click", () => { $("commands").hidden = !$("commands").hidden; });
   $("back").addEventListener("click", () => { $("app").className = "no-chat"; });
   $("phone-toggle").addEventListener("click", () => { $("phone").hidden = !$("phone").hidden; });
