@@ -179,6 +179,31 @@ class ReportCsv(CallbackData, prefix="rc"):
     days: int
 
 
+class ReportBy(CallbackData, prefix="rb"):
+    """A report grouped by a choice field (`field`: its key, at most 32 characters)."""
+
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
+    kind: Kind
+    field: str
+
+
+class ReportByRun(CallbackData, prefix="rbr"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
+    kind: Kind
+    field: str
+    days: int
+
+
+class ReportByCsv(CallbackData, prefix="rbc"):
+    needs: ClassVar[Role] = Role.SUPERVISOR
+
+    kind: Kind
+    field: str
+    days: int
+
+
 class Reassign(CallbackData, prefix="ra"):
     needs: ClassVar[Role] = Role.SUPERVISOR
 

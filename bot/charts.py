@@ -81,9 +81,14 @@ async def load(crm: Crm, kind: Kind, period: Period) -> Report:
 
 async def render_png(report: Report, names: Names) -> bytes:
     """The chart, drawn in the charts thread with the caller's language."""
+    return await in_drawing_thread(draw_png, report, names)
+
+
+async def in_drawing_thread(draw: Callable[..., bytes], *args: Any) -> bytes:
+    """`draw(*args)` in the one charts thread, with the caller's context (its language)."""
     context = contextvars.copy_context()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_drawing, context.run, draw_png, report, names)
+    return await loop.run_in_executor(_drawing, context.run, draw, *args)
 
 
 def draw_png(report: Report, names: Names) -> bytes:
@@ -105,14 +110,14 @@ def draw(report: Report, names: Names) -> Figure:
     figure = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
     figure.suptitle(f"{kind_title(report.kind)} · {period_text(report.period)}", fontsize=16)
-    if _is_empty(report):
+    if is_empty(report):
         no_data(figure.add_subplot())
     else:
         DRAWERS[report.kind](figure, report.data, names)
     return figure
 
 
-def _is_empty(report: Report) -> bool:
+def is_empty(report: Report) -> bool:
     data = report.data
     if report.kind == Kind.DIALING:
         return not (data.reached_after or data.by_hour)
@@ -138,10 +143,18 @@ def summary(report: Report, names: Names) -> str:
     head = f"<b>{html.escape(kind_title(report.kind))}</b> · {period_text(report.period)}"
     if report.period.team:
         head += " · " + html.escape(report.period.team)
-    lines = [head]
-    lines += _SUMMARIES[report.kind](report.data, names) if not _is_empty(report) else [
-        _("No data for this period")
-    ]
+    return fit_caption([head, *summary_lines(report, names)])
+
+
+def summary_lines(report: Report, names: Names) -> list[str]:
+    """The headline figures, one HTML line each."""
+    if is_empty(report):
+        return [_("No data for this period")]
+    return _SUMMARIES[report.kind](report.data, names)
+
+
+def fit_caption(lines: list[str]) -> str:
+    """As many whole lines as a caption holds."""
     text = ""
     for line in lines:  # whole lines only, so no tag is cut in half
         if len(text) + len(line) + 1 > MAX_CAPTION:

@@ -24,10 +24,10 @@ def _rate(value: float | None, places: int = 4) -> Decimal | None:
 
 
 def to_csv(report: Report, names: CsvNames, fmt: CsvFormat, *, bom: bool) -> str:
-    return CsvWriter(fmt, bom=bom).rows(_rows(report, names))
+    return CsvWriter(fmt, bom=bom).rows(rows(report, names))
 
 
-def _rows(report: Report, names: CsvNames) -> list[Sequence[Cell]]:
+def rows(report: Report, names: CsvNames) -> list[Sequence[Cell]]:
     data = report.data
     match report.kind:
         case Kind.FUNNEL:

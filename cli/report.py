@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot import charts
 from bot.callbacks import Kind
+from bot.chart_by_field import GROUPABLE
 from bot.charts import Names
 from bot.i18n import create_i18n, speaking
 from bot.report_csv import CsvNames, to_csv
@@ -31,13 +32,10 @@ from crm.reports import Period
 _TAGS = re.compile(r"</?b>")
 
 
-BY_FIELD = (Kind.FUNNEL, Kind.SOURCES)  # the reports that keep to one option of a field
-
-
 async def main(args: argparse.Namespace, settings: Settings) -> int:
     kind = Kind(args.kind)  # argparse checked the choice and that --days is positive
-    if args.by and kind not in BY_FIELD:
-        print(f"--by works with: {', '.join(BY_FIELD)}", file=sys.stderr)
+    if args.by and kind not in GROUPABLE:
+        print(f"--by works with: {', '.join(GROUPABLE)}", file=sys.stderr)
         return 2
     async with crm_session(settings) as crm:
         now = crm.now()

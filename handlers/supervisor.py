@@ -1,6 +1,7 @@
 """/report and /overdue for supervisors (their team) and admins (every team); reps are refused.
 
-/report: pick a report, then a period → a chart with a caption, and a CSV button under it.
+/report: pick a report, then a period → a chart with a caption, and a CSV button under it; the
+funnel and the sources also "By <field>" for each choice field, one chart panel per option.
 /overdue: the team's overdue tasks, each with "Reassign" → one of the deal team's reps.
 Also the periodic automations of this area, registered on the runtime's clockwork.
 """
@@ -18,8 +19,18 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import charts
-from bot.callbacks import Kind, Reassign, ReassignTo, ReportCsv, ReportKind, ReportRun
+from bot import chart_by_field, charts
+from bot.callbacks import (
+    Kind,
+    Reassign,
+    ReassignTo,
+    ReportBy,
+    ReportByCsv,
+    ReportByRun,
+    ReportCsv,
+    ReportKind,
+    ReportRun,
+)
 from bot.charts import Names
 from bot.i18n import speaking
 from bot.report_csv import CsvNames, to_csv
@@ -74,7 +85,7 @@ async def report_menu(message: Message, employee: Employee) -> None:
 
 @router.callback_query(ReportKind.filter())
 async def report_period(
-    callback: CallbackQuery, callback_data: ReportKind, employee: Employee,
+    callback: CallbackQuery, callback_data: ReportKind, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
     if not _allowed(employee):
@@ -86,6 +97,14 @@ async def report_period(
             text=_("{days} days").format(days=days),
             callback_data=ReportRun(kind=callback_data.kind, days=days),
         )
+    if callback_data.kind in chart_by_field.GROUPABLE:
+        for spec in crm.playbook.fields:
+            if spec.choices:
+                keyboard.button(
+                    text=_("By {field}").format(field=spec.label.get(lang)),
+                    callback_data=ReportBy(kind=callback_data.kind, field=spec.key),
+                )
+    keyboard.adjust(len(PERIOD_DAYS), 1)
     if isinstance(callback.message, Message):
         await callback.message.edit_text(
             _("{report}: which period?").format(report=charts.kind_title(callback_data.kind)),
@@ -128,6 +147,84 @@ async def report_csv(
     report = await charts.load(crm, callback_data.kind, period)
     name = f"{callback_data.kind}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     text = to_csv(report, CsvNames(crm.playbook, lang), csv_format(lang), bom=True)
+    await callback.message.answer_document(BufferedInputFile(text.encode(), filename=name))
+
+
+# --- /report grouped by a choice field ---------------------------------------------------
+
+def _not_grouped() -> str:
+    return _("This report cannot be grouped by that field.")
+
+
+@router.callback_query(ReportBy.filter())
+async def report_by_period(
+    callback: CallbackQuery, callback_data: ReportBy, employee: Employee, crm: Crm, lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
+    if field is None:
+        callback_answer.text = _not_grouped()
+        return
+    keyboard = InlineKeyboardBuilder()
+    for days in PERIOD_DAYS:
+        keyboard.button(
+            text=_("{days} days").format(days=days),
+            callback_data=ReportByRun(kind=callback_data.kind, field=field.key, days=days),
+        )
+    await callback.message.edit_text(
+        _("{report}: which period?").format(
+            report=html.escape(chart_by_field.title(callback_data.kind, field, lang))
+        ),
+        reply_markup=keyboard.as_markup(),
+    )
+
+
+@router.callback_query(ReportByRun.filter(F.days.in_(PERIOD_DAYS)))
+async def report_by_send(
+    callback: CallbackQuery, callback_data: ReportByRun, employee: Employee, crm: Crm, lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
+    if field is None:
+        callback_answer.text = _not_grouped()
+        return
+    names = Names(crm.playbook, lang)
+    period = _period(crm, employee, callback_data.days)
+    grouped = await chart_by_field.load(crm, callback_data.kind, period, field)
+    png = await chart_by_field.render_png(grouped, names)
+    csv_button = InlineKeyboardBuilder()
+    csv_button.button(text=_("CSV"), callback_data=ReportByCsv(
+        kind=callback_data.kind, field=field.key, days=callback_data.days
+    ))
+    await callback.message.answer_photo(
+        BufferedInputFile(png, filename=f"{callback_data.kind}_by_{field.key}.png"),
+        caption=chart_by_field.summary(grouped, names), reply_markup=csv_button.as_markup(),
+    )
+
+
+@router.callback_query(ReportByCsv.filter(F.days.in_(PERIOD_DAYS)))
+async def report_by_csv(
+    callback: CallbackQuery, callback_data: ReportByCsv, employee: Employee, crm: Crm, lang: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return
+    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
+    if field is None:
+        callback_answer.text = _not_grouped()
+        return
+    period = _period(crm, employee, callback_data.days)
+    grouped = await chart_by_field.load(crm, callback_data.kind, period, field)
+    name = (f"{callback_data.kind}_by_{field.key}_"
+            f"{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv")
+    text = chart_by_field.to_csv(grouped, CsvNames(crm.playbook, lang), csv_format(lang), bom=True)
     await callback.message.answer_document(BufferedInputFile(text.encode(), filename=name))
 
 

@@ -78,6 +78,9 @@ def test_prefixes_of_buttons_already_sent_stay() -> None:
         "ReportRun": "rr",
         "ReportCsv": "rc",
         "Reassign": "ra",
+        "ReportBy": "rb",
+        "ReportByRun": "rbr",
+        "ReportByCsv": "rbc",
         "ReassignTo": "rt",
         "Reply": "rp",
     }
