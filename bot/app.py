@@ -3,7 +3,7 @@
 `nextstep run` starts it until a signal; the end-to-end tests start the same object against a
 fake Bot API. Parts, in start order: store → Crm → Bot (429 retry on every call) → Sender →
 BotNotifier → dispatcher(s) → clock → web server (health, metrics, webhook, WEB_MODULES) →
-polling → leadership (SINGLETONS: registering the webhook, the SIP listener) → the clock's
+leadership (SINGLETONS: registering the webhook, the SIP listener) → polling → the clock's
 ticks. `stop()` undoes them in the order that loses nothing: stop intake (polling, webhook,
 singletons), let in-flight handlers, clock jobs and call events finish, drain the sender, then
 close the sessions and the store.
@@ -357,13 +357,14 @@ class App:
         self._runner = await start_web(web_app, host, port)
         self.web_port = bound_port(self._runner)
 
+        # Leadership before intake: a singleton failing on its port (the SIP listener) ends the
+        # start in one line before polling has begun and logged anything.
+        await self.leadership.start()
         # Long polling is for one process (Telegram answers a second getUpdates with 409).
         if not settings.webhook_url:
             staff.polling = await self._poll(staff)
         if self.client is not None:
             self.client.polling = await self._poll(self.client)
-
-        await self.leadership.start()
         # The clock starts after intake so a push's follow-up presses find the bot listening
         # (and a start failing on a port never cuts a tick short); its first tick runs at once
         # and sends what fell due while we were down.

@@ -65,6 +65,7 @@ class Leadership:
         self.renew = renew
         self.holder = holder_id()
         self.leading = False
+        self._announced = False  # "this worker leads" was logged
         self.takeovers = 0  # times this worker became the leader
         self._running: list[tuple[str, Closable]] = []
         self._held_until = 0.0  # monotonic: when our lease may have run out for the others
@@ -128,16 +129,19 @@ class Leadership:
     async def _lead(self) -> None:
         self.leading = True
         self.takeovers += 1
-        log.info("this worker leads (%s)", self.holder)
         for singleton in self.singletons:
             part = await singleton.start()
             if part is not None:
                 self._running.append((singleton.name, part))
+        # Told once its singletons run: one failing to start (a port in use) is the start's
+        # one line, not a lead and a step down around it.
+        log.info("this worker leads (%s)", self.holder)
+        self._announced = True
 
     async def _follow(self) -> None:
-        if self.leading:
+        if self._announced:
             log.info("this worker no longer leads")
-        self.leading = False
+        self.leading = self._announced = False
         while self._running:
             name, part = self._running.pop()
             try:

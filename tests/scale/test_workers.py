@@ -139,25 +139,33 @@ async def test_a_worker_killed_in_the_middle_of_presses_loses_and_doubles_nothin
         playbook = load_playbook()
         # Long enough after the kill for a rep whose update died with the worker: his lock
         # (ISOLATION_SECONDS) and the update's claim run out, then he goes on.
-        stop_at = time.monotonic() + 30
+        # On a loaded machine a rep may need longer than that: he goes on, up to a hard bound,
+        # until he has pressed after the kill.
+        stop_at, hard_stop = time.monotonic() + 30, time.monotonic() + 75
         redelivered = Counter[int]()
+        killed_at: list[float] = []
+        went_on: set[int] = set()
 
         async def rep(user: User, rng: random.Random) -> None:
             card = await next_card(c, user)
-            while card is not None and time.monotonic() < stop_at:
+            while card is not None:
+                now = time.monotonic()
+                if now >= hard_stop or (now >= stop_at and user.id in went_on):
+                    break
                 task_id = card_task(c.api.find_message(user.id, card))
                 if task_id is None:
                     break
                 for data in press_data(playbook, task_id, pick_outcome(rng)):
                     attempts = await c.deliver(c.api.callback(user, data, card, strict=False))
                     redelivered[user.id] += len(attempts) - 1
+                if killed_at and now > killed_at[0]:
+                    went_on.add(user.id)
                 card = await next_card(c, user)  # the retry: whatever happened, go on
 
-        async def killer() -> float:
+        async def killer() -> None:
             await asyncio.sleep(4)
-            killed = time.monotonic()
+            killed_at.append(time.monotonic())
             await c.kill(c.workers[0])
-            return killed
 
         work = asyncio.gather(*(rep(u, random.Random(n)) for n, u in enumerate(users)))
         await killer()
@@ -165,12 +173,16 @@ async def test_a_worker_killed_in_the_middle_of_presses_loses_and_doubles_nothin
         await work
         assert await one_open_task_per_open_deal() == []
         assert await outcomes_applied_twice() == []
-        # Every rep's presses went on after the kill (through the two workers left).
+        # Every rep went on after the kill (through the two workers left): he pressed after
+        # it, or he ran out of due work (the random outcomes may close all his deals first),
+        # and then nothing due is left waiting for him.
         for user in users:
             rep_id = (await Employee.get(tg_id=user.id)).id
-            assert await Task.filter(
-                closed_by_id=rep_id, closed_at__gte=after_kill
-            ).count() > 0, user
+            pressed = await Task.filter(closed_by_id=rep_id, closed_at__gte=after_kill).count()
+            waiting = await Task.filter(
+                assignee_id=rep_id, status=TaskStatus.OPEN, due_at__lte=datetime.now(UTC)
+            ).count()
+            assert pressed > 0 or waiting == 0, (user, waiting)
         assert not c.api.violations, c.api.violations[:3]
         print(f"redelivered after the kill: {sum(redelivered.values())}", flush=True)
 
