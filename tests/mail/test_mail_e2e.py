@@ -17,6 +17,7 @@ import pytest
 
 from bot.callbacks import Reply
 from config.playbook import DEFAULT_PLAYBOOK
+from crm.chat import relayed_message
 from crm.deals import ContactDraft, add_address, find_or_create_contact, open_deal
 from storage.models import Contact, Deal, Letter, TimelineEvent
 from tests.e2e.harness import Harness, Staff
@@ -179,6 +180,13 @@ async def _watching(h: Harness) -> None:
     await _sleep(0.3)  # in IDLE
 
 
+async def _linked(chat_id: int, message_id: int) -> None:
+    deadline = time.monotonic() + 5
+    while await relayed_message(chat_id, message_id) is None:
+        assert time.monotonic() < deadline, "the letter's copy was never linked to it"
+        await _sleep()
+
+
 async def _sleep(seconds: float = 0.05) -> None:
     await asyncio.sleep(seconds)
 
@@ -203,6 +211,9 @@ async def test_a_telegram_reply_to_the_letter_goes_by_mail_and_a_restart_catches
         await h.start()
         call = await h.api.wait_for(to(rep.user.id), since=since, timeout=5)
         assert "Пока вас не было" in call.params["text"]
+        # The copy is linked to the letter once Telegram has answered the send, a moment after
+        # the fake API saw it: a rep cannot reply sooner, a test can.
+        await _linked(rep.user.id, call.result["message_id"])
         answer = await h.say(rep.user, "Уже отвечаю", reply_to=call.result["message_id"])
         assert "Отправлено клиенту по e-mail" in answer.text
         [sent] = await smtp_sink.wait_for(1)
