@@ -248,7 +248,7 @@ def render_card(
         ladder = task.planned_by
     elif task and task.open and task.planned_by is None:
         # A new deal's first task: the rep sees where the ladder stands from attempt 1.
-        ladder = _ladder_offered(playbook, data.stage)
+        ladder = playbook.ladder_offered(data.stage)
     if task and ladder:
         stage += " · " + attempt_text(task.attempt + 1, ladder_size(playbook, ladder))
     lines.append(stage)
@@ -281,17 +281,6 @@ def render_card(
     return Card(_fit("\n".join(lines)), markup, task.id if task else None, data.deal_id)
 
 
-def _ladder_offered(playbook: Playbook, stage: str) -> str | None:
-    """A ladder button the stage offers (directly or in a sub-menu), to number attempts by."""
-    try:
-        offered = playbook.stage(stage).buttons
-    except KeyError:
-        return None
-    for key in offered:
-        for candidate in (key, *playbook.buttons[key].submenu):
-            if playbook.buttons[candidate].ladder:
-                return candidate
-    return None
 
 
 def _fit(text: str) -> str:

@@ -326,6 +326,19 @@ class Playbook(_Strict):
                 return stage
         raise KeyError(key)
 
+    def ladder_offered(self, stage: str) -> str | None:
+        """A ladder button the stage offers (directly or in a sub-menu), to number attempts by:
+        the chat's card and the board count a deal's first task's attempts on it."""
+        try:
+            offered = self.stage(stage).buttons
+        except KeyError:
+            return None
+        for key in offered:
+            for candidate in (key, *self.buttons[key].submenu):
+                if self.buttons[candidate].ladder:
+                    return candidate
+        return None
+
     @property
     def initial_stage(self) -> StageSpec:
         return next(s for s in self.stages if s.terminal is None)

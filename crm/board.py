@@ -153,15 +153,7 @@ def _ladder(playbook: Playbook, row: BoardRow) -> str | None:
     planner = playbook.buttons.get(row.planned_by) if row.planned_by else None
     if planner is not None:
         return row.planned_by if planner.ladder else None
-    try:
-        offered = playbook.stage(row.stage).buttons
-    except KeyError:
-        return None
-    for key in offered:
-        for candidate in (key, *playbook.buttons[key].submenu):
-            if playbook.buttons[candidate].ladder:
-                return candidate
-    return None
+    return playbook.ladder_offered(row.stage)
 
 
 def card_of(playbook: Playbook, row: BoardRow, now: datetime) -> Card:
