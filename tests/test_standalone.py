@@ -1,5 +1,6 @@
-"""The project stands on its own: nothing reads ../shared (or any path outside the checkout) at
-test or run time, so a plain clone with nothing beside it passes the test command."""
+"""The project stands on its own: nothing reads a folder beside the checkout (the team's notes
+folder, or any path outside the checkout) at test or run time, so a plain clone with nothing
+beside it passes the test command."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".git", ".venv", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache", ".hypothesis",
     ".pytest_cache", "*.sqlite3*", "*.mo",
 )
-# A path component "shared", as in ../shared/telegram/api.json or /work/shared.
+# A path component "shared": the notes folder's name, one level up or absolute.
 SHARED = re.compile(r"(^|[/\\])shared([/\\]|$)")
 # Reading the fake's schema and sending through it to the bot and back covers every such reader
 # the e2e harness has: the fake Bot API, the bot, the store.
@@ -35,7 +36,7 @@ def _sources() -> Iterator[Path]:
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
-    """ids of docstring nodes: prose may point a reader at ../shared/notes, code may not."""
+    """ids of docstring nodes: prose may name the notes folder, code may not read it."""
     ids = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
