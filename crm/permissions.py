@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from storage.models import Deal, Employee, EventKind, Role, Task, TimelineEvent
+from storage.models import Deal, Employee, EventKind, Role, TimelineEvent
+from storage.targets import deal_of_task
 
 # What each role may do beyond the one below it (a supervisor is also a rep of his team).
 _RANK = {Role.REP: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
@@ -94,8 +95,7 @@ async def deal_access(
         return Access(None, Refusal.ROLE)
     deal = None
     if task_id is not None:
-        task = await Task.get_or_none(id=task_id).select_related("deal")
-        deal = task.deal if task else None
+        deal = await deal_of_task(task_id)
         if deal is None or (deal_id is not None and deal.id != deal_id):
             return Access(None, Refusal.GONE)
     elif deal_id is not None:

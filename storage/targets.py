@@ -9,7 +9,7 @@ from typing import Any
 
 from tortoise import connections
 
-from storage.models import Employee
+from storage.models import Deal, Employee
 from storage.sql import fetch_rows, placeholders
 
 
@@ -158,5 +158,16 @@ async def active_employee_by_tg(tg_id: int) -> Employee | None:
     conn = connections.get("default")
     found = await conn.executor_class(model=Employee, db=conn).execute_select(
         placeholders("SELECT * FROM employee WHERE tg_id = ? AND active = ?"), [tg_id, True]
+    )
+    return found[0] if found else None
+
+
+async def deal_of_task(task_id: int) -> Deal | None:
+    """The deal a task belongs to: the scope check in front of every button asks, and
+    select_related cost as much CPU to build as the rest of a menu press."""
+    conn = connections.get("default")
+    found = await conn.executor_class(model=Deal, db=conn).execute_select(
+        placeholders("SELECT d.* FROM task t JOIN deal d ON d.id = t.deal_id WHERE t.id = ?"),
+        [task_id],
     )
     return found[0] if found else None
