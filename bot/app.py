@@ -170,8 +170,10 @@ def build_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     callback_deadline: float = 2.0,
+    webhook: bool = False,
 ) -> Dispatcher:
-    """A dispatcher with `routers` in the given order; update middlewares run outermost first."""
+    """A dispatcher with `routers` in the given order; update middlewares run outermost first.
+    `webhook`: its updates come through the webhook, whose reply can carry a button's answer."""
     # Updates of one user are handled one after the other (two quick messages from a new client
     # must not open two deals); RedisEventIsolation does the same across processes.
     dispatcher = Dispatcher(
@@ -180,7 +182,9 @@ def build_dispatcher(
     )
     for middleware in update_middlewares:
         dispatcher.update.outer_middleware(middleware)
-    dispatcher.callback_query.outer_middleware(CallbackDeadlineMiddleware(callback_deadline))
+    dispatcher.callback_query.outer_middleware(
+        CallbackDeadlineMiddleware(callback_deadline, in_webhook_reply=webhook)
+    )
     dispatcher.callback_query.outer_middleware(ScopeMiddleware())
     dispatcher.include_routers(*routers)
     return dispatcher
@@ -408,6 +412,7 @@ class App:
             routers,
             update_middlewares=[self.inflight, DedupMiddleware(seen, self.updates), context],
             storage=storage, events_isolation=isolation, callback_deadline=self.callback_deadline,
+            webhook=side is self.staff and bool(self.settings.webhook_url),
         )
         side.dispatcher["mail_port"] = self.mail.port if self.mail else None
         # Handlers that write to clients use the bot clients talk to.

@@ -6,8 +6,9 @@ Handler data for every update (ContextMiddleware):
     settings.locale); `_()` already speaks `lang` inside the handler.
 Callback queries (CallbackDeadlineMiddleware): handlers set `callback_answer.text` /
 `.show_alert` and never call `callback.answer()` themselves; the query is answered after the
-handler, or earlier when the handler calls `callback_answer.send_now()`, or blank at the
-deadline if the handler is slow (then a late text is dropped).
+handler (in webhook mode in the webhook's reply), or earlier when the handler calls
+`callback_answer.send_now()`, or blank at the deadline if the handler is slow (then a late text
+is dropped).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -111,6 +113,15 @@ class CallbackReply(CallbackAnswer):
         if self._sending is not None:
             await self._sending
 
+    def as_reply(self) -> AnswerCallbackQuery | None:
+        """The answer as a method to return from the update, unless it went out already."""
+        if self.answered or self.disabled:
+            return None
+        self._answered = True
+        return self._query.answer(
+            text=self.text, show_alert=self.show_alert, url=self.url, cache_time=self.cache_time
+        )
+
     async def _send(self) -> None:
         try:
             await self._query.answer(
@@ -132,10 +143,15 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
 
     Telegram shows a spinner until the answer and refuses late ones ("query is too old"), so
     the handler runs as a task and the query is answered blank at `deadline` if still running.
+    With `in_webhook_reply`, an answer left to the end goes back in the webhook's reply, which
+    Telegram carries out as a Bot API request: a press costs one HTTP request fewer (a third
+    of an outcome press's requests, half of a menu press's). Its outcome is not reported, which
+    an answer does not need: the card the press edits is what the rep reads.
     """
 
-    def __init__(self, deadline: float = 2.0) -> None:
+    def __init__(self, deadline: float = 2.0, *, in_webhook_reply: bool = False) -> None:
         self.deadline = deadline
+        self.in_webhook_reply = in_webhook_reply
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, CallbackQuery):
@@ -146,9 +162,16 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
             done, _ = await asyncio.wait({work}, timeout=self.deadline)
             if not done:
                 reply.expire()
-            return await work
-        finally:
+            result = await work
+        except BaseException:
             await reply.settle()
+            raise
+        if self.in_webhook_reply and not isinstance(result, TelegramMethod):
+            answer = reply.as_reply()
+            if answer is not None:
+                return answer
+        await reply.settle()
+        return result
 
 
 class InFlight(BaseMiddleware):
