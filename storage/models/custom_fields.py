@@ -51,7 +51,7 @@ class FieldDef(Model):
     id = fields.IntField(primary_key=True)
     key = fields.CharField(max_length=32, unique=True)
     position = fields.SmallIntField()
-    spec: fields.JSONField[dict[str, object]] = fields.JSONField()  # config.playbook.FieldSpec
+    spec: fields.JSONField[dict[str, object]] = fields.JSONField()  # config.field_spec.FieldSpec
     removed = fields.BooleanField(default=False)
 
     class Meta:
