@@ -1,4 +1,4 @@
-"""How long one typed time takes to read: every phrasing of tests/test_dateparse.py's tables.
+"""How long one typed time takes to read: every phrasing of tests/dateparse_phrasings.py.
 
 Each phrasing is parsed ROUNDS times; its median is its figure. The target is < 1 ms per parse
 for the slowest phrasing (issue 12: a typed time must not be felt in the press latency).
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from bench.store_bench import table, verdict
 from crm.dateparse import parse_when
-from tests.test_dateparse import AS_REPS_TYPE, ASKED_AGAIN, FAILED, NOW, PARSED
+from tests.dateparse_phrasings import AS_REPS_TYPE, ASKED_AGAIN, FAILED, NOW, PARSED
 
 TARGET_MS = 1.0
 

@@ -21,7 +21,7 @@ from bot.chart_text import thousands
 from bot.charts import CHART_SIZE, Report
 from bot.names import CsvNames, Names
 from bot.report_csv import rows
-from config.playbook import FieldSpec
+from config.field_spec import FieldSpec
 from crm import reports
 from crm.context import Crm
 from crm.csvwrite import Cell, CsvFormat, CsvWriter

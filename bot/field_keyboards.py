@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import FieldAdmin, FieldEdit, FieldPick, FieldsOpen, PipelineAction, SubMenuBack
-from config.playbook import FieldSpec
+from config.field_spec import FieldSpec
 from crm.fields import Shown, shown
 
 _BUTTON_CHARS = 40  # a value longer than this is cut on its button; the card shows it whole

@@ -1,5 +1,9 @@
 """The playbook: stages, buttons, ladders, hours. Loaded from TOML and checked whole at start.
 
+Here: the whole playbook, its small sections, the checks across sections and reading the file.
+Its parts live beside it: the pipeline (pipeline_spec.py), the hours (hours.py), custom fields
+(field_spec.py), and the values they are written in (values.py).
+
 A bad file is refused with the file, the line and the key at fault, so an admin can fix it
 without reading a traceback.
 """
@@ -8,35 +12,18 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from config.settings import known_zone
+from config.field_spec import FieldSpec
+from config.hours import ClientWindow, WorkingHours
+from config.pipeline_spec import ButtonSpec, LadderSpec, StageSpec
+from config.values import Label, LongText, Strict, parse_duration
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("default_playbook.toml")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_KEY = r"^[a-z][a-z0-9_]{0,31}$"
-
-
-def parse_duration(text: str) -> timedelta:
-    match = _DURATION_RE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration like 5m, 3h, 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def _parse_hhmm(text: str) -> time:
-    try:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time like 09:00") from None
 
 
 class _At(ValueError):
@@ -47,140 +34,11 @@ class _At(ValueError):
         self.loc = loc
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Label(_Strict):
-    ru: str = Field(min_length=1, max_length=64)
-    en: str = Field(min_length=1, max_length=64)
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.ru
-
-
-class LongText(_Strict):
-    ru: str = Field(min_length=1, max_length=1000)
-    en: str = Field(min_length=1, max_length=1000)
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.ru
-
-
-class StageSpec(_Strict):
-    key: str = Field(pattern=_KEY)
-    name: Label
-    color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
-    terminal: Literal["won", "lost", "archive"] | None = None
-    buttons: tuple[str, ...] = ()
-
-
-class ButtonSpec(_Strict):
-    label: Label
-    submenu: tuple[str, ...] = ()
-    next_stage: str | None = None
-    when: str = "none"
-    ladder: str | None = None
-    task: str = "call"
-    reached: bool = False
-    reasons: tuple[str, ...] = ()
-    hint: LongText | None = None
-    note: bool = False
-
-    @field_validator("when")
-    @classmethod
-    def _when(cls, value: str) -> str:
-        if value not in ("ask", "ladder", "none"):
-            parse_duration(value)
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ButtonSpec:
-        if self.when == "ladder" and not self.ladder:
-            raise ValueError("when = 'ladder' needs ladder = '<name>'")
-        if self.ladder and self.when != "ladder":
-            raise ValueError("ladder is set but when is not 'ladder'")
-        if self.submenu and (self.next_stage or self.note or self.when != "none"):
-            raise ValueError("a submenu button only opens its sub-buttons")
-        return self
-
-    @property
-    def fixed_delay(self) -> timedelta | None:
-        return None if self.when in ("ask", "ladder", "none") else parse_duration(self.when)
-
-
-class LadderSpec(_Strict):
-    steps: tuple[timedelta, ...] = Field(min_length=1)
-    then: str
-
-    @field_validator("steps", mode="before")
-    @classmethod
-    def _steps(cls, value: object) -> object:
-        if isinstance(value, list):
-            return tuple(parse_duration(v) if isinstance(v, str) else v for v in value)
-        return value
-
-
-class WorkingHours(_Strict):
-    timezone: str = "Europe/Moscow"
-    days: dict[int, tuple[time, time]]
-    holidays: frozenset[date] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collect_days(cls, data: object) -> object:
-        if not isinstance(data, dict):
-            return data
-        if "days" in data and not any(name in data for name in WEEKDAYS):
-            return data  # already collected: a dumped playbook validated again (refresh_pipeline)
-        data = dict(data)
-        days: dict[int, tuple[time, time]] = {}
-        for index, name in enumerate(WEEKDAYS):
-            span = data.pop(name, None)
-            if span is None:
-                continue
-            if not isinstance(span, str) or "-" not in span:
-                raise ValueError(f"{name}: {span!r} is not a span like 09:00-18:00")
-            start, end = (_parse_hhmm(part) for part in span.split("-", 1))
-            if start >= end:
-                raise ValueError(f"{name}: the day must end after it starts")
-            days[index] = (start, end)
-        if not days:
-            raise ValueError("no working day: set at least one of mon..sun = '09:00-18:00'")
-        data["days"] = days
-        return data
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return known_zone(value)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-class ClientWindow(_Strict):
-    start: time = time(9)
-    end: time = time(21)
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _time(cls, value: object) -> object:
-        return _parse_hhmm(value) if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _order(self) -> ClientWindow:
-        if self.start >= self.end:
-            raise ValueError("the window must end after it starts")
-        return self
-
-
-class Assignment(_Strict):
+class Assignment(Strict):
     mode: Literal["round_robin", "least_loaded"] = "round_robin"
 
 
-class Leads(_Strict):
+class Leads(Strict):
     """Where client leads go, and when a lead nobody could take is raised again."""
 
     team: str = Field(default="main", min_length=1, max_length=64)
@@ -192,54 +50,20 @@ class Leads(_Strict):
         return parse_duration(value) if isinstance(value, str) else value
 
 
-class Alerts(_Strict):
+class Alerts(Strict):
     keywords: tuple[str, ...] = ()
     vip_tags: tuple[str, ...] = ()
 
 
-class Automations(_Strict):
+class Automations(Strict):
     repeat_sale_days: int = Field(default=0, ge=0)
     reminder_minutes: int = Field(default=0, ge=0)
     digest_hour: int | None = Field(default=None, ge=0, le=23)
     greeting: LongText | None = None
 
 
-# -- custom fields (crm/fields.py) --
 
-FIELD_TYPES = ("text", "number", "money", "date", "choice", "multi", "phone", "email", "url")
-FieldType = Literal["text", "number", "money", "date", "choice", "multi", "phone", "email", "url"]
-
-
-class FieldSpec(_Strict):
-    """A field a team adds to its contacts or deals: "city", "product", "contract end"."""
-
-    key: str = Field(pattern=_KEY)
-    of: Literal["contact", "deal"]
-    label: Label
-    type: FieldType
-    # Choice and multi-choice: option key -> label, in the order the buttons show them.
-    options: dict[str, Label] = {}
-    # Stages a deal may enter only with this field set (a press or a board move asks first).
-    required_in: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _options(self) -> FieldSpec:
-        if self.type in ("choice", "multi"):
-            if not self.options:
-                raise ValueError(f"a {self.type} field needs options")
-            for key in self.options:
-                if not re.match(_KEY, key):
-                    raise ValueError(f"option {key!r} is not a key like basic or pro_2")
-        elif self.options:
-            raise ValueError(f"a {self.type} field has no options")
-        return self
-
-    @property
-    def choices(self) -> bool:
-        return self.type in ("choice", "multi")
-
-
-class Mail(_Strict):
+class Mail(Strict):
     """The e-mail channel (issue 15): whether the playbook's alert keywords are looked for in a
     letter's body too (always in its subject), whether a letter from an unknown address opens
     a lead, and the folder a letter is moved to once a rep has replied."""
@@ -256,11 +80,11 @@ class Mail(_Strict):
         return value
 
 
-class Playbook(_Strict):
+class Playbook(Strict):
     stages: tuple[StageSpec, ...] = Field(min_length=2)
     buttons: dict[str, ButtonSpec]
-    reasons: dict[str, Label] = {}
-    ladders: dict[str, LadderSpec] = {}
+    reasons: dict[str, Label] = Field(default_factory=dict)
+    ladders: dict[str, LadderSpec] = Field(default_factory=dict)
     task_kinds: dict[str, Label]
     working_hours: WorkingHours
     client_window: ClientWindow = ClientWindow()

@@ -3,72 +3,31 @@
 The SIP listener hands finished calls here. A call goes to the agent's own open deal with the
 number, else to an open deal of his team, else it is logged on the contact alone. An unanswered
 outbound call goes through the same apply_outcome a Telegram button uses; when that press cannot
-be applied, the agent is told what was logged and where.
+be applied, the agent is told what was logged and where (crm/call_outcomes.py: what follows
+the call's commit).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from crm.call_outcomes import AUTO_BUTTON, MISSED, CallEffect, call_line_data, follow_up
 from crm.callsides import Direction, Sides, e164_of, parse_numbers, read_many, read_sides
-from crm.calltypes import CallRecord, Disposition
+from crm.calltypes import CallRecord
 from crm.context import Crm
-from crm.deals import ContactDraft, find_or_create_contact, open_deal
 from crm.engine import Outcome, Press, StalePress, Status, apply_outcome
 from crm.notices import Notice, NoticeKind, Notifier
-from crm.permissions import can_act_on
 from storage import targets, writes
-from storage.models import (
-    Call,
-    Contact,
-    Deal,
-    DealStatus,
-    Employee,
-    EventKind,
-    Task,
-    TaskStatus,
-    TimelineEvent,
-)
+from storage.models import Employee, EventKind
 from storage.targets import CallTarget
 from storage.writes import CallRow, EventRow
 
-# Which no-answer button an unanswered outbound call presses (SPEC §6, notes/telephony.md).
-AUTO_BUTTON = {
-    Disposition.BUSY: "busy",
-    Disposition.UNAVAILABLE: "unavailable",
-    Disposition.NO_ANSWER: "no_pickup",
-    Disposition.CANCELLED: "no_pickup",
-}
-MISSED = (Disposition.CANCELLED, Disposition.NO_ANSWER, Disposition.BUSY)
-
 log = logging.getLogger(__name__)
-
-class Logged(enum.StrEnum):
-    """Why an agent's call was only logged, not acted on: what a CALL_LOGGED notice explains."""
-
-    NOT_OWNER = "not_owner"  # another rep's deal of the team: the call is on that owner's card
-    CLOSED = "closed"  # the task was handled meanwhile: the call is on the deal's card
-    NOT_OFFERED = "not_offered"  # the deal's stage does not offer the button
-    NO_DEAL = "no_deal"  # no open deal of the agent's team: logged on the contact
-
-
-@dataclass(frozen=True)
-class CallEffect:
-    """What recording one call did, for logs and tests."""
-
-    duplicate: bool = False
-    direction: Direction = Direction.UNKNOWN
-    deal_id: int | None = None
-    outcome: Outcome | None = None
-    new_lead: bool = False
-    logged: Logged | None = None
 
 
 class _Duplicate(Exception):
@@ -82,7 +41,7 @@ async def record_call(crm: Crm, record: CallRecord, notifier: Notifier) -> CallE
         outcome = await _log(crm, record, sides, e164, target)
     except _Duplicate:
         return CallEffect(duplicate=True, direction=sides.direction)
-    return await _act(crm, record, sides, e164, target, outcome, notifier)
+    return await follow_up(crm, record, sides, e164, target, outcome, notifier)
 
 
 async def record_calls(
@@ -143,7 +102,8 @@ async def _batch(
         return [await _settle(record_call(crm, record, notifier)) for record in records], []
     if not written:  # the first call may open a lead: alone
         return [await _settle(record_call(crm, records[0], notifier))], records[1:]
-    return [await _settle(_act(crm, *call, notifier)) for call in written], records[len(written):]
+    effects = [await _settle(follow_up(crm, *call, notifier)) for call in written]
+    return effects, records[len(written):]
 
 
 def _may_open_lead(
@@ -163,19 +123,6 @@ async def _settle(effect: Coroutine[Any, Any, CallEffect]) -> CallEffect | Excep
         return error
 
 
-async def _act(
-    crm: Crm, record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None,
-    outcome: Outcome | None, notifier: Notifier,
-) -> CallEffect:
-    """What follows a logged call: the agent told, a missed call's lead."""
-    agent = sides.agent
-    if agent is None:
-        return CallEffect(direction=sides.direction, deal_id=target.deal_id if target else None)
-    if sides.direction == Direction.OUTBOUND:
-        return await _after_outbound(record, agent, target, outcome, notifier)
-    return await _after_inbound(crm, record, agent, target, e164, notifier)
-
-
 def _rows(
     record: CallRecord, sides: Sides, e164: str | None, target: CallTarget | None
 ) -> tuple[CallRow, EventRow | None]:
@@ -193,7 +140,7 @@ def _rows(
     if target is not None and deal_id is not None:
         line = EventRow(
             deal_id, EventKind.CALL, record.ended_at, actor_id=agent.id if agent else None,
-            data=_call_data(record, sides.direction, agent, target.owner_id),
+            data=call_line_data(record, sides.direction, agent, target.owner_id),
         )
     return row, line
 
@@ -268,126 +215,6 @@ def _auto_press(record: CallRecord, sides: Sides, target: CallTarget | None) -> 
         target.task_id, button, sides.agent, source="sip", can_ask=False,
         data={"call_id": record.call_id, "sip_code": record.sip_code},
     )
-
-
-def _call_data(
-    record: CallRecord, direction: Direction, agent: Employee | None, owner_id: int | None
-) -> dict[str, object]:
-    data: dict[str, object] = {
-        "call_id": record.call_id, "direction": direction,
-        "disposition": record.disposition, "sip_code": record.sip_code,
-        "talk_seconds": record.talk_seconds,
-    }
-    if agent is not None and agent.id != owner_id:
-        data["agent"] = agent.name  # the owner's card says who called his client
-    return data
-
-
-async def _after_outbound(
-    record: CallRecord, agent: Employee, target: CallTarget | None, outcome: Outcome | None,
-    notifier: Notifier,
-) -> CallEffect:
-    if target is None:  # a number the CRM does not know
-        return CallEffect(direction=Direction.OUTBOUND)
-    deal_id, task_id = target.deal_id, target.task_id
-    button = AUTO_BUTTON.get(record.disposition)
-    answered = record.disposition == Disposition.ANSWERED
-    if outcome is not None and outcome.status == Status.DONE:
-        await notifier.notify(
-            Notice(
-                agent.id, NoticeKind.AUTO_OUTCOME, task_id=outcome.next_task_id, deal_id=deal_id,
-                params={
-                    "button": button, "sip_code": record.sip_code,
-                    "disposition": str(record.disposition), "attempt": outcome.attempt,
-                    "due": outcome.next_due.isoformat() if outcome.next_due else None,
-                    "stage": outcome.stage,
-                },
-            )
-        )
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome)
-    if button is None and not answered:  # failed: nothing to press or to choose
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
-    mine = target.team is not None and can_act_on(agent, target.owner_id, target.team)
-    if answered and task_id is not None and mine:
-        await notifier.notify(
-            Notice(agent.id, NoticeKind.ANSWERED_CALL, task_id=task_id, deal_id=deal_id,
-                   params={"talk_seconds": record.talk_seconds})
-        )
-        return CallEffect(direction=Direction.OUTBOUND, deal_id=deal_id)
-    logged = _why_logged(target, outcome, mine)
-    await notifier.notify(
-        Notice(
-            agent.id, NoticeKind.CALL_LOGGED, deal_id=deal_id,
-            params={
-                "logged": str(logged), "button": button, "disposition": str(record.disposition),
-                "sip_code": record.sip_code, "owner_id": target.owner_id,
-                "contact_id": target.contact_id,
-            },
-        )
-    )
-    return CallEffect(
-        direction=Direction.OUTBOUND, deal_id=deal_id, outcome=outcome, logged=logged
-    )
-
-
-def _why_logged(target: CallTarget, outcome: Outcome | None, mine: bool) -> Logged:
-    if target.deal_id is None:
-        return Logged.NO_DEAL
-    if not mine or (outcome is not None and outcome.status == Status.FORBIDDEN):
-        return Logged.NOT_OWNER
-    if outcome is not None and outcome.status == Status.NOT_OFFERED:
-        return Logged.NOT_OFFERED
-    return Logged.CLOSED
-
-
-async def _after_inbound(
-    crm: Crm, record: CallRecord, agent: Employee, target: CallTarget | None, e164: str | None,
-    notifier: Notifier,
-) -> CallEffect:
-    deal_id = target.deal_id if target else None
-    if record.disposition not in MISSED:
-        return CallEffect(direction=Direction.INBOUND, deal_id=deal_id)
-    if target is not None and deal_id is not None:
-        await notifier.notify(
-            Notice(target.owner_id or agent.id, NoticeKind.MISSED_CALL, deal_id=deal_id,
-                   params={"number": e164, "sip_code": record.sip_code})
-        )
-        return CallEffect(direction=Direction.INBOUND, deal_id=deal_id)
-    if e164 is None:
-        return CallEffect(direction=Direction.INBOUND)
-    if target is not None and await Deal.exists(
-        contact_id=target.contact_id, status=DealStatus.OPEN
-    ):
-        # The client's open deal is another team's: the call stays on the contact.
-        await notifier.notify(
-            Notice(agent.id, NoticeKind.MISSED_CALL,
-                   params={"number": e164, "sip_code": record.sip_code})
-        )
-        return CallEffect(direction=Direction.INBOUND, logged=Logged.NO_DEAL)
-    # A missed call from a stranger, or from a client with no open deal, is a lead: whoever's
-    # phone rang calls back.
-    if target is not None:
-        contact = await Contact.get(id=target.contact_id)
-    else:
-        contact, _ = await find_or_create_contact(
-            crm, ContactDraft(name=e164, phones=(e164,), source="call"), owner_id=agent.id
-        )
-    async with in_transaction():  # the lead and the call's link to it, or neither
-        lead = await open_deal(
-            crm, contact, owner_id=agent.id, team=agent.team, source="call",
-            task_kind="callback_missed",
-        )
-        await Call.filter(call_id=record.call_id).update(contact_id=contact.id, deal_id=lead.id)
-        await TimelineEvent.create(
-            deal_id=lead.id, kind=EventKind.CALL, at=record.ended_at, actor=agent,
-            data=_call_data(record, Direction.INBOUND, agent, agent.id),
-        )
-    task = await Task.get(deal_id=lead.id, status=TaskStatus.OPEN)
-    await notifier.notify(
-        Notice(agent.id, NoticeKind.NEW_LEAD, task_id=task.id, deal_id=lead.id,
-               params={"number": e164, "source": "missed_call"})
-    )
-    return CallEffect(direction=Direction.INBOUND, deal_id=lead.id, new_lead=True)
 
 
 async def ringing(crm: Crm, caller: str, callee: str, notifier: Notifier) -> int | None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from config.playbook import FieldSpec
+from config.field_spec import FieldSpec
 from crm.context import Crm
 from crm.csvwrite import Cell, CsvFormat, CsvWriter, Phones
 from crm.fields import shown

@@ -14,7 +14,7 @@ import re
 from pydantic import ValidationError
 from tortoise.transactions import in_transaction
 
-from config.playbook import FIELD_TYPES, FieldSpec
+from config.field_spec import FIELD_TYPES, FieldSpec
 from crm.context import Crm
 from crm.pipeline import refresh_pipeline
 from storage import fields as store

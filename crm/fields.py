@@ -1,6 +1,6 @@
 """Custom fields: what a typed value means for each type, and reading and writing the values.
 
-The playbook defines the fields (config/playbook.py FieldSpec); storage/fields.py keeps one row
+The playbook defines the fields (config/field_spec.py FieldSpec); storage/fields.py keeps one row
 per value with its folded form, which every lookup matches by index: /find `key:value`, the
 board's filters (deals_filter) and the reports grouped by a choice field. A deal enters a stage
 that requires fields only with them set (missing_for_stage, checked by crm.engine on a press).
@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from tortoise.expressions import Q
 
-from config.playbook import FieldSpec, Playbook
+from config.field_spec import FieldSpec
+from config.playbook import Playbook
 from crm.dateparse import ParseFailure, parse_when
 from crm.deals import normalize_email
 from crm.phones import normalize_phone, pretty_phone

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from config.playbook import FieldSpec, Playbook
+from config.field_spec import FieldSpec
+from config.playbook import Playbook
 from crm.cities import zone_for_city
 from crm.csvread import UnreadableFile, decode, records, sniff_delimiter
 from crm.csvwrite import unneutralise

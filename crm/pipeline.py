@@ -19,7 +19,10 @@ from pydantic import ValidationError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from config.playbook import ButtonSpec, FieldSpec, Label, Playbook, StageSpec
+from config.field_spec import FieldSpec
+from config.pipeline_spec import ButtonSpec, StageSpec
+from config.playbook import Playbook
+from config.values import Label
 from crm.context import Crm
 from storage.models import (
     ButtonLabel,

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from config.playbook import ClientWindow, WorkingHours
+from config.hours import ClientWindow, WorkingHours
 
 # Two weeks covers any sane holiday run; past that the playbook has no working day at all.
 _HORIZON_DAYS = 15

@@ -22,7 +22,7 @@ from bot.field_keyboards import (
     admin_fields_keyboard,
     confirm_removal_keyboard,
 )
-from config.playbook import FieldSpec
+from config.field_spec import FieldSpec
 from crm import field_admin
 from crm.context import Crm
 from crm.field_admin import FieldError

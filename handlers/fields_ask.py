@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.editing import edit_markup
 from bot.field_keyboards import options_keyboard
 from bot.middlewares import CallbackReply
-from config.playbook import FieldSpec
+from config.field_spec import FieldSpec
 from crm.context import Crm
 from crm.engine import Outcome, Press
 

@@ -3,7 +3,8 @@ would be alone, and one bad call loses none of the others."""
 
 from __future__ import annotations
 
-from crm.calls import CallEffect, record_call, record_calls
+from crm.call_outcomes import CallEffect
+from crm.calls import record_call, record_calls
 from crm.callsides import Direction
 from crm.calltypes import Disposition
 from crm.context import Crm

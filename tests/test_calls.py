@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from crm import engine
-from crm.calls import Logged, record_call, ringing
+from crm.call_outcomes import Logged
+from crm.calls import record_call, ringing
 from crm.callsides import Direction
 from crm.calltypes import CallRecord, Disposition
 from crm.context import Crm

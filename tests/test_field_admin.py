@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.playbook import FieldSpec, Playbook, load_playbook
+from config.field_spec import FieldSpec
+from config.playbook import Playbook, load_playbook
 from crm import field_admin, fields
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.playbook import FieldSpec, Label, Playbook, load_playbook
+from config.field_spec import FieldSpec
+from config.playbook import Playbook, load_playbook
+from config.values import Label
 from crm import fields, reports
 from crm.context import Crm
 from crm.deals import ContactDraft, quick_add

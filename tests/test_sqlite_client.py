@@ -13,7 +13,8 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from config.playbook import load_playbook
-from crm.calls import CallEffect, record_call, record_calls
+from crm.call_outcomes import CallEffect
+from crm.calls import record_call, record_calls
 from crm.calltypes import CallRecord, Disposition
 from crm.clock import FakeClock
 from crm.context import Crm

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from crm.calls import Direction, record_call
+from crm.calls import record_call
+from crm.callsides import Direction
 from crm.calltypes import CallRecord, Disposition
 from crm.clock import FakeClock
 from crm.context import Crm
