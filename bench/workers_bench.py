@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from bench.bot_process import BENCH_REDIS
 from bench.dataset import generate, scratch_store
 from bench.store_bench import per_database, table, verdict
-from bench.webhook_bench import BENCH_REDIS, REPS, WebhookRun, settle, webhook_phases
+from bench.webhook_bench import settle, webhook_phases
+from bench.webhook_rig import REPS, WebhookRun
 from config.playbook import load_playbook
 from crm.clock import FakeClock
 from crm.context import Crm
@@ -96,7 +98,7 @@ def report(runs: Sequence[list[Measured] | None]) -> list[str]:
             continue
         alone = measured[0]
         for m in measured:
-            cpu = 1000 * m.flat_out.bot_cpu_seconds / max(1, m.flat_out.presses)
+            cpu = 1000 * m.flat_out.cpu.bot / max(1, m.flat_out.presses)
             rows.append((f"{m.label}: flat out, capacity", f"{m.capacity:,.0f} presses/s, "
                          f"{cpu:.1f} ms CPU/press", "", ""))
             rows.append((f"{m.label}: at work, outcome press p99", f"{m.p99:.1f} ms", "", ""))

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from tortoise import connections
 
-from bench.webhook_bench import card_task, pick_outcome, press_data
+from bench.webhook_rig import card_task, pick_outcome, press_data
 from bot.callbacks import TaskAction
 from config.playbook import load_playbook
 from crm.clock import FakeClock
