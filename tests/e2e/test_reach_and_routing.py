@@ -16,6 +16,7 @@ import pytest
 from crm.deals import ContactDraft, open_deal
 from crm.deals import find_or_create_contact as contact_of
 from crm.leads import set_shift
+from crm.staff import disable_employee
 from storage.models import Deal, Employee, Task, TaskStatus
 from tests.e2e.conftest import HarnessFactory
 from tests.e2e.harness import CLIENT_TOKEN, Exchange, Harness
@@ -92,6 +93,21 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
     assert "«Ivan» → Boris" in moved.text
     assert any("Ivan" in text for text in _texts(moved, boris.user.id))  # the card, at once
     assert _texts(await h.tick(), boris.user.id) == []  # and not again as a due push
+
+
+async def test_a_disabled_reps_deals_left_in_the_queue_are_raised_as_deals(
+    harness: Harness,
+) -> None:
+    h = harness
+    boss = await h.make_employee("supervisor", name="Boss")
+    anna = await h.make_employee("rep", name="Anna")
+    crm = h.running.crm
+    contact, _ = await contact_of(crm, ContactDraft(name="Ivan", phones=("+74951234567",)))
+    await open_deal(crm, contact, owner_id=anna.employee.id, team="main")
+    await disable_employee(crm, anna.employee)
+    [raised] = _waiting(await h.tick(), boss.user.id)
+    # Hers, so a deal: no lead that "still" waits.
+    assert raised["text"].startswith("⏳ Эту сделку команды main из очереди ещё никто не взял.")
 
 
 async def test_client_bot_leads_go_to_its_team(sales_bot: Harness) -> None:
