@@ -13,8 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
-from aiogram.filters import MagicData
+from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -30,15 +29,14 @@ from crm.context import Crm
 from crm.engine import Press
 from crm.fields import Invalid, Problem
 from crm.permissions import deal_access
+from handlers import employee_router
 from handlers.fields_ask import AskField, ask_field, type_hint
 from handlers.pressing import apply_press, stored_card
 from storage.models import Deal, Employee
 
 log = logging.getLogger(__name__)
 
-router = Router(name="fields")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("fields")
 
 CLEAR = "-"  # typed instead of a value: the field is cleared
 

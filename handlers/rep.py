@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.filters import MagicData
+from aiogram import Bot, F
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -33,15 +33,14 @@ from bot.middlewares import CallbackReply
 from crm.context import Crm
 from crm.deals import pick_region
 from crm.engine import Press, Status
+from handlers import employee_router
 from handlers.pressing import apply_press, typed_press
 from handlers.when import ask_time
 from storage.models import Deal, Employee
 
 log = logging.getLogger(__name__)
 
-router = Router(name="rep")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("rep")
 
 WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "zl", "c", "n", "d", "tw")
 OTHER_REASON = "other"  # the reason that asks the rep to type what it was
@@ -148,8 +147,10 @@ async def reason_button(
     )
 
 
-@router.message(AskReasonText.text, F.text, ~F.text.startswith("/"))
-async def typed_reason(
+@router.message(
+    StateFilter(AskReasonText.text, AskNote.text), F.text, ~F.text.startswith("/")
+)
+async def typed_reason_or_note(
     message: Message,
     crm: Crm,
     employee: Employee,
@@ -157,22 +158,11 @@ async def typed_reason(
     state: FSMContext,
     bot: Bot,
 ) -> None:
+    """The text of a note, or of the reason "other" (the reason step stored it)."""
     data = await state.get_data()
-    reason, note = str(data["reason"]), message.text or ""
-    await typed_press(crm, message, data, employee, lang, state, bot, reason=reason, note=note)
-
-
-@router.message(AskNote.text, F.text, ~F.text.startswith("/"))
-async def typed_note(
-    message: Message,
-    crm: Crm,
-    employee: Employee,
-    lang: str,
-    state: FSMContext,
-    bot: Bot,
-) -> None:
+    reason = data.get("reason")
     note = message.text or ""
-    await typed_press(crm, message, await state.get_data(), employee, lang, state, bot, note=note)
+    await typed_press(crm, message, data, employee, lang, state, bot, reason=reason, note=note)
 
 
 @router.callback_query(RegionList.filter())

@@ -12,8 +12,8 @@ import html
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiogram import F, Router
-from aiogram.filters import Command, MagicData
+from aiogram import F
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -45,11 +45,10 @@ from crm.csvwrite import csv_format
 from crm.feed import reassign
 from crm.notices import Notifier
 from crm.reports import Period, overdue_tasks
+from handlers import employee_router
 from storage.models import Deal, Employee, Role
 
-router = Router(name="supervisor")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("supervisor")
 
 PERIOD_DAYS = (7, 30, 90)
 AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
