@@ -259,8 +259,9 @@ async def _deliver(
     if content.media_kind and content.file_id:
         parts = split_text(content.text, MAX_TEXT, MAX_CAPTION)
         file = await transferable(bot, through.bot, content.file_id, content.media_kind, filename)
-        send = through.send_photo if content.media_kind == "photo" else through.send_document
-        first = await send(target.chat_id, file, caption=html.escape(parts[0]) or None)
+        first = await through.send_file(
+            target.chat_id, content.media_kind, file, caption=html.escape(parts[0]) or None
+        )
     else:
         parts = split_text(content.text, MAX_TEXT)
         first = await through.send(target.chat_id, html.escape(parts[0]))
