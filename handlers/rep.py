@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F
-from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -147,10 +146,8 @@ async def reason_button(
     )
 
 
-@router.message(
-    StateFilter(AskReasonText.text, AskNote.text), F.text, ~F.text.startswith("/")
-)
-async def typed_reason_or_note(
+@router.message(AskReasonText.text, F.text, ~F.text.startswith("/"))
+async def typed_reason(
     message: Message,
     crm: Crm,
     employee: Employee,
@@ -158,11 +155,24 @@ async def typed_reason_or_note(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    """The text of a note, or of the reason "other" (the reason step stored it)."""
     data = await state.get_data()
-    reason = data.get("reason")
-    note = message.text or ""
+    reason, note = str(data["reason"]), message.text or ""
     await typed_press(crm, message, data, employee, lang, state, bot, reason=reason, note=note)
+
+
+@router.message(AskNote.text, F.text, ~F.text.startswith("/"))
+async def typed_note(
+    message: Message,
+    crm: Crm,
+    employee: Employee,
+    lang: str,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    # Not one handler with typed_reason: a note step's data may still hold a reason picked
+    # before the rep turned to the Note button (update_data merges), which must not go in.
+    note = message.text or ""
+    await typed_press(crm, message, await state.get_data(), employee, lang, state, bot, note=note)
 
 
 @router.callback_query(RegionList.filter())
