@@ -191,28 +191,38 @@ def _answer(result: actions.MoveResult) -> web.Response:
     return web.json_response(render.move(result))
 
 
-async def move(request: web.Request) -> web.Response:
-    deal_id, body = _deal_id(request), await _body(request)
-    if isinstance(body, web.Response) or deal_id is None:
-        return body if isinstance(body, web.Response) else _bad("deal")
+_DealAction = Callable[[web.Request, int, _Body], Awaitable[web.Response]]
+
+
+def _on_deal(action: _DealAction) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A POST on one deal: the action gets the deal's id from the path and the JSON body, or
+    the request is answered 400 saying which of them is wrong."""
+    async def handle(request: web.Request) -> web.Response:
+        deal_id, body = _deal_id(request), await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        if deal_id is None:
+            return _bad("deal")
+        return await action(request, deal_id, body)
+    return handle
+
+
+@_on_deal
+async def move(request: web.Request, deal_id: int, body: _Body) -> web.Response:
     crm = request.app[CONFIG].crm
     employee = _viewer(request).employee
     return _answer(await actions.move(crm, employee, _ask(deal_id, body), body.to))
 
 
-async def press(request: web.Request) -> web.Response:
-    deal_id, body = _deal_id(request), await _body(request)
-    if isinstance(body, web.Response) or deal_id is None:
-        return body if isinstance(body, web.Response) else _bad("deal")
+@_on_deal
+async def press(request: web.Request, deal_id: int, body: _Body) -> web.Response:
     crm = request.app[CONFIG].crm
     employee = _viewer(request).employee
     return _answer(await actions.press(crm, employee, _ask(deal_id, body), body.button))
 
 
-async def give(request: web.Request) -> web.Response:
-    deal_id, body = _deal_id(request), await _body(request)
-    if isinstance(body, web.Response) or deal_id is None:
-        return body if isinstance(body, web.Response) else _bad("deal")
+@_on_deal
+async def give(request: web.Request, deal_id: int, body: _Body) -> web.Response:
     config = request.app[CONFIG]
     result = await actions.give(
         config.crm, _viewer(request).employee, deal_id, body.version, body.rep, config.notifier

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import BaseModel
 
 from crm.report_kinds import Kind
 from storage.models import Role
@@ -159,60 +160,57 @@ class ShiftToggle(CallbackData, prefix="sh"):
 # -- supervisors: /report and /overdue (handlers/supervisor.py) --
 
 
-class ReportKind(CallbackData, prefix="rk"):
+class _ForSupervisors(BaseModel):
     needs: ClassVar[Role] = Role.SUPERVISOR
 
-    kind: Kind
 
-
-class ReportRun(CallbackData, prefix="rr"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
+class _ReportPeriod(_ForSupervisors):
+    """A report over the last `days` days: its chart and its CSV."""
 
     kind: Kind
     days: int
 
 
-class ReportCsv(CallbackData, prefix="rc"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
+class _ReportByPeriod(_ForSupervisors):
+    """The same grouped by a choice field. The fields' order is the packed one: kept as sent."""
 
     kind: Kind
+    field: str
     days: int
 
 
-class ReportBy(CallbackData, prefix="rb"):
+class ReportKind(CallbackData, _ForSupervisors, prefix="rk"):
+    kind: Kind
+
+
+class ReportRun(CallbackData, _ReportPeriod, prefix="rr"):
+    """The chart, with a CSV button under it."""
+
+
+class ReportCsv(CallbackData, _ReportPeriod, prefix="rc"):
+    """The CSV file of the same report."""
+
+
+class ReportBy(CallbackData, _ForSupervisors, prefix="rb"):
     """A report grouped by a choice field (`field`: its key, at most 32 characters)."""
 
-    needs: ClassVar[Role] = Role.SUPERVISOR
-
     kind: Kind
     field: str
 
 
-class ReportByRun(CallbackData, prefix="rbr"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
-
-    kind: Kind
-    field: str
-    days: int
+class ReportByRun(CallbackData, _ReportByPeriod, prefix="rbr"):
+    """The grouped chart, with a CSV button under it."""
 
 
-class ReportByCsv(CallbackData, prefix="rbc"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
-
-    kind: Kind
-    field: str
-    days: int
+class ReportByCsv(CallbackData, _ReportByPeriod, prefix="rbc"):
+    """The CSV file of the same grouped report."""
 
 
-class Reassign(CallbackData, prefix="ra"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
-
+class Reassign(CallbackData, _ForSupervisors, prefix="ra"):
     deal: int
 
 
-class ReassignTo(CallbackData, prefix="rt"):
-    needs: ClassVar[Role] = Role.SUPERVISOR
-
+class ReassignTo(CallbackData, _ForSupervisors, prefix="rt"):
     deal: int
     rep: int
 

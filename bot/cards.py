@@ -102,11 +102,16 @@ def format_when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
         return clock
     if days == 1:
         return _("tomorrow {time}").format(time=clock)
-    if local.year != today.year:
-        return local.strftime("%d.%m.%Y ") + clock
-    if 1 < days < 7:
+    if 1 < days < 7 and local.year == today.year:
         return f"{weekday_name(local.weekday())} {clock}"
-    return local.strftime("%d.%m ") + clock
+    return day_and_time(moment, now, zone)
+
+
+def day_and_time(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """'25.12 10:00', and '05.01.2027 10:00' in another year than now's."""
+    local = moment.astimezone(zone)
+    day = "%d.%m" if local.year == now.astimezone(zone).year else "%d.%m.%Y"
+    return local.strftime(f"{day} %H:%M")
 
 
 def stage_name(playbook: Playbook, key: str, lang: str) -> str:
@@ -167,7 +172,9 @@ def disposition_name(value: object) -> str:
     return names.get(str(value), str(value))
 
 
-def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneInfo) -> str:
+def timeline_text(
+    playbook: Playbook, line: TimelineLine, lang: str, now: datetime, zone: ZoneInfo
+) -> str:
     """One timeline event in one short line (plain text; the caller escapes it)."""
     data = line.data
     if line.kind == EventKind.OUTCOME:
@@ -177,9 +184,7 @@ def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneI
             parts.append(playbook.reasons[reason].get(lang))
         due = data.get("due")
         if isinstance(due, str):
-            parts.append(
-                "→ " + datetime.fromisoformat(due).astimezone(zone).strftime("%d.%m %H:%M")
-            )
+            parts.append("→ " + day_and_time(datetime.fromisoformat(due), now, zone))
         body = " ".join(parts)
     elif line.kind == EventKind.STAGE:
         body = _("Stage: {old} → {new}").format(
@@ -214,7 +219,7 @@ def timeline_text(playbook: Playbook, line: TimelineLine, lang: str, zone: ZoneI
         body = _("Deal created")
     if line.text:
         body = f"{body} {line.text}"
-    return _clip(f"{line.at.astimezone(zone).strftime('%d.%m %H:%M')} {body}")
+    return _clip(f"{day_and_time(line.at, now, zone)} {body}")
 
 
 def render_card(
@@ -271,7 +276,8 @@ def render_card(
     if data.events:
         lines.append("")
         lines.extend(
-            "• " + esc(timeline_text(playbook, e, lang, zone)) for e in data.events[:TIMELINE_LINES]
+            "• " + esc(timeline_text(playbook, e, lang, now, zone))
+            for e in data.events[:TIMELINE_LINES]
         )
     markup = None
     if task and task.open and data.status == DealStatus.OPEN:

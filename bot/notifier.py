@@ -305,12 +305,17 @@ class BotNotifier:
         return Rendered("\n".join(lines), keyboard.as_markup() if due else None)
 
     async def _lead_waiting(self, notice: Notice, employee: Employee, lang: str) -> Rendered:
-        """To a team's overseers: a lead nobody there can take, its card and a Reassign button."""
+        """To a team's overseers: a lead (or a disabled rep's deal) nobody there can take, its
+        card and a Reassign button."""
         card = await self._card(notice, employee, lang)
         if card is None or card.markup is None:  # taken or closed since
             return Rendered("")
         team = _quote(notice.params.get("team"))
-        if notice.params.get("escalated"):
+        if notice.params.get("owned"):  # a disabled rep's deal, not a lead
+            line = "⏳ " + _(
+                "Nobody has taken this deal of team {team} from the queue yet."
+            ).format(team=team)
+        elif notice.params.get("escalated"):
             line = "⏳ " + _("Still nobody has taken this lead of team {team}.").format(team=team)
         else:
             line = "⏳ " + _(

@@ -188,25 +188,18 @@ class Sender:
             SendMessage(chat_id=chat_id, text=text, reply_markup=reply_markup, **kw)
         )
 
-    async def send_photo(
-        self, chat_id: int | str, photo: InputFile | str, caption: str | None = None,
+    async def send_file(
+        self, chat_id: int | str, kind: str, file: InputFile | str, caption: str | None = None,
         reply_markup: Any = None, **kw: Any,
     ) -> Message | None:
-        return await self.submit(
-            SendPhoto(
-                chat_id=chat_id, photo=photo, caption=caption, reply_markup=reply_markup, **kw
-            )
-        )
-
-    async def send_document(
-        self, chat_id: int | str, document: InputFile | str, caption: str | None = None,
-        reply_markup: Any = None, **kw: Any,
-    ) -> Message | None:
-        return await self.submit(
-            SendDocument(
-                chat_id=chat_id, document=document, caption=caption, reply_markup=reply_markup, **kw
-            )
-        )
+        """A photo when `kind` is "photo", else a document."""
+        if kind == "photo":
+            return await self.submit(SendPhoto(
+                chat_id=chat_id, photo=file, caption=caption, reply_markup=reply_markup, **kw
+            ))
+        return await self.submit(SendDocument(
+            chat_id=chat_id, document=file, caption=caption, reply_markup=reply_markup, **kw
+        ))
 
     async def submit(self, method: TelegramMethod[T]) -> T | None:
         """Queue any chat-bound method (an edit of a pushed card, say) behind the same limits."""

@@ -88,6 +88,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         try:
             async with store(demo.database_url):
+                chat.use_store()
                 if not await is_seeded():
                     await seed(playbook, clock.now(), api.me["id"])
                 await app.start()

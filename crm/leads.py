@@ -30,9 +30,11 @@ from storage.models import (
     Deal,
     DealStatus,
     Employee,
+    EventKind,
     Role,
     Task,
     TaskStatus,
+    TimelineEvent,
 )
 
 SOURCE = "telegram"
@@ -197,10 +199,13 @@ async def alert_notices(found: Intake, *, owner_told: bool = False) -> list[Noti
 
 
 async def waiting_notices(
-    task_id: int, deal_id: int, team: str, *, escalated: bool = False
+    task_id: int, deal_id: int, team: str, *, escalated: bool = False, owned: bool = False
 ) -> list[Notice]:
-    """A lead waits in its team's queue with nobody to take it: tell who can hand it out."""
-    params: dict[str, str | int | None] = {"team": team, "escalated": int(escalated)}
+    """A lead waits in its team's queue with nobody to take it: tell who can hand it out.
+    `owned`: not a lead but a deal someone had (a disabled rep's, left in the queue)."""
+    params: dict[str, str | int | None] = {
+        "team": team, "escalated": int(escalated), "owned": int(owned)
+    }
     return [
         Notice(employee_id, NoticeKind.LEAD_WAITING, task_id, deal_id, params)
         for employee_id in await overseers(team)
@@ -208,10 +213,20 @@ async def waiting_notices(
 
 
 async def escalations(crm: Crm) -> list[Notice]:
-    """Leads still waiting past the playbook's escalate_after, raised again, each once."""
+    """Leads still waiting past the playbook's escalate_after, raised again, each once; with
+    them the deals a disabled rep left in the queue (crm.staff.disable_employee)."""
+    due = await claims.claim_escalations(crm.now())
+    if not due:
+        return []
+    # Only giving a deal writes an ASSIGN event: a deal with one had an owner, a lead never did.
+    owned = set(await TimelineEvent.filter(
+        deal_id__in=[deal_id for _, deal_id, _ in due], kind=EventKind.ASSIGN
+    ).values_list("deal_id", flat=True))
     notices = []
-    for task_id, deal_id, team in await claims.claim_escalations(crm.now()):
-        notices += await waiting_notices(task_id, deal_id, team, escalated=True)
+    for task_id, deal_id, team in due:
+        notices += await waiting_notices(
+            task_id, deal_id, team, escalated=True, owned=deal_id in owned
+        )
     return notices
 
 

@@ -23,7 +23,7 @@ class NoticeKind(enum.StrEnum):
     DEAL_GIVEN = "deal_given"      # a supervisor gave the employee a deal: its card
     DEAL_TAKEN = "deal_taken"      # the employee's deal was given to someone else
     UNREACHABLE = "unreachable"    # an employee blocked the bot; params: rep_id, waiting
-    LEAD_WAITING = "lead_waiting"  # a lead nobody in its team can take; params: team, escalated
+    LEAD_WAITING = "lead_waiting"  # a lead in the queue; params: team, escalated, owned (a deal)
     LETTER = "letter"              # a client's e-mail; params: text, chat_message_id
 
 

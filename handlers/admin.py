@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 import logging
 
-from aiogram import F, Router
-from aiogram.filters import Command, MagicData
+from aiogram import F
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -21,13 +21,12 @@ from bot.callbacks import PipelineAction
 from bot.editing import edit_text
 from crm import pipeline
 from crm.context import Crm
+from handlers import employee_router
 from storage.models import Deal, DealStatus, Employee, Role, Stage
 
 log = logging.getLogger(__name__)
 
-router = Router(name="admin")
-router.message.filter(MagicData(F.employee.role == Role.ADMIN))
-router.callback_query.filter(MagicData(F.employee.role == Role.ADMIN))
+router = employee_router("admin", F.employee.role == Role.ADMIN)
 
 
 class PipelineEdit(StatesGroup):

@@ -7,8 +7,7 @@ from __future__ import annotations
 import html
 import logging
 
-from aiogram import F, Router
-from aiogram.filters import MagicData
+from aiogram import F
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -26,13 +25,12 @@ from config.field_spec import FieldSpec
 from crm import field_admin
 from crm.context import Crm
 from crm.field_admin import FieldError
+from handlers import employee_router
 from storage.models import Employee, Role
 
 log = logging.getLogger(__name__)
 
-router = Router(name="admin_fields")
-router.message.filter(MagicData(F.employee.role == Role.ADMIN))
-router.callback_query.filter(MagicData(F.employee.role == Role.ADMIN))
+router = employee_router("admin_fields", F.employee.role == Role.ADMIN)
 
 
 class FieldAdminEdit(StatesGroup):

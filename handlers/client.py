@@ -131,8 +131,9 @@ async def _relay(found: Intake, message: Message, bot: Bot, staff: Sender) -> No
     if content.media_kind in ("photo", "document") and content.file_id:
         filename = message.document.file_name if message.document else None
         media = await transferable(bot, staff.bot, content.file_id, content.media_kind, filename)
-        send = staff.send_photo if content.media_kind == "photo" else staff.send_document
-        copy = await send(owner.tg_id, media, caption=body, reply_markup=markup)
+        copy = await staff.send_file(
+            owner.tg_id, content.media_kind, media, caption=body, reply_markup=markup
+        )
     else:
         copy = await staff.send(owner.tg_id, body, reply_markup=markup)
     if copy is not None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, date, datetime, time, timedelta
 
-from aiogram import F, Router
-from aiogram.filters import Command, MagicData
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
@@ -20,13 +19,12 @@ from crm.context import Crm
 from crm.deals import first_phones
 from crm.leads import set_shift
 from crm.staff import set_conveyor
+from handlers import employee_router
 from handlers.common import shift_keyboard, shift_text
 from handlers.pressing import show_next
 from storage.models import Employee, Task, TaskStatus
 
-router = Router(name="feed")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("feed")
 
 
 @router.message(Command("next"))

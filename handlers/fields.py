@@ -13,8 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
-from aiogram.filters import MagicData
+from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -25,20 +24,20 @@ from bot.cards import load_card, viewer_zone
 from bot.editing import edit_markup, edit_text, pressed_message
 from bot.field_keyboards import fields_keyboard, options_keyboard
 from bot.middlewares import CallbackReply
+from config.playbook import FieldSpec
 from crm import fields
 from crm.context import Crm
 from crm.engine import Press
 from crm.fields import Invalid, Problem
 from crm.permissions import deal_access
+from handlers import employee_router
 from handlers.fields_ask import AskField, ask_field, type_hint
 from handlers.pressing import apply_press, stored_card
 from storage.models import Deal, Employee
 
 log = logging.getLogger(__name__)
 
-router = Router(name="fields")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("fields")
 
 CLEAR = "-"  # typed instead of a value: the field is cleared
 
@@ -46,6 +45,22 @@ CLEAR = "-"  # typed instead of a value: the field is cleared
 async def _held(crm: Crm, deal_id: int, key: str) -> tuple[str, ...]:
     return next((f.values for f in await fields.deal_fields(crm.playbook, deal_id)
                  if f.spec.key == key), ())
+
+
+def _field_button(
+    crm: Crm, callback: CallbackQuery, employee: Employee, callback_answer: CallbackReply,
+    key: str, option: int = -1,
+) -> tuple[FieldSpec, Message] | None:
+    """The field a button is about and the card it is under; None (logged, "Unknown button"
+    answered) for a forged or stale one: no such field or card, or an option out of its range
+    (-1, no option, is always in it)."""
+    spec = crm.playbook.field(key)
+    card_message = pressed_message(callback)
+    if spec is None or card_message is None or not -1 <= option < len(spec.options):
+        log.warning("employee %s sent a bad field button %s", employee.id, callback.data)
+        callback_answer.text = _("Unknown button")
+        return None
+    return spec, card_message
 
 
 @router.callback_query(FieldsOpen.filter())
@@ -78,12 +93,10 @@ async def edit_field(
     callback_answer: CallbackReply,
     scoped_deal: Deal,
 ) -> None:
-    spec = crm.playbook.field(callback_data.key)
-    card_message = pressed_message(callback)
-    if spec is None or card_message is None:
-        log.warning("employee %s sent an unknown field %r", employee.id, callback_data.key)
-        callback_answer.text = _("Unknown button")
+    found = _field_button(crm, callback, employee, callback_answer, callback_data.key)
+    if found is None:
         return
+    spec, card_message = found
     callback_answer.send_now()
     held = await _held(crm, scoped_deal.id, spec.key)
     await ask_field(card_message, card_message, lang, state, callback_data.task, spec, held)
@@ -100,13 +113,13 @@ async def pick_option(
     callback_answer: CallbackReply,
     scoped_deal: Deal,
 ) -> None:
-    spec = crm.playbook.field(callback_data.key)
-    card_message = pressed_message(callback)
-    options = list(spec.options) if spec else []
-    if spec is None or card_message is None or not -1 <= callback_data.option < len(options):
-        log.warning("employee %s sent a bad field pick %s", employee.id, callback.data)
-        callback_answer.text = _("Unknown button")
+    found = _field_button(
+        crm, callback, employee, callback_answer, callback_data.key, callback_data.option
+    )
+    if found is None:
         return
+    spec, card_message = found
+    options = list(spec.options)
     held = await _held(crm, scoped_deal.id, spec.key)
     if callback_data.option == -1:
         picked: list[str] = []

@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 import logging
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, MagicData, StateFilter
+from aiogram import F
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -31,14 +31,13 @@ from crm.deals import (
 from crm.permissions import can_act_on
 from crm.phones import normalize_phone
 from crm.search import find_deals
+from handlers import employee_router
 from storage.models import Contact, Deal, Employee
 
 log = logging.getLogger(__name__)
 FIND_LIMIT = 10
 
-router = Router(name="lookup")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("lookup")
 
 
 class AddDeal(StatesGroup):

@@ -11,9 +11,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import MagicData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -43,12 +42,11 @@ from crm.chat import (
 from crm.context import Crm
 from crm.mail import MailDeliveryError, MailPort, letter_to_answer
 from crm.mail import reply as reply_by_mail
+from handlers import employee_router
 from storage.models import Employee, Letter
 
 log = logging.getLogger(__name__)
-router = Router(name="relay")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("relay")
 
 
 class Replying(StatesGroup):
@@ -261,8 +259,9 @@ async def _deliver(
     if content.media_kind and content.file_id:
         parts = split_text(content.text, MAX_TEXT, MAX_CAPTION)
         file = await transferable(bot, through.bot, content.file_id, content.media_kind, filename)
-        send = through.send_photo if content.media_kind == "photo" else through.send_document
-        first = await send(target.chat_id, file, caption=html.escape(parts[0]) or None)
+        first = await through.send_file(
+            target.chat_id, content.media_kind, file, caption=html.escape(parts[0]) or None
+        )
     else:
         parts = split_text(content.text, MAX_TEXT)
         first = await through.send(target.chat_id, html.escape(parts[0]))

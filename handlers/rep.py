@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.filters import MagicData
+from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -33,15 +32,14 @@ from bot.middlewares import CallbackReply
 from crm.context import Crm
 from crm.deals import pick_region
 from crm.engine import Press, Status
+from handlers import employee_router
 from handlers.pressing import apply_press, typed_press
 from handlers.when import ask_time
 from storage.models import Deal, Employee
 
 log = logging.getLogger(__name__)
 
-router = Router(name="rep")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("rep")
 
 WORKSPACE_PREFIXES = ("a", "m", "s", "r", "z", "zl", "c", "n", "d", "tw")
 OTHER_REASON = "other"  # the reason that asks the rep to type what it was
@@ -170,6 +168,8 @@ async def typed_note(
     state: FSMContext,
     bot: Bot,
 ) -> None:
+    # Not one handler with typed_reason: a note step's data may still hold a reason picked
+    # before the rep turned to the Note button (update_data merges), which must not go in.
     note = message.text or ""
     await typed_press(crm, message, await state.get_data(), employee, lang, state, bot, note=note)
 

@@ -9,10 +9,12 @@ Also the periodic automations of this area, registered on the runtime's clockwor
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiogram import F, Router
-from aiogram.filters import Command, MagicData
+from aiogram import F
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -35,6 +37,7 @@ from bot.charts import Names
 from bot.i18n import speaking
 from bot.report_csv import CsvNames, to_csv
 from bot.scheduler import Clockwork
+from config.playbook import FieldSpec
 from crm import automations
 from crm.automations import DigestFigures
 from crm.context import Crm
@@ -42,11 +45,10 @@ from crm.csvwrite import csv_format
 from crm.feed import reassign
 from crm.notices import Notifier
 from crm.reports import Period, overdue_tasks
+from handlers import employee_router
 from storage.models import Deal, Employee, Role
 
-router = Router(name="supervisor")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("supervisor")
 
 PERIOD_DAYS = (7, 30, 90)
 AUTOMATION_INTERVAL = 30.0  # seconds between reminder/digest runs; both are claims, so cheap
@@ -69,6 +71,40 @@ def _period(crm: Crm, employee: Employee, days: int) -> Period:
     return Period(now - timedelta(days=days), now, _team(employee))
 
 
+def _chat(
+    callback: CallbackQuery, employee: Employee, callback_answer: CallbackAnswer
+) -> Message | None:
+    """The chat to answer a report button in; None (and the refusal said) when not his."""
+    if not _allowed(employee) or not isinstance(callback.message, Message):
+        callback_answer.text = _not_allowed()
+        return None
+    return callback.message
+
+
+def _period_buttons(
+    keyboard: InlineKeyboardBuilder, run: Callable[[int], CallbackData]
+) -> None:
+    for days in PERIOD_DAYS:
+        keyboard.button(text=_("{days} days").format(days=days), callback_data=run(days))
+
+
+async def _send_chart(
+    chat: Message, png: bytes, name: str, caption: str, csv: CallbackData
+) -> None:
+    """The chart with its caption, and a CSV button under it."""
+    csv_button = InlineKeyboardBuilder()
+    csv_button.button(text=_("CSV"), callback_data=csv)
+    await chat.answer_photo(
+        BufferedInputFile(png, filename=f"{name}.png"), caption=caption,
+        reply_markup=csv_button.as_markup(),
+    )
+
+
+async def _send_csv(chat: Message, name: str, period: Period, text: str) -> None:
+    filename = f"{name}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    await chat.answer_document(BufferedInputFile(text.encode(), filename=filename))
+
+
 # --- /report -----------------------------------------------------------------------------
 
 @router.message(Command("report"))
@@ -88,28 +124,24 @@ async def report_period(
     callback: CallbackQuery, callback_data: ReportKind, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee):
-        callback_answer.text = _not_allowed()
+    chat = _chat(callback, employee, callback_answer)
+    if chat is None:
         return
+    kind = callback_data.kind
     keyboard = InlineKeyboardBuilder()
-    for days in PERIOD_DAYS:
-        keyboard.button(
-            text=_("{days} days").format(days=days),
-            callback_data=ReportRun(kind=callback_data.kind, days=days),
-        )
-    if callback_data.kind in chart_by_field.GROUPABLE:
+    _period_buttons(keyboard, lambda days: ReportRun(kind=kind, days=days))
+    if kind in chart_by_field.GROUPABLE:
         for spec in crm.playbook.fields:
             if spec.choices:
                 keyboard.button(
                     text=_("By {field}").format(field=spec.label.get(lang)),
-                    callback_data=ReportBy(kind=callback_data.kind, field=spec.key),
+                    callback_data=ReportBy(kind=kind, field=spec.key),
                 )
     keyboard.adjust(len(PERIOD_DAYS), 1)
-    if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            _("{report}: which period?").format(report=charts.kind_title(callback_data.kind)),
-            reply_markup=keyboard.as_markup(),
-        )
+    await chat.edit_text(
+        _("{report}: which period?").format(report=charts.kind_title(kind)),
+        reply_markup=keyboard.as_markup(),
+    )
 
 
 @router.callback_query(ReportRun.filter(F.days.in_(PERIOD_DAYS)))
@@ -117,21 +149,15 @@ async def report_send(
     callback: CallbackQuery, callback_data: ReportRun, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee) or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
+    chat = _chat(callback, employee, callback_answer)
+    if chat is None:
         return
+    kind, days = callback_data.kind, callback_data.days
     names = Names(crm.playbook, lang)
-    report = await charts.load(
-        crm, callback_data.kind, _period(crm, employee, callback_data.days)
-    )
+    report = await charts.load(crm, kind, _period(crm, employee, days))
     png = await charts.render_png(report, names)
-    csv_button = InlineKeyboardBuilder()
-    csv_button.button(
-        text=_("CSV"), callback_data=ReportCsv(kind=callback_data.kind, days=callback_data.days)
-    )
-    await callback.message.answer_photo(
-        BufferedInputFile(png, filename=f"{callback_data.kind}.png"),
-        caption=charts.summary(report, names), reply_markup=csv_button.as_markup(),
+    await _send_chart(
+        chat, png, kind, charts.summary(report, names), ReportCsv(kind=kind, days=days)
     )
 
 
@@ -140,20 +166,26 @@ async def report_csv(
     callback: CallbackQuery, callback_data: ReportCsv, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee) or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
+    chat = _chat(callback, employee, callback_answer)
+    if chat is None:
         return
     period = _period(crm, employee, callback_data.days)
     report = await charts.load(crm, callback_data.kind, period)
-    name = f"{callback_data.kind}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     text = to_csv(report, CsvNames(crm.playbook, lang), csv_format(lang), bom=True)
-    await callback.message.answer_document(BufferedInputFile(text.encode(), filename=name))
+    await _send_csv(chat, callback_data.kind, period, text)
 
 
 # --- /report grouped by a choice field ---------------------------------------------------
 
-def _not_grouped() -> str:
-    return _("This report cannot be grouped by that field.")
+def _grouping(
+    crm: Crm, callback_data: ReportBy | ReportByRun | ReportByCsv,
+    callback_answer: CallbackAnswer,
+) -> FieldSpec | None:
+    """The choice field a report is grouped by; None (and why said) when it cannot be."""
+    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
+    if field is None:
+        callback_answer.text = _("This report cannot be grouped by that field.")
+    return field
 
 
 @router.callback_query(ReportBy.filter())
@@ -161,22 +193,16 @@ async def report_by_period(
     callback: CallbackQuery, callback_data: ReportBy, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee) or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
+    chat = _chat(callback, employee, callback_answer)
+    field = _grouping(crm, callback_data, callback_answer) if chat else None
+    if chat is None or field is None:
         return
-    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
-    if field is None:
-        callback_answer.text = _not_grouped()
-        return
+    kind, key = callback_data.kind, field.key
     keyboard = InlineKeyboardBuilder()
-    for days in PERIOD_DAYS:
-        keyboard.button(
-            text=_("{days} days").format(days=days),
-            callback_data=ReportByRun(kind=callback_data.kind, field=field.key, days=days),
-        )
-    await callback.message.edit_text(
+    _period_buttons(keyboard, lambda days: ReportByRun(kind=kind, field=key, days=days))
+    await chat.edit_text(
         _("{report}: which period?").format(
-            report=html.escape(chart_by_field.title(callback_data.kind, field, lang))
+            report=html.escape(chart_by_field.title(kind, field, lang))
         ),
         reply_markup=keyboard.as_markup(),
     )
@@ -187,24 +213,17 @@ async def report_by_send(
     callback: CallbackQuery, callback_data: ReportByRun, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee) or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
+    chat = _chat(callback, employee, callback_answer)
+    field = _grouping(crm, callback_data, callback_answer) if chat else None
+    if chat is None or field is None:
         return
-    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
-    if field is None:
-        callback_answer.text = _not_grouped()
-        return
+    kind, days = callback_data.kind, callback_data.days
     names = Names(crm.playbook, lang)
-    period = _period(crm, employee, callback_data.days)
-    grouped = await chart_by_field.load(crm, callback_data.kind, period, field)
+    grouped = await chart_by_field.load(crm, kind, _period(crm, employee, days), field)
     png = await chart_by_field.render_png(grouped, names)
-    csv_button = InlineKeyboardBuilder()
-    csv_button.button(text=_("CSV"), callback_data=ReportByCsv(
-        kind=callback_data.kind, field=field.key, days=callback_data.days
-    ))
-    await callback.message.answer_photo(
-        BufferedInputFile(png, filename=f"{callback_data.kind}_by_{field.key}.png"),
-        caption=chart_by_field.summary(grouped, names), reply_markup=csv_button.as_markup(),
+    csv = ReportByCsv(kind=kind, field=field.key, days=days)
+    await _send_chart(
+        chat, png, f"{kind}_by_{field.key}", chart_by_field.summary(grouped, names), csv
     )
 
 
@@ -213,19 +232,14 @@ async def report_by_csv(
     callback: CallbackQuery, callback_data: ReportByCsv, employee: Employee, crm: Crm, lang: str,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if not _allowed(employee) or not isinstance(callback.message, Message):
-        callback_answer.text = _not_allowed()
-        return
-    field = chart_by_field.choice_field(crm, callback_data.kind, callback_data.field)
-    if field is None:
-        callback_answer.text = _not_grouped()
+    chat = _chat(callback, employee, callback_answer)
+    field = _grouping(crm, callback_data, callback_answer) if chat else None
+    if chat is None or field is None:
         return
     period = _period(crm, employee, callback_data.days)
     grouped = await chart_by_field.load(crm, callback_data.kind, period, field)
-    name = (f"{callback_data.kind}_by_{field.key}_"
-            f"{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv")
     text = chart_by_field.to_csv(grouped, CsvNames(crm.playbook, lang), csv_format(lang), bom=True)
-    await callback.message.answer_document(BufferedInputFile(text.encode(), filename=name))
+    await _send_csv(chat, f"{callback_data.kind}_by_{field.key}", period, text)
 
 
 # --- /overdue and reassignment -----------------------------------------------------------

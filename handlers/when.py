@@ -7,8 +7,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 
-from aiogram import Bot, F, Router
-from aiogram.filters import MagicData
+from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -23,12 +22,11 @@ from crm import feed
 from crm.context import Crm
 from crm.dateparse import EXAMPLES, ParseFailure, parse_when
 from crm.engine import Press, place_for_task
+from handlers import employee_router
 from handlers.pressing import apply_press, stored_card, typed_press
 from storage.models import Employee
 
-router = Router(name="when")
-router.message.filter(MagicData(F.employee))
-router.callback_query.filter(MagicData(F.employee))
+router = employee_router("when")
 
 
 class AskTime(StatesGroup):
@@ -61,6 +59,12 @@ async def ask_time(
     await card_message.answer("\n".join(lines))
 
 
+def _still_ahead(crm: Crm, minute: int) -> datetime | None:
+    """The time a button carries (minutes since the epoch); None once it has passed."""
+    when = datetime.fromtimestamp(minute * 60, UTC)
+    return when if when > crm.now() else None
+
+
 @router.callback_query(SlotPick.filter())
 async def slot_button(
     callback: CallbackQuery,
@@ -74,8 +78,8 @@ async def slot_button(
     card_message = pressed_message(callback)
     if card_message is None:
         return
-    when = datetime.fromtimestamp(callback_data.minute * 60, UTC)
-    if when <= crm.now():
+    when = _still_ahead(crm, callback_data.minute)
+    if when is None:
         callback_answer.text = _("That hour has passed: pick another one")
         return
     task_id, button = callback_data.task, callback_data.button
@@ -178,8 +182,8 @@ async def accept_time_button(
     offer = pressed_message(callback)
     if offer is None:
         return
-    when = datetime.fromtimestamp(callback_data.minute * 60, UTC)
-    if when <= crm.now():
+    when = _still_ahead(crm, callback_data.minute)
+    if when is None:
         callback_answer.text = _("That time has passed: type another one")
         return
     await edit_markup(offer, None)

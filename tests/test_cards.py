@@ -368,3 +368,19 @@ def test_slot_labels_show_the_year_only_when_not_the_current_one() -> None:
     assert slot_label(Slot(datetime(2026, 12, 31, 18, 0, tzinfo=MSK), 2), now, MSK) == "18:00 · 2"
     late = Slot(datetime(2027, 1, 4, 9, 0, tzinfo=MSK), 0)
     assert slot_label(late, now, MSK) == "04.01.2027 09:00 · 0"
+
+
+def test_timeline_lines_show_the_year_only_when_not_the_current_one() -> None:
+    now = datetime(2027, 1, 3, 12, 0, tzinfo=MSK)
+    last_year = datetime(2026, 12, 30, 10, 0, tzinfo=MSK)
+    events = (
+        TimelineLine(now - timedelta(hours=1), EventKind.NOTE, "called back", {}),
+        TimelineLine(last_year, EventKind.OUTCOME, "",
+                     {"button": "busy", "due": (last_year + timedelta(days=4)).isoformat()}),
+        TimelineLine(last_year, EventKind.CREATED, "", {"stage": "new"}),
+    )
+    with _speak("en"):
+        text = render_card(_data(events=events), PLAYBOOK, "en", now, MSK).text
+    assert "• 03.01 11:00 Note: called back" in text
+    assert "• 30.12.2026 10:00 Busy → 03.01 10:00" in text
+    assert "• 30.12.2026 10:00 Deal created" in text

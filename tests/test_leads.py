@@ -282,7 +282,7 @@ async def test_a_lead_nobody_can_take_alerts_overseers_and_escalates_once(
     assert (notice.employee_id, notice.kind, notice.task_id) == (
         admin.id, NoticeKind.LEAD_WAITING, task.id
     )
-    assert notice.params == {"team": "sales", "escalated": 0}
+    assert notice.params == {"team": "sales", "escalated": 0, "owned": 0}
     boss = await Employee.create(name="Boss", role=Role.SUPERVISOR, team="sales", tg_id=981)
     assert [n.employee_id for n in await alert_notices(found)] == [boss.id]
 
@@ -291,6 +291,7 @@ async def test_a_lead_nobody_can_take_alerts_overseers_and_escalates_once(
     clock.set(T0.replace(day=26, hour=6, minute=5))
     [again] = await escalations(crm)
     assert (again.employee_id, again.task_id, again.params["escalated"]) == (boss.id, task.id, 1)
+    assert again.params["owned"] == 0  # nobody ever had it: a lead
     assert await escalations(crm) == []  # once
     assert (await Task.get(id=task.id)).escalate_at is None
     # A lead handed out before its time is not raised.

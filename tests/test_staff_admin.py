@@ -163,6 +163,7 @@ async def test_his_deals_left_in_the_queue_are_raised_to_the_team_supervisor(crm
     notices = await escalations(crm)
     assert sorted(n.deal_id for n in notices if n.deal_id) == deals
     assert {(n.employee_id, n.kind) for n in notices} == {(boss.id, NoticeKind.LEAD_WAITING)}
+    assert all(n.params["owned"] for n in notices)  # his deals, not leads
     assert await escalations(crm) == []  # once
 
 

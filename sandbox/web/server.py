@@ -8,8 +8,10 @@ events (a chat changed, the bot is typing, a button press was answered) and refe
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +26,7 @@ from sandbox.phone import Call as PhoneCall
 from sandbox.phone import Outcome, place_call
 from sandbox.seed import CLIENTS, CONTACTS, NEWCOMERS, TEAM, Person
 from sandbox.web.render import render_message
+from storage.models import Contact, Employee
 
 STATIC = Path(__file__).with_name("static")
 Json = dict[str, Any]
@@ -44,6 +47,7 @@ class ChatServer:
         self._queries: dict[str, int] = {}  # callback query id -> the chat it came from
         self._listeners: set[asyncio.Queue[Json]] = set()
         self._runner: web.AppRunner | None = None
+        self._store: contextvars.Context | None = None  # see use_store
         self.url = ""
         api.observers.append(self._on_call)
 
@@ -68,6 +72,11 @@ class ChatServer:
         await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0]
         self.url = f"http://{host}:{bound[1]}"
+
+    def use_store(self) -> None:
+        """Call once the store is open. The page serves from before (a taken --listen fails
+        before a file is made), so its handlers read the store in the context it opened in."""
+        self._store = contextvars.copy_context()
 
     async def stop(self) -> None:
         for queue in self._listeners:
@@ -168,11 +177,21 @@ class ChatServer:
         first, _, last = person.name.partition(" ")
         return User(person.tg_id, first, language_code=person.lang, last_name=last or None)
 
+    async def _known(self, person: Person) -> Person:
+        """One added on the page is "new" until the bot knows him; from then on he is what he
+        became: the employee his invite made (his role and extension) or a client who wrote."""
+        if person.role != "new" or self._store is None:
+            return person
+        known = await asyncio.create_task(_became(person), context=self._store.copy())
+        self.people[person.tg_id] = known
+        return known
+
     async def _chat(self, request: web.Request) -> web.Response:
-        person = self._person(request)
+        person = await self._known(self._person(request))
         chat = person.tg_id
         messages = [render_message(self.api, m) for m in self.api.history(chat)]
         return web.json_response({
+            "person": self._person_json(person),
             "messages": messages, "keyboard": self.keyboards.get(chat),
             "commands": self.api.commands_for(chat, person.lang),
             "menu_button": self.api.menu_buttons.get(chat) or self.api.menu_buttons.get(None),
@@ -272,6 +291,15 @@ class ChatServer:
         await place_call(PhoneCall(caller, callee, outcome, talk), listener.address,
                          self.clock.now())
         return web.json_response({"ok": True})
+
+
+async def _became(person: Person) -> Person:
+    employee = await Employee.get_or_none(tg_id=person.tg_id)
+    if employee is not None:
+        return replace(person, role=str(employee.role), sip_ext=employee.sip_ext)
+    if await Contact.exists(tg_user_id=person.tg_id):
+        return replace(person, role="client")
+    return person
 
 
 async def _until_bye(queue: asyncio.Queue[Json]) -> AsyncIterator[Json]:

@@ -16,9 +16,10 @@ import pytest
 from crm.deals import ContactDraft, open_deal
 from crm.deals import find_or_create_contact as contact_of
 from crm.leads import set_shift
+from crm.staff import disable_employee
 from storage.models import Deal, Employee, Task, TaskStatus
 from tests.e2e.conftest import HarnessFactory
-from tests.e2e.harness import CLIENT_TOKEN, Exchange, Harness
+from tests.e2e.harness import CLIENT_TOKEN, Exchange, Harness, Staff
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 Json = dict[str, Any]
@@ -34,6 +35,13 @@ async def sales_bot(make_harness: HarnessFactory) -> AsyncIterator[Harness]:
 async def _lead_from(h: Harness, name: str) -> tuple[Deal, Exchange]:
     said = await h.say(h.user(name), "Hello, I need a quote", via=h.client_api)
     return await Deal.all().order_by("-id").first(), said  # type: ignore[return-value]
+
+
+async def _ivans_deal(h: Harness, rep: Staff) -> Deal:
+    """The rep's deal with the client Ivan."""
+    crm = h.running.crm
+    contact, _ = await contact_of(crm, ContactDraft(name="Ivan", phones=("+74951234567",)))
+    return await open_deal(crm, contact, owner_id=rep.employee.id, team="main")
 
 
 def _texts(exchange: Exchange, chat_id: int) -> list[str]:
@@ -52,9 +60,7 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
     boss = await h.make_employee("supervisor", name="Boss")
     anna = await h.make_employee("rep", name="Anna")
     boris = await h.make_employee("rep", name="Boris")
-    crm = h.running.crm
-    contact, _ = await contact_of(crm, ContactDraft(name="Ivan", phones=("+74951234567",)))
-    deal = await open_deal(crm, contact, owner_id=anna.employee.id, team="main")
+    deal = await _ivans_deal(h, anna)
 
     h.api.block(anna.user.id)
     blocked = await h.tick()  # her due card: 403
@@ -92,6 +98,19 @@ async def test_a_rep_who_blocked_the_bot_is_skipped_reported_once_and_back_when_
     assert "«Ivan» → Boris" in moved.text
     assert any("Ivan" in text for text in _texts(moved, boris.user.id))  # the card, at once
     assert _texts(await h.tick(), boris.user.id) == []  # and not again as a due push
+
+
+async def test_a_disabled_reps_deals_left_in_the_queue_are_raised_as_deals(
+    harness: Harness,
+) -> None:
+    h = harness
+    boss = await h.make_employee("supervisor", name="Boss")
+    anna = await h.make_employee("rep", name="Anna")
+    await _ivans_deal(h, anna)
+    await disable_employee(h.running.crm, anna.employee)
+    [raised] = _waiting(await h.tick(), boss.user.id)
+    # Hers, so a deal: no lead that "still" waits.
+    assert raised["text"].startswith("⏳ Эту сделку команды main из очереди ещё никто не взял.")
 
 
 async def test_client_bot_leads_go_to_its_team(sales_bot: Harness) -> None:

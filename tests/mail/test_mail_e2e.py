@@ -26,6 +26,7 @@ from tests.mail.servers import Dovecot, SmtpSink
 
 pytestmark = pytest.mark.dovecot
 Factory = Callable[..., Any]
+ANNA = "anna@client.example"
 
 
 def letter(sender: str, subject: str, body: str = "Добрый день! Пришлите счёт.") -> bytes:
@@ -44,10 +45,12 @@ def to(user_id: int) -> Callable[[Call], bool]:
     return sent_to
 
 
-async def client_with_deal(h: Harness, rep: Staff, address: str) -> Deal:
+async def rep_with_client(h: Harness) -> tuple[Staff, Deal]:
+    """The rep, and his deal with Anna, who writes from anna@client.example."""
+    rep = await h.make_employee("rep", name="Rep")
     crm = h.running.crm
-    contact, _ = await find_or_create_contact(crm, ContactDraft(name="Anna", email=address))
-    return await open_deal(crm, contact, owner_id=rep.employee.id, team="main")
+    contact, _ = await find_or_create_contact(crm, ContactDraft(name="Anna", email=ANNA))
+    return rep, await open_deal(crm, contact, owner_id=rep.employee.id, team="main")
 
 
 def reply_button(call: Call) -> str:
@@ -63,9 +66,8 @@ async def test_a_letter_reaches_the_timeline_and_the_rep_and_his_reply_goes_by_m
     make_harness: Factory, dovecot: Dovecot, smtp_sink: SmtpSink
 ) -> None:
     async with make_harness(imap=dovecot.url(), smtp=smtp_sink.url()) as h:
-        rep = await h.make_employee("rep", name="Rep")
-        deal = await client_with_deal(h, rep, "anna@client.example")
-        await add_address((await Contact.get(email="anna@client.example")).id,
+        rep, deal = await rep_with_client(h)
+        await add_address((await Contact.get(email=ANNA)).id,
                           "anna.private@client.example")
         await _watching(h)
         since = len(h.api.sent)
@@ -101,11 +103,10 @@ async def test_a_refused_reply_tells_the_rep_and_records_nothing(
     make_harness: Factory, dovecot: Dovecot, smtp_sink: SmtpSink
 ) -> None:
     async with make_harness(imap=dovecot.url(), smtp=smtp_sink.url()) as h:
-        rep = await h.make_employee("rep", name="Rep")
-        deal = await client_with_deal(h, rep, "anna@client.example")
+        rep, deal = await rep_with_client(h)
         await _watching(h)
         since = len(h.api.sent)
-        dovecot.deliver(letter("anna@client.example", "Вопрос"))
+        dovecot.deliver(letter(ANNA, "Вопрос"))
         call = await h.api.wait_for(to(rep.user.id), since=since, timeout=5)
         smtp_sink.refuse = True
         await h.press(rep.user, reply_button(call), call.result["message_id"])
@@ -202,11 +203,10 @@ async def test_a_telegram_reply_to_the_letter_goes_by_mail_and_a_restart_catches
     make_harness: Factory, dovecot: Dovecot, smtp_sink: SmtpSink
 ) -> None:
     async with make_harness(imap=dovecot.url(), smtp=smtp_sink.url()) as h:
-        rep = await h.make_employee("rep", name="Rep")
-        deal = await client_with_deal(h, rep, "anna@client.example")
+        rep, deal = await rep_with_client(h)
         await _watching(h)
         await h.stop()
-        dovecot.deliver(letter("anna@client.example", "Пока вас не было"))  # while stopped
+        dovecot.deliver(letter(ANNA, "Пока вас не было"))  # while stopped
         since = len(h.api.sent)
         await h.start()
         call = await h.api.wait_for(to(rep.user.id), since=since, timeout=5)

@@ -5,8 +5,9 @@ renewed, and a folder recreated (new UIDVALIDITY) does not bring back letters ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -44,6 +45,20 @@ def service(crm: Crm, server: Dovecot, timing: Timing = FAST) -> MailService:
     return MailService(settings, crm, Told(), timing)
 
 
+@contextlib.asynccontextmanager
+async def watching(
+    crm: Crm, server: Dovecot, timing: Timing = FAST
+) -> AsyncIterator[MailService]:
+    """A started service once its watcher is connected; stopped after."""
+    mail = service(crm, server, timing)
+    mail.start()
+    try:
+        await until(lambda: mail.watchers[0].link == Link.UP)
+        yield mail
+    finally:
+        await mail.stop()
+
+
 async def until(check: Callable[[], object], seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not await _value(check):
@@ -66,10 +81,7 @@ async def letters() -> int:
 async def test_a_letter_delivered_while_idle_is_handled_within_5_seconds(
     crm: Crm, dovecot: Dovecot
 ) -> None:
-    mail = service(crm, dovecot)
-    mail.start()
-    try:
-        await until(lambda: mail.watchers[0].link == Link.UP)
+    async with watching(crm, dovecot) as mail:
         await asyncio.sleep(0.3)  # in IDLE by now
         started = time.monotonic()
         dovecot.deliver(letter(1))
@@ -80,19 +92,14 @@ async def test_a_letter_delivered_while_idle_is_handled_within_5_seconds(
         event = await TimelineEvent.get(kind="msg_in")
         assert "Letter 1" in event.text and "Hello, this is letter 1." in event.text
         assert mail.counters.seen == 1 and mail.counters.leads == 1
-    finally:
-        await mail.stop()
 
 
 async def test_letters_come_while_it_is_down_are_caught_up_after_a_restart(
     crm: Crm, dovecot: Dovecot
 ) -> None:
-    first = service(crm, dovecot)
-    first.start()
-    await until(lambda: first.watchers[0].link == Link.UP)
-    dovecot.deliver(letter(1))
-    await until(lambda: letters())
-    await first.stop()
+    async with watching(crm, dovecot):
+        dovecot.deliver(letter(1))
+        await until(lambda: letters())
     dovecot.deliver(letter(2))
     dovecot.deliver(letter(3))
     again = service(crm, dovecot)
@@ -112,11 +119,8 @@ async def _count_is(n: int) -> bool:
 async def test_a_dropped_connection_reconnects_and_catches_up(
     crm: Crm, dovecot: Dovecot, drop: str
 ) -> None:
-    mail = service(crm, dovecot)
-    mail.start()
-    try:
+    async with watching(crm, dovecot) as mail:
         watcher = mail.watchers[0]
-        await until(lambda: watcher.link == Link.UP)
         await asyncio.sleep(0.3)
         if drop == "kick":
             dovecot.kick()  # the server says BYE and closes
@@ -128,26 +132,19 @@ async def test_a_dropped_connection_reconnects_and_catches_up(
         await until(lambda: watcher.link == Link.UP)
         dovecot.deliver(letter(2))
         await until(lambda: _count_is(2))
-    finally:
-        await mail.stop()
 
 
 async def test_a_server_that_goes_away_is_reported_and_retried(
     crm: Crm, dovecot: Dovecot
 ) -> None:
-    mail = service(crm, dovecot)
-    mail.start()
-    try:
+    async with watching(crm, dovecot) as mail:
         watcher = mail.watchers[0]
-        await until(lambda: watcher.link == Link.UP)
         dovecot.stop()
         await until(lambda: watcher.link == Link.DOWN)
         assert mail.links() == {dovecot.url().split("//")[1].replace(":secret", ""): "unreachable"}
         dovecot.root.joinpath("dovecot.log").unlink(missing_ok=True)
         dovecot.start_again()
         await until(lambda: watcher.link == Link.UP, 10)
-    finally:
-        await mail.stop()
 
 
 async def test_two_workers_handle_each_letter_once(crm: Crm, dovecot: Dovecot) -> None:
@@ -169,28 +166,20 @@ async def test_two_workers_handle_each_letter_once(crm: Crm, dovecot: Dovecot) -
 
 
 async def test_idle_is_renewed_and_letters_still_arrive(crm: Crm, dovecot: Dovecot) -> None:
-    mail = service(crm, dovecot, Timing(command=5.0, renew=0.3, backoff_first=0.2))
-    mail.start()
-    try:
-        await until(lambda: mail.watchers[0].link == Link.UP)
+    async with watching(crm, dovecot, Timing(command=5.0, renew=0.3, backoff_first=0.2)) as mail:
         await asyncio.sleep(1.2)  # several renewals
         assert mail.watchers[0].reconnects == 0
         dovecot.deliver(letter(1))
         await until(lambda: _count_is(1))
-    finally:
-        await mail.stop()
 
 
 async def test_a_recreated_folder_does_not_bring_back_handled_letters(
     crm: Crm, dovecot: Dovecot
 ) -> None:
-    mail = service(crm, dovecot)
-    mail.start()
     old = letter(1)
-    await until(lambda: mail.watchers[0].link == Link.UP)
-    dovecot.deliver(old)
-    await until(lambda: _count_is(1))
-    await mail.stop()
+    async with watching(crm, dovecot):
+        dovecot.deliver(old)
+        await until(lambda: _count_is(1))
     dovecot.wipe_mailbox()
     await asyncio.sleep(1.1)  # UIDVALIDITY is a time in seconds
     dovecot.deliver(old)  # the same letter again, in the new folder
@@ -209,17 +198,12 @@ async def test_a_recreated_folder_does_not_bring_back_handled_letters(
 async def test_a_malformed_letter_is_counted_and_the_next_one_still_handled(
     crm: Crm, dovecot: Dovecot
 ) -> None:
-    mail = service(crm, dovecot)
-    mail.start()
-    try:
-        await until(lambda: mail.watchers[0].link == Link.UP)
+    async with watching(crm, dovecot) as mail:
         dovecot.deliver(b"Subject: no sender at all\r\n\r\n\xff\xfe\x00 broken\r\n")
         dovecot.deliver(letter(1))
         await until(lambda: _count_is(1))
         assert mail.counters.failures == 1 and mail.counters.seen == 2
         assert mail.watchers[0].link == Link.UP
-    finally:
-        await mail.stop()
 
 
 @pytest.mark.parametrize("use_move", [True, False], ids=["move", "copy-expunge"])

@@ -214,6 +214,9 @@ def test_a_new_person_opens_the_admins_invite_and_joins_as_a_rep(
     expect(welcome).to_contain_text("менеджер")
     [row] = [line for line in nextstep(demo, "employees").splitlines() if "Олег Новиков" in line]
     assert " rep " in row
+    # No longer new on the page: a rep, in the list and over the chat.
+    expect(page.locator("li.person.active .role")).to_have_text("менеджер")
+    expect(page.locator("#chat-status")).to_have_text("менеджер · ru")
     # A link to the bot in a message's HTML or on a URL button opens it the same way (the code
     # is used by now: he is on the team already).
     already = page.locator("#messages .message.bot", has_text="Вы уже в команде")
@@ -228,6 +231,15 @@ def test_a_new_person_opens_the_admins_invite_and_joins_as_a_rep(
         expect(already).to_have_count(shown)
     assert len(page.context.pages) == 1  # nothing opened in a new tab
 
+
+def test_a_new_person_who_writes_to_the_bot_is_a_client(demo: Demo, browser: Browser) -> None:
+    page = open_page(browser, demo)
+    page.click("#add-person")
+    page.fill("#new-name", "Вера Новикова")
+    page.click("#new-submit")
+    expect(page.locator("li.person.active .role")).to_have_text("новый")
+    say(page, "Здравствуйте, сколько стоит доставка?")
+    expect(page.locator("li.person.active .role")).to_have_text("клиент")
 
 def test_fast_clock_brings_the_card_back_five_minutes_after_busy(
     demo: Demo, browser: Browser

@@ -140,6 +140,7 @@ async function loadChat() {
   if (!person) return;
   const chat = await api(`/api/chat/${person.id}`);
   if (state.current !== person) return;
+  refreshPerson(person, chat.person);
   renderMessages(chat.messages);
   renderKeyboard(chat.keyboard);
   renderCommands(chat.commands);
@@ -150,6 +151,16 @@ async function loadChat() {
     appMenu.textContent = menu.text;
     appMenu.onclick = () => openWebApp(menu.web_app.url, menu.text);
   }
+}
+
+// Someone added on the page is "new" until the bot knows him: then his label is what he became.
+function refreshPerson(person, known) {
+  if (known.role === person.role && known.ext === person.ext) return;
+  Object.assign(person, known);
+  $("chat-status").textContent = `${T.roles[person.role]} · ${person.lang}`;
+  $("phone-toggle").hidden = !person.ext;
+  renderPhone(person);
+  renderPeople();
 }
 
 // A Mini App opens in a panel over the chat, with the initData Telegram would give it.
