@@ -27,7 +27,9 @@ from storage.db import store
 from storage.models import Employee, Role, Task, TaskStatus
 from tests.e2e.test_runtime import make_due_tasks
 from tests.fakes import User
-from tests.scale.cluster import Cluster, Worker, cluster, health, metric, pg_admin
+from tests.scale.cluster import Cluster, cluster
+from tests.scale.stores import pg_admin
+from tests.scale.worker import Worker, health, metric
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.workers]
 
