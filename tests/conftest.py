@@ -49,10 +49,22 @@ def pg_url() -> Iterator[str]:
 
 
 async def _wipe() -> None:
+    """Every table emptied and its ids restarting at 1, as TRUNCATE … RESTART IDENTITY would.
+    DELETE, since a test leaves a few rows: TRUNCATE makes each of the tables anew on disk
+    (0.15-0.5 s a test); foreign keys are not checked meanwhile (replica role): every row goes."""
     conn = connections.get("default")
     tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m.__name__ != "Aerich"]
     if conn.schema_generator.DIALECT == "postgres":
-        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        listed = ", ".join(f"'{table}'::regclass" for table in tables)
+        await conn.execute_script(
+            "SET session_replication_role = replica;"
+            + "".join(f"DELETE FROM {table};" for table in tables)
+            + "SET session_replication_role = DEFAULT;"
+            # The sequences of the tables' serial and identity columns.
+            "SELECT setval(d.objid::regclass, s.seqstart, false) FROM pg_depend d"
+            " JOIN pg_sequence s ON s.seqrelid = d.objid WHERE d.classid = 'pg_class'::regclass"
+            f" AND d.refobjid IN ({listed}) AND d.deptype IN ('a', 'i');"
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
