@@ -143,7 +143,7 @@ async def cluster(
     folder: Path, *, workers: int = 3, pgbouncer: bool = False, env: dict[str, str] | None = None,
     before_workers: Callable[[str], Any] | None = None,
 ) -> AsyncIterator[Cluster]:
-    """The deployment, up: migrated by the one-shot, then the workers (all at once), then nginx.
+    """The deployment, up: migrated by the one-shot, then the workers and nginx (all at once).
     `before_workers(direct_url)` may seed the store in between."""
     async with (
         pg_database() as database, FakeBotAPI() as api, Gate(api) as gate,
@@ -162,8 +162,9 @@ async def cluster(
             if before_workers is not None:
                 await before_workers(direct)
             try:
-                await asyncio.gather(*(running.start_worker(w) for w in running.workers))
-                await running.nginx.start()
+                # nginx needs nothing from the workers to start: it starts while they do.
+                await asyncio.gather(running.nginx.start(),
+                                     *(running.start_worker(w) for w in running.workers))
                 print(f"cluster up in {time.monotonic() - started:.1f} s", flush=True)
                 yield running
             finally:
