@@ -179,8 +179,8 @@ async def test_three_workers_behind_nginx_register_the_webhook_once_and_serve(
         await c.deliver(c.api.command(client, "start"))
         assert c.api.messages_to(client.id)
         # Every worker restarts: Telegram already has this webhook, nobody sets it again.
-        for worker in c.workers:
-            assert await c.kill(worker, signal.SIGTERM) == 0
+        stopped = await asyncio.gather(*(c.kill(w, signal.SIGTERM) for w in c.workers))
+        assert stopped == [0] * len(c.workers)
         await asyncio.gather(*(c.start_worker(w) for w in c.workers))
         await c.leader()
         assert len(c.api.calls("setWebhook")) == 1
