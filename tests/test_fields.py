@@ -4,6 +4,7 @@ board's filter through the index."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -245,13 +246,18 @@ async def test_report_by_a_field_on_the_command_line(crm: Crm, db_url: str, tmp_
     deal = await _deal(crm, rep, "Anna", "+74951234567")
     await fields.set_options(crm.playbook.field("product"), deal.id, ["pro"])  # type: ignore[arg-type]
     env = {"NEXTSTEP_DATABASE_URL": db_url}
-    code, out, err = await nextstep("report", "sources", "--by", "product", "--locale", "en",
-                                    cwd=tmp_path, **env)
+    # Three commands that only read: at once, not one process start after another.
+    by_product, by_city, reps_by_product = await asyncio.gather(
+        nextstep("report", "sources", "--by", "product", "--locale", "en", cwd=tmp_path, **env),
+        nextstep("report", "sources", "--by", "city", cwd=tmp_path, **env),
+        nextstep("report", "reps", "--by", "product", cwd=tmp_path, **env),
+    )
+    code, out, err = by_product
     assert code == 0, err
     assert [line for line in out.splitlines() if line.startswith("==")] == [
         "== Product: Basic ==", "== Product: Pro ==", "== Product: Custom =="
     ]
-    code, _, err = await nextstep("report", "sources", "--by", "city", cwd=tmp_path, **env)
+    code, _, err = by_city
     assert code == 2 and "not a choice field" in err and "product" in err
-    code, _, err = await nextstep("report", "reps", "--by", "product", cwd=tmp_path, **env)
+    code, _, err = reps_by_product
     assert code == 2 and "--by works with: funnel, sources" in err

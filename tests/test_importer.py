@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -332,14 +333,20 @@ async def test_the_commands_refuse_bad_bytes_in_one_line_and_write_both_formats(
     assert "  line 2: invalid email 'anna@', the row went in without it" in out.splitlines()
     assert await Deal.filter(team="north", owner__username="rita").count() == 1
 
-    code, out, err = await nextstep("export", "--locale", "en", cwd=tmp_path, **env)
+    saved = tmp_path / "contacts.csv"
+    # Three commands that only read: at once, not one process start after another.
+    exported, exported_to_file, report = await asyncio.gather(
+        nextstep("export", "--locale", "en", cwd=tmp_path, **env),
+        nextstep("export", "contacts", "-o", str(saved), cwd=tmp_path, **env),
+        nextstep("report", "--csv", "--locale", "en", cwd=tmp_path, **env),
+    )
+    code, out, err = exported
     assert code == 0, err
     lines = out.splitlines()  # stdout: no BOM
     assert lines[0].startswith("ID,Deal,Name,Phone,") and ",'=cmd,+79991234567," in lines[1]
-    saved = tmp_path / "contacts.csv"
-    code, out, err = await nextstep("export", "contacts", "-o", str(saved), cwd=tmp_path, **env)
+    code, out, err = exported_to_file
     assert code == 0, err
     assert saved.read_text(encoding="utf-8").startswith("\ufeffID;Имя;Телефон;Почта;")
-    code, out, err = await nextstep("report", "--csv", "--locale", "en", cwd=tmp_path, **env)
+    code, out, err = report
     assert code == 0, err
     assert out.splitlines()[0] == 'Stage,Entered,"Amount, ₽",Conversion'

@@ -10,6 +10,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,11 @@ from crm.context import Crm
 from storage.db import store
 from storage.models import Employee, Role, Task, TaskStatus
 from tests.e2e.test_runtime import make_due_tasks
-from tests.fakes import User
-from tests.scale.cluster import Cluster, Worker, cluster, health, metric, pg_admin
+from tests.fakes import User, WebhookDelivery
+from tests.scale.cluster import Cluster, cluster
+from tests.scale.gate import Hold
+from tests.scale.stores import pg_admin
+from tests.scale.worker import Worker, health, metric
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.workers]
 
@@ -94,6 +98,61 @@ async def next_card(c: Cluster, user: User) -> int | None:
     return None
 
 
+async def due_card(c: Cluster, user: User) -> tuple[int, int]:
+    """/next's card for a rep who has work due: (its message id, its task id)."""
+    card = await next_card(c, user)
+    assert card is not None
+    task_id = card_task(c.api.find_message(user.id, card))
+    assert task_id is not None
+    return card, task_id
+
+
+def press(c: Cluster, user: User, card: int, task_id: int, button: str = "paid") -> Json:
+    """The update of the rep pressing `button` on his card."""
+    return c.api.callback(user, TaskAction(task=task_id, button=button).pack(), card)
+
+
+def worker_of(c: Cluster, client_port: int) -> Worker:
+    """The worker whose process has the TCP connection from `client_port` (Linux /proc)."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == client_port:
+                    inode = fields[9]
+    assert inode is not None, f"no socket from port {client_port}"
+    for worker in c.workers:
+        fds = Path(f"/proc/{worker.pid}/fd")
+        with contextlib.suppress(OSError):
+            if any(
+                str(fd.readlink()) == f"socket:[{inode}]" for fd in fds.iterdir()
+                if fd.is_symlink()
+            ):
+                return worker
+    raise AssertionError(f"no worker has the connection from port {client_port}")
+
+
+@dataclass
+class HeldPress:
+    task_id: int
+    update: Json
+    answer: asyncio.Task[WebhookDelivery]  # nginx's answer to the delivery
+    hold: Hold
+    worker: Worker  # the worker handling it
+
+
+async def press_held_mid_update(c: Cluster, user: User) -> HeldPress:
+    """The rep presses Paid: the press is applied, then the card's edit is held, so the worker
+    handling it is mid-update."""
+    card, task_id = await due_card(c, user)
+    hold = c.gate.hold(lambda method, _: method == "editMessageText")
+    update = press(c, user, card, task_id)
+    answer = asyncio.create_task(c.api.post_update(c.webhook, update, http_timeout=30))
+    await asyncio.wait_for(hold.arrived.wait(), 30)
+    return HeldPress(task_id, update, answer, hold, worker_of(c, hold.peer_ports[0]))
+
+
 @pytest.fixture
 async def folder(tmp_path: Path) -> Path:
     return tmp_path
@@ -120,8 +179,8 @@ async def test_three_workers_behind_nginx_register_the_webhook_once_and_serve(
         await c.deliver(c.api.command(client, "start"))
         assert c.api.messages_to(client.id)
         # Every worker restarts: Telegram already has this webhook, nobody sets it again.
-        for worker in c.workers:
-            assert await c.kill(worker, signal.SIGTERM) == 0
+        stopped = await asyncio.gather(*(c.kill(w, signal.SIGTERM) for w in c.workers))
+        assert stopped == [0] * len(c.workers)
         await asyncio.gather(*(c.start_worker(w) for w in c.workers))
         await c.leader()
         assert len(c.api.calls("setWebhook")) == 1
@@ -195,23 +254,15 @@ async def test_a_worker_killed_between_receiving_an_update_and_answering_loses_n
     once; after a 200 the press is in the store even if every worker dies at once."""
     async with asyncio.timeout(TEST_SECONDS), cluster(folder) as c, the_store(c):
         (user,) = await seed_reps(1, 3, due_in=timedelta(minutes=-1))
-        card = await next_card(c, user)
-        assert card is not None
-        task_id = card_task(c.api.find_message(user.id, card))
-        assert task_id is not None
-        # The press is applied, then the card's edit is held: the worker is mid-update.
-        hold = c.gate.hold(lambda method, _: method == "editMessageText")
-        update = c.api.callback(user, TaskAction(task=task_id, button="paid").pack(), card)
-        first = asyncio.create_task(c.api.post_update(c.webhook, update, http_timeout=30))
-        await asyncio.wait_for(hold.arrived.wait(), 30)
-        handling = worker_of(c, hold.peer_ports[0])
-        await c.kill(handling)
+        held = await press_held_mid_update(c, user)
+        update = held.update
+        await c.kill(held.worker)
         await asyncio.sleep(0.5)
-        hold.released.set()
-        assert (await first).status == 502  # nginx: the worker died before answering
+        held.hold.released.set()
+        assert (await held.answer).status == 502  # nginx: the worker died before answering
         attempts = await c.deliver(update)  # Telegram delivers it again, to another worker
         assert attempts[-1].status == 200
-        task = await Task.get(id=task_id)
+        task = await Task.get(id=held.task_id)
         assert task.status == TaskStatus.DONE and task.outcome == "paid"
         assert await one_open_task_per_open_deal() == []
         assert await outcomes_applied_twice() == []
@@ -222,35 +273,10 @@ async def test_a_worker_killed_between_receiving_an_update_and_answering_loses_n
         assert len(answers) == 1  # the retry's: the killed worker's never reached Telegram
 
         # A 200 means handled: press, get the 200, kill every worker at once.
-        card = await next_card(c, user)
-        assert card is not None
-        task_id = card_task(c.api.find_message(user.id, card))
-        assert task_id is not None
-        update = c.api.callback(user, TaskAction(task=task_id, button="paid").pack(), card)
-        assert (await c.deliver(update))[-1].status == 200
+        card, task_id = await due_card(c, user)
+        assert (await c.deliver(press(c, user, card, task_id)))[-1].status == 200
         await asyncio.gather(*(c.kill(w) for w in c.workers if w.alive))
         assert (await Task.get(id=task_id)).status == TaskStatus.DONE
-
-
-def worker_of(c: Cluster, client_port: int) -> Worker:
-    """The worker whose process has the TCP connection from `client_port` (Linux /proc)."""
-    inode = None
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as rows:
-            for row in list(rows)[1:]:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == client_port:
-                    inode = fields[9]
-    assert inode is not None, f"no socket from port {client_port}"
-    for worker in c.workers:
-        fds = Path(f"/proc/{worker.pid}/fd")
-        with contextlib.suppress(OSError):
-            if any(
-                str(fd.readlink()) == f"socket:[{inode}]" for fd in fds.iterdir()
-                if fd.is_symlink()
-            ):
-                return worker
-    raise AssertionError(f"no worker has the connection from port {client_port}")
 
 
 async def test_the_leader_killed_is_replaced_within_10_s_and_due_pushes_go_out_once(
@@ -295,14 +321,9 @@ async def test_redis_restarted_while_a_rep_types_a_time_keeps_his_conversation(
 ) -> None:
     async with asyncio.timeout(TEST_SECONDS), cluster(folder) as c, the_store(c):
         (user,) = await seed_reps(1, 2, due_in=timedelta(minutes=-1))
-        card = await next_card(c, user)
-        assert card is not None
-        task_id = card_task(c.api.find_message(user.id, card))
-        assert task_id is not None
+        card, task_id = await due_card(c, user)
         since = len(c.api.sent)
-        await c.deliver(
-            c.api.callback(user, TaskAction(task=task_id, button="call_back").pack(), card)
-        )
+        await c.deliver(press(c, user, card, task_id, "call_back"))
         asked = [call for call in chat_calls(c, since, user.id) if call.method == "sendMessage"]
         assert asked and "Когда следующий контакт" in str(asked[-1].params.get("text")), asked
         await c.redis.stop()
@@ -344,26 +365,19 @@ async def test_sigterm_lets_the_update_in_flight_finish_and_exits_within_10_s(
 ) -> None:
     async with asyncio.timeout(TEST_SECONDS), cluster(folder) as c, the_store(c):
         (user,) = await seed_reps(1, 2, due_in=timedelta(minutes=-1))
-        card = await next_card(c, user)
-        assert card is not None
-        task_id = card_task(c.api.find_message(user.id, card))
-        assert task_id is not None
-        hold = c.gate.hold(lambda method, _: method == "editMessageText")
-        update = c.api.callback(user, TaskAction(task=task_id, button="paid").pack(), card)
-        pressed = asyncio.create_task(c.api.post_update(c.webhook, update, http_timeout=30))
-        await asyncio.wait_for(hold.arrived.wait(), 30)
-        worker = worker_of(c, hold.peer_ports[0])
+        held = await press_held_mid_update(c, user)
+        worker = held.worker
         assert worker.process is not None
         worker.process.send_signal(signal.SIGTERM)
         await asyncio.sleep(2)  # the update is still in flight when the worker is told to stop
         assert worker.alive, worker.log()[-3000:]
         signalled = time.monotonic()
-        hold.released.set()
-        assert (await pressed).status == 200
+        held.hold.released.set()
+        assert (await held.answer).status == 200
         async with asyncio.timeout(10):
             assert await worker.process.wait() == 0, worker.log()[-3000:]
         assert time.monotonic() - signalled < 10
-        assert (await Task.get(id=task_id)).status == TaskStatus.DONE
+        assert (await Task.get(id=held.task_id)).status == TaskStatus.DONE
         # The others go on serving.
         assert await next_card(c, user) is not None
 
@@ -384,13 +398,8 @@ async def test_workers_behind_pgbouncer_in_transaction_mode(folder: Path) -> Non
             timeout=60,
         )
         for user in users:
-            card = await next_card(c, user)
-            assert card is not None
-            task_id = card_task(c.api.find_message(user.id, card))
-            assert task_id is not None
-            await c.deliver(
-                c.api.callback(user, TaskAction(task=task_id, button="paid").pack(), card)
-            )
+            card, task_id = await due_card(c, user)
+            await c.deliver(press(c, user, card, task_id))
             assert (await Task.get(id=task_id)).status == TaskStatus.DONE
         leader = await c.leader()
         await c.kill(leader)
