@@ -160,8 +160,8 @@ async def apply_press(
     """Apply a press and render every status but the two that ask for more (time, reason);
     fields the next stage needs are asked here (handlers/fields_ask.py).
 
-    The callback's answer goes after the cards (in webhook mode in the webhook's reply): the
-    closed card takes the pressed keyboard, and its spinner, away with it."""
+    The callback is answered as soon as its text is known, before the cards are rendered (in
+    webhook mode in the webhook's reply, right after them)."""
     outcome = await apply_outcome(crm, press)
     status = outcome.status
     if status in (Status.NEEDS_TIME, Status.NEEDS_REASON):
@@ -194,6 +194,7 @@ async def apply_press(
     }.get(status)
     if callback_answer is not None:
         callback_answer.text = notice
+        callback_answer.send_now()
     elif notice:
         await chat.answer(notice)
     if status == Status.DONE:

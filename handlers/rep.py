@@ -72,6 +72,7 @@ async def outcome_button(
         return
     task_id, button = callback_data.task, callback_data.button
     if spec.submenu:
+        callback_answer.send_now()
         await edit_markup(card_message, keyboards.submenu_keyboard(pb, lang, task_id, button))
         return
     if spec.note:

@@ -221,21 +221,6 @@ async def test_webhook_mode_round_trip_with_secret_and_dedup(webhook_harness: Ha
     assert again.messages == []
 
 
-async def test_webhook_mode_answers_a_button_in_the_webhooks_reply(
-    webhook_harness: Harness,
-) -> None:
-    h = webhook_harness
-    rep = await h.make_employee("rep", name="Hook")
-    card = (await h.say(rep.user, "Анна +7 495 123-45-67")).last
-    menu = await h.press_text(rep.user, card, "Не дозвонился")  # opens the sub-menu
-    assert [(c.method, c.via_webhook) for c in menu.calls] == [
-        ("editMessageReplyMarkup", False), ("answerCallbackQuery", True),
-    ]
-    done = await h.press_text(rep.user, menu.last, "Занято")
-    assert [c.method for c in done.calls if not c.via_webhook] == ["editMessageText", "sendMessage"]
-    assert done.answer is not None and done.answer.via_webhook and done.answer.ok
-
-
 async def test_nextstep_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTSTEP_")}
     env["PYTHONPATH"] = str(ROOT)
