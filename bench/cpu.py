@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
@@ -22,17 +23,29 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_pids() -> list[int]:
-    """The PostgreSQL server's processes on this machine: its backends, checkpointer, WAL
-    writer and autovacuum, all of which a press's statements make work for."""
+def postgres_database(store_url: str) -> str | None:
+    """The database a PostgreSQL store URL names; None for SQLite."""
+    parts = urlsplit(store_url)
+    return parts.path.lstrip("/") if parts.scheme.startswith("postgres") else None
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL server's processes that work for `database`: its backends and autovacuum
+    workers, and the server-wide ones (checkpointer, WAL writer...), not other databases'
+    backends (tests or another bench on the same server)."""
     pids = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue  # gone meanwhile
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        for_one = "(" in title or "autovacuum worker" in title  # a client's, or a database's
+        if not for_one or f" {database} " in f"{title} ":
+            pids.append(int(entry.name))
     return pids
 
 
@@ -46,12 +59,13 @@ class CpuSplit:
 
 
 class CpuMeter:
-    """Started before a phase, read after it (PostgreSQL's processes are listed at the start:
-    a backend that the phase opened is counted by none, which pooled connections make rare)."""
+    """Started before a phase, read after it. `database`: the PostgreSQL database whose
+    processes count as the store's (listed at the start: a backend the phase opened counts for
+    nothing, which pooled connections make rare); None on SQLite, whose store is in-process."""
 
-    def __init__(self, bot_pids: Sequence[int] = (), *, postgres: bool = False) -> None:
+    def __init__(self, bot_pids: Sequence[int] = (), *, database: str | None = None) -> None:
         self.bot_pids = list(bot_pids)
-        self.store_pids = postgres_pids() if postgres else []
+        self.store_pids = postgres_pids(database) if database else []
         self._start = self._now()
 
     def _now(self) -> CpuSplit:

@@ -122,13 +122,13 @@ class WebhookRig:
 
     def __init__(
         self, api: BotAPI, playbook: Playbook, url: str, bot_pids: Sequence[int],
-        *, postgres: bool = False,
+        *, database: str | None = None,
     ) -> None:
         self.api = api
         self.playbook = playbook
         self.url = url
         self.bot_pids = bot_pids
-        self.postgres = postgres  # the store's CPU is PostgreSQL's processes' (SQLite: the bot's)
+        self.database = database  # PostgreSQL's, whose processes' CPU is the store's
         self.run = WebhookRun()
 
     async def phase(
@@ -137,7 +137,7 @@ class WebhookRig:
         """Every rep works his feed at once until the time is up; the phase's figures."""
         self.run = run = WebhookRun()
         violations = len(self.api.violations)
-        cpu = CpuMeter(self.bot_pids, postgres=self.postgres)
+        cpu = CpuMeter(self.bot_pids, database=self.database)
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(

@@ -46,7 +46,7 @@ def tortoise_config(db_url: str) -> dict[str, Any]:
     if url.startswith("sqlite://"):
         # Tortoise's SQLite client, whose transactions open in one statement, not two
         connection = {**expand_db_url(url), "engine": "storage.sqlite_client"}
-    elif url.startswith("postgres://"):
+    elif url.startswith(("postgres://", "asyncpg://")):
         # Tortoise's asyncpg client, whose pool skips the reset round trip per statement
         connection = {**expand_db_url(url), "engine": "storage.pg_client"}
     return {

@@ -1,9 +1,12 @@
-"""The PostgreSQL store's pool (storage/pg_client.py): a pooled statement is one round trip, and
-a connection given back inside a transaction is still rolled back before anyone reuses it."""
+"""The PostgreSQL store's pool (storage/pg_client.py): a pooled statement is one round trip, a
+connection given back inside a transaction is still rolled back before anyone reuses it, and the
+product says nothing that would outlive a statement on a pooled connection."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,7 +17,26 @@ from storage.db import close_store, open_store
 from storage.models import Employee
 from storage.pg_client import StorePostgresClient
 
-pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("bot", "handlers", "telephony", "storage", "config", "crm", "cli", "board", "sandbox",
+           "mail")
+# Session state the pool no longer resets: a SET that is not LOCAL, LISTEN, a session advisory
+# lock, a temporary table (the store's SQL is upper case; its docstrings are not).
+SESSION_STATE = re.compile(
+    r"(?:[\"';]|^)\s*SET (?!LOCAL\b)|\bLISTEN\s|pg_(?:try_)?advisory_lock\(|CREATE TEMP"
+)
+
+
+def test_the_product_keeps_nothing_in_a_database_session() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for folder in PRODUCT
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.suffix in (".py", ".sql")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if SESSION_STATE.search(line)
+    ]
+    assert found == []
 
 
 @pytest.fixture
@@ -25,6 +47,7 @@ async def pg_store(pg_url: str) -> AsyncIterator[None]:
     await close_store()
 
 
+@pytest.mark.postgres
 async def test_a_statement_outside_a_transaction_sends_no_reset(
     pg_store: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,6 +65,7 @@ async def test_a_statement_outside_a_transaction_sends_no_reset(
     assert sent == []
 
 
+@pytest.mark.postgres
 async def test_a_connection_given_back_in_a_transaction_is_rolled_back(pg_store: None) -> None:
     pool = connections.get("default")._pool
     async with pool.acquire() as conn:
