@@ -32,11 +32,14 @@ Two phases on the same running bot:
 
 Latencies of a press, measured from the moment the fake POSTs the update to the webhook to the
 moment a Bot API request the bot made for that update reaches the fake (`Call.time`):
-    answer   answerCallbackQuery (the button's spinner stops)
-    first    the first request of the update (for an outcome press: the card edited closed)
-    last     the last request of the update: everything the rep sees has been sent
+    answer   answerCallbackQuery, which rides on the webhook's reply: it comes once the update
+             is handled, its last write included (marking the next card shown)
+    first    the first message request of the update (for an outcome press: the card edited
+             closed; it takes the pressed keyboard, and its spinner, away)
+    last     the last message request of the update: everything the rep sees has been sent
+             (for an outcome press: the next card)
 The targets (p99 <= 50 ms on PostgreSQL, <= 80 ms on SQLite) are judged on `last` of the
-outcome presses at work, the slowest figure printed.
+outcome presses at work.
 
 Baselines in the same run, on 16 other reps of the same store, same button mix, 16 at a time,
 no Telegram and no HTTP:

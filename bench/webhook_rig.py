@@ -30,6 +30,8 @@ REASONS = ("price", "competitor", "no_need")
 # A rep at work reads the card or sub-menu the bot showed him before he presses (uniform, s).
 REP_THINK_SECONDS = (0.25, 0.75)
 Json = dict[str, Any]
+# The requests that change what the rep sees (the answer only stops a spinner).
+MESSAGE_METHODS = frozenset({"sendmessage", "editmessagetext", "editmessagereplymarkup"})
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def card_task(message: Json | None) -> int | None:
 
 @dataclass(frozen=True)
 class Timing:
-    """One press through the webhook; seconds from the POST."""
+    """One press through the webhook; seconds from the POST to the answer, to the first and to
+    the last message request (bench/webhook_bench.py)."""
 
     closes: bool  # the outcome press (closes the task), not a menu press
     answer: float
@@ -210,7 +213,8 @@ class WebhookRig:
             for c in calls
         ):
             raise PressFailed(f"{data} did not close the card: {answers[0].params.get('text')}")
-        since_post = [c.time - delivery.sent_at for c in calls]
+        shown = [c for c in calls if c.method.lower() in MESSAGE_METHODS] or answers
+        since_post = [c.time - delivery.sent_at for c in shown]
         self.run.timings.append(
             Timing(closes, answers[0].time - delivery.sent_at, min(since_post), max(since_post))
         )

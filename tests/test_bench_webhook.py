@@ -35,7 +35,7 @@ async def test_one_round_of_the_webhook_bench(kind: str) -> None:
         assert hook.failures == 0 and hook.violations == 0
         assert hook.outcomes > 0 and hook.presses > hook.outcomes  # menu presses came first
         for timing in hook.timings:
-            assert 0 < timing.first <= timing.answer <= timing.last
+            assert 0 < timing.first <= timing.last and timing.answer > 0
         assert hook.cpu.bot > 0 and hook.cpu.bench > 0
     for run in (figures.engine, figures.engine_feed):
         assert run.ops > 0 and run.failures == 0
