@@ -15,6 +15,7 @@ from bench.webhook_rig import REPS
 from sandbox.botapi import BotAPI
 from tests.e2e.harness import free_port
 from tests.scale.cluster import Nginx
+from tests.scale.processes import wait_port
 
 WEBHOOK_PATH = "/telegram/webhook"
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +66,8 @@ async def running_bot(
             await api.wait_for("setWebhook", timeout=BOT_START_SECONDS)
             # The menus of every employee with a Telegram id go out in the background at start.
             await api.wait_count("setMyCommands", 1 + REPS, timeout=BOT_START_SECONDS)
-            for port in ports:
-                await _until_listening(port)
+            for port, process in zip(ports, processes, strict=True):
+                await wait_port(port, BOT_START_SECONDS, process)
             if proxy is not None:
                 await proxy.start()
             yield [p.pid for p in processes], f"{front}{WEBHOOK_PATH}"
@@ -88,15 +89,4 @@ async def running_bot(
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
-
-
-async def _until_listening(port: int) -> None:
-    async with asyncio.timeout(BOT_START_SECONDS):
-        while True:
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            await asyncio.sleep(0.1)
 
