@@ -4,10 +4,16 @@ cannot wait (the 2 s deadline, a handler that failed), it is a request of its ow
 
 from __future__ import annotations
 
-from tests.e2e.harness import Harness
+from tests.e2e.harness import Harness, Json, Staff
 from tests.fakes import Call
 
 ANNA = "Анна +7 495 123-45-67"
+
+
+async def rep_and_card(h: Harness) -> tuple[Staff, Json]:
+    """A rep and the card of the client he just added."""
+    rep = await h.make_employee("rep", name="Ivan")
+    return rep, (await h.say(rep.user, ANNA)).last
 
 
 def answers(calls: list[Call]) -> list[tuple[bool, object]]:
@@ -21,8 +27,7 @@ async def test_webhook_mode_answers_a_button_in_the_webhooks_reply(
     webhook_harness: Harness,
 ) -> None:
     h = webhook_harness
-    rep = await h.make_employee("rep", name="Hook")
-    card = (await h.say(rep.user, "Анна +7 495 123-45-67")).last
+    rep, card = await rep_and_card(h)
     menu = await h.press_text(rep.user, card, "Не дозвонился")  # opens the sub-menu
     assert [(c.method, c.via_webhook) for c in menu.calls] == [
         ("editMessageReplyMarkup", False), ("answerCallbackQuery", True),
@@ -36,8 +41,7 @@ async def test_webhook_mode_answers_a_slow_press_at_the_deadline_over_http(
     webhook_harness: Harness,
 ) -> None:
     h = webhook_harness
-    rep = await h.make_employee("rep", name="Hook")
-    card = (await h.say(rep.user, ANNA)).last
+    rep, card = await rep_and_card(h)
     h.api.fail_next("editMessageReplyMarkup", 1, retry_after=3)  # the sub-menu takes 3 s
     menu = await h.press_text(rep.user, card, "Не дозвонился")
     assert answers(menu.calls) == [(False, None)]
@@ -58,8 +62,7 @@ async def test_webhook_mode_answers_a_failed_handler_once_and_asks_for_the_updat
     webhook_harness: Harness,
 ) -> None:
     h = webhook_harness
-    rep = await h.make_employee("rep", name="Err")
-    card = (await h.say(rep.user, ANNA)).last
+    rep, card = await rep_and_card(h)
     h.api.fail_next("editMessageReplyMarkup", 5, error_code=400,
                     description="Bad Request: chat not found")
     since = len(h.api.sent)
@@ -72,8 +75,7 @@ async def test_webhook_mode_answers_a_failed_handler_once_and_asks_for_the_updat
 
 async def test_polling_answers_an_outcome_press_before_its_cards(harness: Harness) -> None:
     h = harness
-    rep = await h.make_employee("rep", name="Poll")
-    card = (await h.say(rep.user, ANNA)).last
+    rep, card = await rep_and_card(h)
     menu = await h.press_text(rep.user, card, "Не дозвонился")
     done = await h.press_text(rep.user, menu.last, "Занято")
     by_method = {c.method: c for c in done.calls}
