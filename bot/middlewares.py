@@ -90,8 +90,8 @@ class CallbackReply(CallbackAnswer):
     that knows its text early calls `send_now()`, so the button's spinner stops while the
     handler goes on. Settings made after the answer went out are dropped.
 
-    `in_webhook_reply`: the answer waits for the webhook's reply, which the middleware returns it
-    in as soon as the handler ends (one Bot API request fewer); `send_now()` then waits too."""
+    `in_webhook_reply`: the answer goes back in the webhook's reply, which leaves as soon as the
+    handler ends (one Bot API request fewer); `send_now()` then leaves it there."""
 
     def __init__(self, query: CallbackQuery, *, in_webhook_reply: bool = False) -> None:
         super().__init__(answered=False)

@@ -48,8 +48,8 @@ def run_command(
     """Run a command to its exit code; an outside failure ends it with one line on stderr."""
     code = UNAVAILABLE
     try:
-        # uvloop: the bot's event loop, sockets and timers in C (profiled on the webhook bench,
-        # asyncio's own Python was a sixth of a press's CPU)
+        # uvloop: the event loop, sockets and timers in C (in the webhook bench's profile of the
+        # bot, asyncio's own Python was 14% of its CPU)
         code = int(uvloop.run(command))
     except KeyboardInterrupt:
         code = 130
