@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from bench.store_bench import Run, timed
+from bench.measure import Run, timed
 from bench.webhook_rig import REPS, Outcome, pick_outcome
 from crm.context import Crm
 from crm.engine import Press, Status, apply_outcome

@@ -27,7 +27,7 @@ from datetime import timedelta
 import asyncpg
 
 from bench.dataset import DatasetInfo, generate, scratch_store
-from bench.store_bench import verdict
+from bench.measure import verdict
 from config.playbook import load_playbook
 from crm.board import board_filters, load_board
 from crm.board_actions import Ask, MoveStatus, move

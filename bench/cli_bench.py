@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.store_bench import verdict
+from bench.measure import verdict
 
 TARGET_SECONDS = 1.0
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench.store_bench import table, verdict
+from bench.measure import table, verdict
 from crm.dateparse import parse_when
 from tests.dateparse_phrasings import AS_REPS_TYPE, ASKED_AGAIN, FAILED, NOW, PARSED
 

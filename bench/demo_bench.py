@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.store_bench import table, verdict
+from bench.measure import table, verdict
 
 TARGET_SECONDS = 10.0
 BOUND_SECONDS = 120.0  # a run that has not answered by then is stopped and counted as this

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bench.dataset import generate, scratch_store
-from bench.store_bench import database_name, per_database, table, verdict
+from bench.measure import database_name, per_database, table, verdict
 from bench.webhook_bench import TARGET_P99_MS
 from bot.cards import load_card
 from bot.i18n import create_i18n, speaking

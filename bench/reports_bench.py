@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import cast
 
 from bench.dataset import DatasetInfo, generate, scratch_store
-from bench.store_bench import verdict
+from bench.measure import verdict
 from config.playbook import load_playbook
 from crm import reports
 from crm.clock import FakeClock

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.dataset import generate, scratch_store
-from bench.store_bench import database_name, per_database, table, verdict
+from bench.measure import database_name, per_database, table, verdict
 from crm.search import find_deals
 from storage.db import store
 from storage.models import ContactPhone, Deal, Employee

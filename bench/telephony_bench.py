@@ -10,7 +10,7 @@ capture's mix of dispositions: each busy/no-answer call presses the agent's butt
 engine, as in production. The calls arrive faster than they are written, as from a busy PBX:
 the backlog's handlers (the default NEXTSTEP_SIP_HANDLERS) take them in batches. Beside it, in
 the same run and taking turns with it, the raw driver presses Busy on other deals
-(bench.store_bench.raw_outcome: the engine's press as bare SQL), 16 at a time. Targets: >= 20,000
+(bench.raw_store.raw_outcome: the engine's press as bare SQL), 16 at a time. Targets: >= 20,000
 messages/s decoded, parsed and correlated on one core; calls written at >= 0.8 of the raw
 driver's presses per second; a MISS makes it exit 1.
 """
@@ -27,17 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bench.dataset import DatasetInfo, generate, scratch_store
-from bench.store_bench import (
-    RawDb,
-    Run,
-    Stamp,
-    Work,
-    database_name,
-    raw_db,
-    raw_outcome,
-    timed,
-    verdict,
-)
+from bench.measure import Run, database_name, timed, verdict
+from bench.raw_store import RawDb, Stamp, Work, raw_db, raw_outcome
 from config.playbook import load_playbook
 from crm.calltypes import CallRecord
 from crm.clock import FakeClock, SystemClock

@@ -67,7 +67,7 @@ from bench.baselines import engine_feed_phase, engine_phase
 from bench.bot_process import running_bot
 from bench.cpu import CpuMeter, CpuSplit, postgres_database
 from bench.dataset import generate, scratch_store
-from bench.store_bench import Run, database_name, per_database, table, verdict
+from bench.measure import Run, database_name, per_database, table, verdict
 from bench.webhook_rig import REP_THINK_SECONDS, REPS, WebhookRig, WebhookRun
 from config.playbook import Playbook, load_playbook
 from crm.clock import FakeClock

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.cpu import CpuMeter, CpuSplit
-from bench.store_bench import Run
+from bench.measure import Run
 from bot.callbacks import ReasonPick, TaskAction
 from config.playbook import Playbook
 from sandbox.botapi import BotAPI, Call, User, WebhookDelivery

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from bench.bot_process import BENCH_REDIS
 from bench.dataset import generate, scratch_store
-from bench.store_bench import per_database, table, verdict
+from bench.measure import per_database, table, verdict
 from bench.webhook_bench import settle, webhook_phases
 from bench.webhook_rig import REPS, WebhookRun
 from config.playbook import load_playbook
