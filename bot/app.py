@@ -17,24 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import gc
 import hashlib
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from aiogram import BaseMiddleware, Bot, Dispatcher, Router
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram import Dispatcher, Router
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
@@ -42,7 +35,14 @@ from redis.asyncio import Redis
 
 from board.api import add_board
 from bot import board_link
-from bot.access import ScopeMiddleware
+from bot.assembly import (
+    BotSide,
+    build_bot_side,
+    build_dispatcher,
+    load_routers,
+    release_routers,
+    sip_samples,
+)
 from bot.health import (
     STORE,
     TELEGRAM,
@@ -53,10 +53,8 @@ from bot.health import (
     quiet_retries,
 )
 from bot.i18n import create_i18n
-from bot.leader import LEADER as LEADER_LEASE
-from bot.leader import Closable, Leadership, Singleton
+from bot.leader import Leadership, Singleton
 from bot.middlewares import (
-    CallbackDeadlineMiddleware,
     ContextMiddleware,
     DedupMiddleware,
     InFlight,
@@ -65,7 +63,8 @@ from bot.middlewares import (
 )
 from bot.notifier import BotNotifier
 from bot.scheduler import Clockwork
-from bot.sender import ForbiddenHook, Rates, ResponseTypeCache, RetryAfterMiddleware, Sender
+from bot.sender import Rates
+from bot.singletons import SINGLETONS
 from bot.web import MetricsRegistry, Sample, add_webhook, bound_port, build_web_app, start_web
 from config.playbook import load_playbook
 from config.settings import Settings, split_host_port
@@ -75,7 +74,6 @@ from crm.context import Crm
 from crm.pipeline import load_pipeline, refresh_pipeline
 from crm.staff import mark_unreachable
 from handlers.common import set_client_menu, set_employee_menu
-from storage import leases
 from storage.db import keep_created_databases, store
 from storage.models import Employee
 
@@ -108,137 +106,6 @@ PIPELINE_REFRESH_SECONDS = 5.0
 ISOLATION_SECONDS = 10
 # While Telegram or the store is down, how often the clock asks whether it is back.
 PROBE_SECONDS = 2.0
-
-
-async def register_webhook(app: App) -> None:
-    """setWebhook only when Telegram's webhook or the secret differs from what this App serves:
-    not by every worker at every start (Telegram rate-limits setWebhook)."""
-    settings, bot = app.settings, app.bot
-    if not settings.webhook_url:
-        return
-    allowed = sorted(app.dispatcher.resolve_used_update_types())
-    fingerprint = hashlib.sha256(
-        "\n".join((settings.webhook_url, ",".join(allowed), app.webhook_secret)).encode()
-    ).hexdigest()[:32]
-    info = await bot.get_webhook_info()
-    holder = app.leadership.holder
-    if (
-        info.url == settings.webhook_url
-        and sorted(info.allowed_updates or []) == allowed
-        and await leases.note(LEADER_LEASE) == fingerprint
-    ):
-        return
-    # Never dropping what is pending: updates wait for us meanwhile.
-    await bot.set_webhook(settings.webhook_url, secret_token=app.webhook_secret,
-                          allowed_updates=allowed)
-    await leases.set_note(LEADER_LEASE, holder, fingerprint)
-    log.info("webhook registered: %s", settings.webhook_url)
-
-
-async def start_sip(app: App) -> Closable | None:
-    if not app.settings.sip_listen:
-        return None
-    from telephony.bridge import start_capture
-
-    app.listener = await start_capture(app.settings, app.crm, app.notifier)
-    return app.listener
-
-
-async def start_menus(app: App) -> None:
-    """Every employee's command menu, in the background: once by the leader, not by each worker
-    (Telegram rate-limits a bot's requests)."""
-    app.spawn(app.set_menus())
-
-
-# What one worker at a time runs, started in this order when it becomes the leader (first at
-# its start if it is alone) and closed in reverse when it stops being it.
-SINGLETONS: tuple[tuple[str, Callable[[App], Awaitable[Closable | None]]], ...] = (
-    ("webhook", register_webhook),
-    ("menus", start_menus),
-    ("sip", start_sip),
-)
-
-
-def load_routers(modules: Iterable[str]) -> list[Router]:
-    return [importlib.import_module(name).router for name in modules]
-
-
-def build_dispatcher(
-    routers: Sequence[Router],
-    *,
-    update_middlewares: Sequence[BaseMiddleware],
-    storage: BaseStorage | None = None,
-    events_isolation: BaseEventIsolation | None = None,
-    callback_deadline: float = 2.0,
-    webhook: bool = False,
-) -> Dispatcher:
-    """A dispatcher with `routers` in the given order; update middlewares run outermost first.
-    `webhook`: its updates come through the webhook, whose reply can carry a button's answer."""
-    # Updates of one user are handled one after the other (two quick messages from a new client
-    # must not open two deals); RedisEventIsolation does the same across processes.
-    dispatcher = Dispatcher(
-        storage=storage or MemoryStorage(),
-        events_isolation=events_isolation or SimpleEventIsolation(),
-    )
-    for middleware in update_middlewares:
-        dispatcher.update.outer_middleware(middleware)
-    dispatcher.callback_query.outer_middleware(
-        CallbackDeadlineMiddleware(callback_deadline, in_webhook_reply=webhook)
-    )
-    dispatcher.callback_query.outer_middleware(ScopeMiddleware())
-    dispatcher.include_routers(*routers)
-    return dispatcher
-
-
-def release_routers(dispatcher: Dispatcher) -> None:
-    """Detach the module-level routers so another dispatcher (a restarted App) can take them.
-
-    aiogram has no public detach; a router refuses a second parent, and handler modules keep
-    one router each for the process.
-    """
-    for router in dispatcher.sub_routers:
-        router._parent_router = None
-    dispatcher.sub_routers.clear()
-
-
-
-
-def build_bot_side(
-    settings: Settings, token: str, rates: Rates | None = None,
-    on_forbidden: ForbiddenHook = blocked,
-) -> BotSide:
-    """A bot on settings.telegram_api with 429 retries and its rate-limited sender."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
-    retry = RetryAfterMiddleware()
-    session.middleware(ResponseTypeCache())
-    session.middleware(retry)
-    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-    sender = Sender(bot, on_forbidden=on_forbidden, rates=rates or Rates())
-    return BotSide(bot, sender, retry)
-
-
-@dataclass
-class BotSide:
-    """One bot token with what serves it."""
-
-    bot: Bot
-    sender: Sender
-    retry: RetryAfterMiddleware
-    dispatcher: Dispatcher = dataclasses.field(default_factory=Dispatcher)
-    polling: asyncio.Task[None] | None = None
-
-
-def sip_samples(listener: SipListener | None) -> list[Sample]:
-    """The SIP listener's counters as metrics (`run` and `sip-listen` serve them)."""
-    if listener is None:
-        return []
-    counters = listener.counters
-    return [
-        Sample(f"sip_{name}" + ("" if name in counters.GAUGES else "_total"), value,
-               f"SIP listener: {name.replace('_', ' ')}",
-               "gauge" if name in counters.GAUGES else "counter")
-        for name, value in dataclasses.asdict(counters).items()
-    ]
 
 
 class App:

@@ -64,7 +64,7 @@ class _LogNotifier:
 
 async def _listen(settings: Settings) -> int:
     # The bot side (aiogram) and the listener load here: `nextstep calls` starts without them.
-    from bot.app import build_bot_side, sip_samples
+    from bot.assembly import build_bot_side, sip_samples
     from bot.i18n import create_i18n
     from bot.notifier import BotNotifier
     from bot.web import MetricsRegistry, bound_port, build_web_app, start_web
